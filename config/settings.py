@@ -1,0 +1,71 @@
+"""Typed settings: environment variables `CLOUD_DOCTOR_*` over sane defaults.
+
+Every path the product reads or writes is decided here, so an operator can
+move the data directory or point at other policy files without code changes.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+CONFIG_DIR = Path(__file__).resolve().parent
+REPO_ROOT = CONFIG_DIR.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CLOUD_DOCTOR_", extra="ignore")
+
+    data_dir: Path = Field(default=Path(".cloud-doctor"), description="checkpoints, audit log, incident store")
+    config_dir: Path = CONFIG_DIR
+    prompts_dir: Path = REPO_ROOT / "prompts"
+    checkpoint_url: str | None = Field(default=None, description="postgresql://... for fleets; SQLite file otherwise")
+    chroma_url: str | None = Field(default=None, description="http://host:port of a Chroma server; on-disk otherwise")
+    models_file: Path | None = None
+    policy_file: Path | None = None
+    commands_file: Path | None = None
+    inventory_file: Path | None = None
+    terraform_dir: Path = REPO_ROOT / "terraform"
+    terraform_bin: str = "terraform"
+    known_hosts: Path | None = None
+    memory_enabled: bool = True
+    log_token_budget: int = 2000
+
+    def path(self, name: str) -> Path:
+        """A config file by name, honouring an explicit override."""
+        override = {
+            "models.yaml": self.models_file,
+            "policy.yaml": self.policy_file,
+            "commands.yaml": self.commands_file,
+            "inventory.yaml": self.inventory_file,
+        }.get(name)
+        return Path(override) if override else self.config_dir / name
+
+    @property
+    def audit_log(self) -> Path:
+        return self.data_dir / "audit.jsonl"
+
+    @property
+    def checkpoint_file(self) -> Path:
+        return self.data_dir / "checkpoints.sqlite"
+
+    @property
+    def incidents_dir(self) -> Path:
+        return self.data_dir / "incidents"
+
+    def ensure_data_dir(self) -> Path:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return self.data_dir
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Forget cached settings (tests change env vars between cases)."""
+    get_settings.cache_clear()

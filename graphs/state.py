@@ -1,0 +1,325 @@
+"""The typed state every door, agent and report shares.
+
+One module holds every record that crosses a boundary (door -> graph,
+agent -> agent, graph -> report) so the whole data model can be read in one
+place. It imports nothing of ours: agents, tools and doors import it.
+"""
+
+from __future__ import annotations
+
+import operator
+from datetime import datetime, timezone
+from typing import Annotated, Any, Literal, TypedDict
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Environment = Literal["dev", "staging", "prod"]
+ENVIRONMENTS: tuple[str, ...] = ("dev", "staging", "prod")
+AgentName = Literal["planner", "diagnostician", "terraform_author", "code_healer", "deployer"]
+AGENTS: tuple[str, ...] = ("planner", "diagnostician", "terraform_author", "code_healer", "deployer")
+FixKind = Literal["terraform", "code_patch", "command", "none"]
+Intent = Literal["create_all", "destroy_all", "modify", "query"]
+Verdict = Literal["allow", "approve", "forbid"]
+Risk = Literal["low", "medium", "high"]
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Record(BaseModel):
+    """Base for state records: strict about unknown fields, JSON-friendly."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# --------------------------------------------------------------------- request
+
+
+class UserRef(Record):
+    id: str = "cli"
+    name: str = "operator"
+    roles: list[str] = Field(default_factory=list)
+
+
+class Alert(Record):
+    """One alert, whatever system sent it (see tools/alerts.py for intake)."""
+
+    source: Literal["alertmanager", "cloudwatch", "custom"] = "custom"
+    name: str
+    severity: Literal["critical", "warning", "info"] = "warning"
+    summary: str = ""
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    started_at: datetime | None = None
+
+
+class Request(Record):
+    """What arrived through a door: an alert, words, or both."""
+
+    alert: Alert | None = None
+    text: str | None = None
+    user: UserRef = Field(default_factory=UserRef)
+    environment: Environment = "dev"
+    at: datetime | None = None
+    door: Literal["cli", "slack", "web", "replay", "api"] = "cli"
+    emergency: bool = False
+
+    def effective_time(self) -> datetime:
+        """The time policy windows are judged at: `at`, else the alert's start, else now."""
+        if self.at is not None:
+            return self.at
+        if self.alert is not None and self.alert.started_at is not None:
+            return self.alert.started_at
+        return utc_now()
+
+
+# -------------------------------------------------------------------- evidence
+
+
+class Evidence(Record):
+    """One observation a diagnosis may cite, already redacted and capped."""
+
+    id: str  # stable within a run: "E1", "E2", ...
+    kind: Literal["command", "log", "metric", "incident", "alert", "file", "terraform", "note"]
+    source: str  # "web1: free -m", "cloudwatch:/ecs/api", "incident:INC-12"
+    summary: str
+    host: str | None = None
+    command: str | None = None
+    excerpt: str = ""
+    facts: dict[str, Any] = Field(default_factory=dict)
+    ok: bool = True  # False when the command failed or the parser could not read it
+
+
+class RootCauseCandidate(Record):
+    category: str
+    confidence: float = Field(ge=0.0, le=1.0)
+    evidence_ids: list[str] = Field(default_factory=list)
+    reasoning: str = ""
+
+
+class Diagnosis(Record):
+    summary: str
+    root_cause: str
+    confidence: float = Field(ge=0.0, le=1.0)
+    runners_up: list[RootCauseCandidate] = Field(default_factory=list)
+    citations: list[str] = Field(default_factory=list)  # Evidence ids
+    fix_kind: FixKind = "none"
+    next_checks: list[str] = Field(default_factory=list)
+    suggested_commands: list[str] = Field(default_factory=list)
+    decided_by: Literal["rules", "llm"] = "rules"
+    target: dict[str, Any] = Field(default_factory=dict)  # e.g. {"host": "web1", "file": "src/db.js"}
+
+
+# ---------------------------------------------------------------- plans, fixes
+
+
+class SpecChange(Record):
+    """What the planner made of words about infrastructure."""
+
+    intent: Intent
+    environment: Environment | Literal["all"] | None = None
+    changes: dict[str, Any] = Field(default_factory=dict)  # dotted path -> new value
+    question: str | None = None  # a clarifying question instead of a guess
+    answer: str | None = None  # for intent == query
+    rationale: str = ""
+    decided_by: Literal["rules", "llm"] = "rules"
+
+
+class CostLine(Record):
+    resource: str
+    monthly_before: float = 0.0
+    monthly_after: float = 0.0
+
+
+class CostEstimate(Record):
+    monthly_before: float = 0.0
+    monthly_after: float = 0.0
+    currency: str = "USD"
+    lines: list[CostLine] = Field(default_factory=list)
+    source: str = "config/prices"
+
+    @property
+    def monthly_delta(self) -> float:
+        return round(self.monthly_after - self.monthly_before, 2)
+
+
+class PlanSummary(Record):
+    add: int = 0
+    change: int = 0
+    destroy: int = 0
+    replace: list[str] = Field(default_factory=list)
+    resources: list[str] = Field(default_factory=list)  # "aws_eks_node_group.main: update"
+    plan_hash: str | None = None
+    text: str = ""
+
+
+class ValidationResult(Record):
+    check: str  # "hcl2", "checkov", "lint:naming", "tests"
+    passed: bool
+    details: str = ""
+
+
+class Proposal(Record):
+    """A change someone must be able to review: what, diff, cost, plan, rollback."""
+
+    id: str
+    kind: Literal["terraform", "code_patch", "command", "unlock"]
+    title: str
+    description: str = ""
+    environment: Environment = "dev"
+    diff: str = ""
+    files: dict[str, str] = Field(default_factory=dict)  # path -> new content
+    commands: list[str] = Field(default_factory=list)
+    cost: CostEstimate | None = None
+    plan: PlanSummary | None = None
+    rollback: str = ""
+    validation: list[ValidationResult] = Field(default_factory=list)
+    risk: Risk = "medium"
+    destructive: bool = False
+    resource_count: int = 0
+    author: str = ""  # agent that wrote it
+
+    @property
+    def valid(self) -> bool:
+        return all(v.passed for v in self.validation)
+
+
+# ------------------------------------------------------------------- approvals
+
+
+class ApprovalRule(Record):
+    """`count` approvals from people holding any of `roles`."""
+
+    count: int = 1
+    roles: list[str] = Field(default_factory=list)
+    why: str = ""
+
+
+class ApprovalRequest(Record):
+    id: str
+    proposal_id: str
+    action: str  # what will run if approved
+    reason: str  # why it is proposed
+    environment: Environment
+    risk: Risk = "medium"
+    cost_delta_monthly: float | None = None
+    rollback: str = ""
+    rules: list[ApprovalRule] = Field(default_factory=list)
+    still_needed: list[ApprovalRule] = Field(default_factory=list)
+    confirmation: str | None = None  # text the approver must type back (destroying an environment)
+    blocked: list[str] = Field(default_factory=list)  # policy gates that refuse it outright
+    unblock_hint: str = ""
+    requested_by: UserRef = Field(default_factory=UserRef)
+    created_at: datetime = Field(default_factory=utc_now)
+    expires_at: datetime | None = None
+
+
+class ApprovalDecision(Record):
+    request_id: str
+    user: UserRef
+    role: str
+    approved: bool
+    reason: str = ""
+    confirmation: str | None = None
+    at: datetime = Field(default_factory=utc_now)
+
+
+# --------------------------------------------------------------------- actions
+
+
+class CommandVerdict(Record):
+    """The guard's judgement of one command or action, with the rule that decided."""
+
+    verdict: Verdict
+    rule: str
+    reason: str = ""
+    argv: list[str] = Field(default_factory=list)
+    program: str | None = None
+
+
+class ActionRecord(Record):
+    action: str
+    host: str | None = None
+    verdict: Verdict
+    rule: str
+    status: Literal["executed", "refused", "failed", "proposed", "skipped", "rolled_back"]
+    output: str = ""
+    by: str = ""  # agent or tool
+    at: datetime = Field(default_factory=utc_now)
+
+
+class RoleUsage(Record):
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+
+
+class AgentNote(Record):
+    """Something an agent wants the report to say plainly (limits included)."""
+
+    agent: str
+    text: str
+    level: Literal["info", "warning", "limitation"] = "info"
+
+
+class Report(Record):
+    status: Literal["completed", "awaiting_approval", "rejected", "blocked", "needs_input", "failed"]
+    headline: str
+    markdown: str = ""
+
+
+# ----------------------------------------------------------------- graph state
+
+
+def merge_usage(left: dict[str, RoleUsage] | None, right: dict[str, RoleUsage] | None) -> dict[str, RoleUsage]:
+    """Reducer: per-role usage adds up across nodes."""
+    out = dict(left or {})
+    for role, usage in (right or {}).items():
+        prev = out.get(role, RoleUsage())
+        out[role] = RoleUsage(
+            calls=prev.calls + usage.calls,
+            input_tokens=prev.input_tokens + usage.input_tokens,
+            output_tokens=prev.output_tokens + usage.output_tokens,
+            cost_usd=round(prev.cost_usd + usage.cost_usd, 6),
+        )
+    return out
+
+
+def replace_by_id(left: list | None, right: list | None) -> list:
+    """Reducer for records with an `id`: a new record replaces the old one with the same id."""
+    out = list(left or [])
+    index = {item.id: i for i, item in enumerate(out)}
+    for item in right or []:
+        if item.id in index:
+            out[index[item.id]] = item
+        else:
+            index[item.id] = len(out)
+            out.append(item)
+    return out
+
+
+class OpsState(TypedDict, total=False):
+    request: Request
+    route: Annotated[list[str], operator.add]  # agents visited, in order
+    next: str  # the supervisor's last routing decision
+    evidence: Annotated[list[Evidence], replace_by_id]
+    diagnosis: Diagnosis | None
+    spec_change: SpecChange | None
+    proposals: Annotated[list[Proposal], replace_by_id]
+    approval_requests: Annotated[list[ApprovalRequest], replace_by_id]
+    decisions: Annotated[list[ApprovalDecision], operator.add]
+    approval_status: Literal["none", "pending", "approved", "rejected", "blocked", "not_required"]
+    actions: Annotated[list[ActionRecord], operator.add]
+    notes: Annotated[list[AgentNote], operator.add]
+    usage: Annotated[dict[str, RoleUsage], merge_usage]
+    deployed: bool
+    report: Report | None
+
+
+STATE_RECORD_TYPES: tuple[type[BaseModel], ...] = (
+    UserRef, Alert, Request, Evidence, RootCauseCandidate, Diagnosis, SpecChange, CostLine,
+    CostEstimate, PlanSummary, ValidationResult, Proposal, ApprovalRule, ApprovalRequest,
+    ApprovalDecision, CommandVerdict, ActionRecord, RoleUsage, AgentNote, Report,
+)
