@@ -1,0 +1,43 @@
+# Two commands for a new machine (python3, pip and apt are enough):
+#   make run    create .venv, install, replay the bundled scenarios offline and print the report
+#   make test   install the test tools, start what the tests need, run the eval gate and pytest
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+CD     := $(VENV)/bin/cloud-doctor
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test eval bench checkov clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	# CPU build of torch first (the embedding model needs it); pip finds the local wheel where one exists.
+	$(PIP) install -q -c constraints.txt torch==2.13.0
+	$(PIP) install -q -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# checkov pins old boto3/packaging and ships a module named hcl2 that shadows python-hcl2:
+# it lives in its own virtual environment and is called as a CLI.
+checkov: .venv-checkov/bin/checkov
+.venv-checkov/bin/checkov:
+	bash scripts/install_checkov.sh
+
+run: install
+	$(CD) replay evals/scenarios --out out/replay
+
+eval: install
+	$(CD) eval evals/scenarios --out out/eval
+
+test: install checkov
+	$(PY) -m pytest -q -p no:cacheprovider
+
+bench: install
+	$(PY) -m benchmarks
+
+clean:
+	rm -rf $(VENV) .venv-checkov out .cloud-doctor

@@ -1,0 +1,1 @@
+"""Benchmarks print figures (`make bench`); tests assert behaviour, benchmarks measure it."""

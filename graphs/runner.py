@@ -1,0 +1,146 @@
+"""Running the graph for a door: start a thread, resume it with a decision, summarize it.
+
+Doors (CLI, Slack, web, replay) call these functions and never touch the
+graph directly, so every door gets the same checkpointing, registry entries
+and outcome shape.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.types import Command
+from pydantic import BaseModel, Field
+
+from agents.context import AgentContext
+from config.settings import Settings
+from graphs.errors import UserInputError
+from graphs.ops_graph import compile_graph
+from graphs.report import build_report
+from graphs.state import (
+    ActionRecord, AgentNote, ApprovalDecision, ApprovalRequest, Diagnosis, Evidence, Proposal, Report, Request,
+    RoleUsage, SpecChange,
+)
+from graphs.threads import ThreadInfo, ThreadRegistry
+from tools.policy import check_decision, default_policy, describe_rules
+
+RECURSION_LIMIT = 60
+
+
+class RunOutcome(BaseModel):
+    """What a door shows and replay records about one run."""
+
+    thread_id: str
+    scenario_id: str | None = None
+    status: str
+    headline: str
+    route: list[str] = Field(default_factory=list)
+    evidence: list[Evidence] = Field(default_factory=list)
+    diagnosis: Diagnosis | None = None
+    spec_change: SpecChange | None = None
+    proposals: list[Proposal] = Field(default_factory=list)
+    approval_requests: list[ApprovalRequest] = Field(default_factory=list)
+    decisions: list[ApprovalDecision] = Field(default_factory=list)
+    actions: list[ActionRecord] = Field(default_factory=list)
+    notes: list[AgentNote] = Field(default_factory=list)
+    usage: dict[str, RoleUsage] = Field(default_factory=dict)
+    pending_approval: ApprovalRequest | None = None
+    report: Report | None = None
+    wall_s: float = 0.0
+    error: str | None = None
+
+
+def new_thread_id(door: str) -> str:
+    return f"{door}-{uuid.uuid4().hex[:10]}"
+
+
+def registry(settings: Settings) -> ThreadRegistry:
+    return ThreadRegistry(settings.ensure_data_dir() / "threads.sqlite")
+
+
+def _config(thread_id: str, ctx: AgentContext) -> dict[str, Any]:
+    return {"configurable": {"thread_id": thread_id, "ctx": ctx}, "recursion_limit": RECURSION_LIMIT}
+
+
+async def _outcome(graph: Any, config: dict[str, Any], started: float, scenario_id: str | None = None) -> RunOutcome:
+    snapshot = await graph.aget_state(config)
+    values = dict(snapshot.values)
+    pending = None
+    for task in snapshot.tasks:
+        for intr in task.interrupts:
+            pending = ApprovalRequest.model_validate(intr.value)
+    report = build_report(values, interrupted=pending is not None) if pending is not None or values.get("report") is None else values["report"]
+    return RunOutcome(
+        thread_id=config["configurable"]["thread_id"], scenario_id=scenario_id, status=report.status, headline=report.headline,
+        route=values.get("route") or [], evidence=values.get("evidence") or [], diagnosis=values.get("diagnosis"),
+        spec_change=values.get("spec_change"), proposals=values.get("proposals") or [],
+        approval_requests=values.get("approval_requests") or [], decisions=values.get("decisions") or [],
+        actions=values.get("actions") or [], notes=values.get("notes") or [], usage=values.get("usage") or {},
+        pending_approval=pending, report=report, wall_s=round(time.perf_counter() - started, 3),
+    )
+
+
+def _record(settings: Settings, info: ThreadInfo, outcome: RunOutcome) -> None:
+    info.status = outcome.status
+    info.headline = outcome.headline
+    info.waiting_for = describe_rules(outcome.pending_approval.still_needed) if outcome.pending_approval else ""
+    registry(settings).save(info)
+
+
+async def start_run(request: Request, ctx: AgentContext, checkpointer: Any, *, thread_id: str | None = None,
+                    world: str = "live", scenario_path: str | None = None, scenario_id: str | None = None,
+                    persist: bool = True) -> RunOutcome:
+    """Run a new request until it finishes or waits for a person."""
+    started = time.perf_counter()
+    thread_id = thread_id or new_thread_id(request.door)
+    graph = compile_graph(checkpointer)
+    config = _config(thread_id, ctx)
+    await graph.ainvoke({"request": request}, config)
+    outcome = await _outcome(graph, config, started, scenario_id)
+    if persist:
+        _record(ctx.settings, ThreadInfo(thread_id=thread_id, door=request.door, world=world, scenario_path=scenario_path,
+                                         environment=request.environment), outcome)
+    return outcome
+
+
+async def pending_request(ctx: AgentContext, checkpointer: Any, thread_id: str) -> ApprovalRequest | None:
+    graph = compile_graph(checkpointer)
+    snapshot = await graph.aget_state(_config(thread_id, ctx))
+    for task in snapshot.tasks:
+        for intr in task.interrupts:
+            return ApprovalRequest.model_validate(intr.value)
+    return None
+
+
+async def decide(ctx: AgentContext, checkpointer: Any, thread_id: str, decision: ApprovalDecision) -> RunOutcome:
+    """Resume a paused thread with one person's decision (checked against the policy first)."""
+    started = time.perf_counter()
+    info = registry(ctx.settings).get(thread_id)
+    graph = compile_graph(checkpointer)
+    config = _config(thread_id, ctx)
+    snapshot = await graph.aget_state(config)
+    request = await pending_request(ctx, checkpointer, thread_id)
+    if request is None:
+        raise UserInputError(f"run {thread_id} is not waiting for an approval (status: {info.status})")
+    decision = decision.model_copy(update={"request_id": request.id})
+    prior = [d for d in snapshot.values.get("decisions") or [] if d.request_id == request.id]
+    check_decision(default_policy(), request, decision, prior)
+    await graph.ainvoke(Command(resume=decision.model_dump(mode="json")), config)
+    outcome = await _outcome(graph, config, started)
+    _record(ctx.settings, info, outcome)
+    return outcome
+
+
+async def run_scenario(scenario: Any, settings: Settings, *, models: Any = None, memory: Any = None,
+                       checkpointer: Any = None, thread_id: str | None = None, persist: bool = False) -> RunOutcome:
+    """Replay one recorded scenario through the same graph, guard and policies."""
+    from tools.world import RecordedWorld
+
+    ctx = AgentContext(world=RecordedWorld(scenario.world), settings=settings, models=models, memory=memory)
+    return await start_run(
+        scenario.to_request(), ctx, checkpointer or InMemorySaver(), thread_id=thread_id or f"replay-{scenario.id}",
+        world="recorded", scenario_path=scenario.path, scenario_id=scenario.id, persist=persist,
+    )

@@ -1,0 +1,258 @@
+"""`cloud-doctor`: the command-line door.
+
+Every command builds the same Request and runs the same graph as Slack and
+the web widget. Errors print one line (exit 2 for bad input, 1 for
+failures); `--verbose` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.table import Table
+
+from config.settings import get_settings
+from graphs.errors import CloudDoctorError, UserInputError
+from graphs.state import ENVIRONMENTS, ApprovalDecision, Request, UserRef
+
+app = typer.Typer(help="Cloud Doctor: diagnose, propose, approve and deploy fixes for cloud infrastructure.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+console = Console()
+err = Console(stderr=True)
+STATE = {"verbose": False}
+
+
+def _register_subapps() -> None:
+    """Sub-command groups live in their own modules; a missing one must not break the rest."""
+    for module, name in (("interfaces.cli_logs", "logs"), ("interfaces.cli_incidents", "incidents")):
+        try:
+            sub = __import__(module, fromlist=["app"]).app
+        except ImportError:
+            continue
+        app.add_typer(sub, name=name)
+
+
+@app.callback()
+def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="show tracebacks and debug logs")) -> None:
+    STATE["verbose"] = verbose
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _environment(env: str) -> str:
+    if env not in ENVIRONMENTS:
+        raise UserInputError(f"unknown environment {env!r}: use one of {', '.join(ENVIRONMENTS)}")
+    return env
+
+
+def _roles(roles: list[str]) -> list[str]:
+    from tools.policy import default_policy
+
+    known = default_policy().roles
+    for role in roles:
+        if role not in known:
+            raise UserInputError(f"unknown role {role!r} (policy.yaml roles: {', '.join(known)})")
+    return roles
+
+
+def _print_outcome(outcome, as_json: bool) -> None:
+    if as_json:
+        console.print_json(outcome.model_dump_json(exclude={"evidence"}))
+        return
+    if outcome.report is not None:
+        console.print(Markdown(outcome.report.markdown))
+    pending = outcome.pending_approval
+    if pending is not None:
+        from tools.policy import describe_rules
+
+        console.print(f"\n[bold yellow]Waiting for approval {pending.id}[/]: still needed {describe_rules(pending.still_needed)}")
+        for rule in pending.still_needed:
+            if rule.why:
+                console.print(f"  why: {rule.why}")
+        confirm = f" --confirm {pending.confirmation}" if pending.confirmation else ""
+        console.print(f"  approve: [bold]cloud-doctor approve {outcome.thread_id} --as NAME --role ROLE{confirm}[/]")
+        console.print(f"  reject:  [bold]cloud-doctor approve {outcome.thread_id} --as NAME --role ROLE --reject --reason '...'[/]")
+    console.print(f"[dim]thread {outcome.thread_id} · {outcome.status} · {outcome.wall_s:.2f}s[/]")
+
+
+@app.command()
+def ask(
+    text: str = typer.Argument(..., help="what you want, in words (Korean or English)"),
+    env: str = typer.Option("dev", "--env", "-e", help="dev, staging or prod"),
+    alert: Optional[Path] = typer.Option(None, "--alert", help="an alert payload: Alertmanager, CloudWatch/SNS or plain JSON"),
+    user: str = typer.Option("operator", "--as", help="who is asking"),
+    role: list[str] = typer.Option([], "--role", help="the asker's role(s)"),
+    emergency: bool = typer.Option(False, "--emergency", help="ask for an emergency override of the deployment window"),
+    at: Optional[str] = typer.Option(None, "--at", help="judge policy windows at this ISO time instead of now"),
+    as_json: bool = typer.Option(False, "--json", help="print the outcome as JSON"),
+) -> None:
+    """Ask in words (and optionally with an alert); stops when a person must approve."""
+    from graphs.checkpoints import open_checkpointer
+    from graphs.runner import start_run
+    from interfaces.context import build_context
+    from tools.alerts import load_alert_file
+
+    settings = get_settings()
+    request = Request(
+        text=text, alert=load_alert_file(alert) if alert else None, environment=_environment(env),
+        user=UserRef(id=user, name=user, roles=_roles(role)), door="cli", emergency=emergency,
+        at=_parse_time(at) if at else None,
+    )
+
+    async def go():
+        async with open_checkpointer(settings) as saver:
+            return await start_run(request, build_context(settings), saver)
+
+    _print_outcome(asyncio.run(go()), as_json)
+
+
+@app.command()
+def approve(
+    thread: str = typer.Argument(..., help="the thread id printed by ask, Slack or the widget"),
+    user: str = typer.Option(..., "--as", help="who decides"),
+    role: str = typer.Option(..., "--role", help="the role the decider approves as"),
+    reject: bool = typer.Option(False, "--reject", help="reject instead of approving"),
+    reason: str = typer.Option("", "--reason", help="why (a business justification where the policy asks for one)"),
+    confirm: Optional[str] = typer.Option(None, "--confirm", help="type the environment name to confirm destroying it"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Approve or reject a paused run; it resumes when the policy's approvals are complete."""
+    from graphs.checkpoints import open_checkpointer
+    from graphs.runner import decide, registry
+    from interfaces.context import build_context
+
+    settings = get_settings()
+    _roles([role])
+    info = registry(settings).get(thread)
+    decision = ApprovalDecision(request_id="pending", user=UserRef(id=user, name=user, roles=[role]), role=role,
+                                approved=not reject, reason=reason, confirmation=confirm)
+
+    async def go():
+        async with open_checkpointer(settings) as saver:
+            ctx = build_context(settings, world=info.world, scenario_path=info.scenario_path)
+            return await decide(ctx, saver, thread, decision)
+
+    _print_outcome(asyncio.run(go()), as_json)
+
+
+@app.command()
+def runs(as_json: bool = typer.Option(False, "--json"), limit: int = typer.Option(30, "--limit")) -> None:
+    """Runs (threads) with their status and what they wait for."""
+    from graphs.runner import registry
+
+    threads = registry(get_settings()).list(limit)
+    if as_json:
+        console.print_json(json.dumps([t.model_dump(mode="json") for t in threads]))
+        return
+    table = Table("thread", "door", "env", "status", "waiting for", "updated", "headline")
+    for t in threads:
+        table.add_row(t.thread_id, t.door, t.environment, t.status, t.waiting_for or "-", f"{t.updated_at:%Y-%m-%d %H:%M}", t.headline[:60])
+    console.print(table if threads else "no runs yet")
+
+
+@app.command()
+def guard(
+    command: str = typer.Argument(..., help="a command as you would type it"),
+    env: str = typer.Option("dev", "--env", "-e"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Show the guard's verdict for a command and the rule that decided; runs nothing."""
+    from tools.guard import describe, judge_command
+
+    verdict = judge_command(command, _environment(env))
+    if as_json:
+        console.print_json(json.dumps({"verdict": verdict.verdict, "rule": verdict.rule, "reason": verdict.reason,
+                                       "argv": verdict.argv, "program": verdict.program, "environment": env}))
+    else:
+        colour = {"allow": "green", "approve": "yellow", "forbid": "red"}[verdict.verdict]
+        console.print(f"[bold {colour}]{verdict.verdict}[/] {describe(verdict)}")
+
+
+@app.command()
+def replay(
+    path: Path = typer.Argument(..., help="a scenario file or a folder of them"),
+    out: Path = typer.Option(Path("out/replay"), "--out", help="where results.jsonl, report.md and report.html go"),
+    concurrency: int = typer.Option(4, "--concurrency", "-j", min=1, max=32),
+    memory: bool = typer.Option(False, "--memory/--no-memory", help="let the diagnostician consult incident memory"),
+    as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
+) -> None:
+    """Replay recorded incidents and requests offline through the same graph; writes a report."""
+    from interfaces.replay import replay_command
+
+    replay_command(path, out=out, concurrency=concurrency, use_memory=memory, as_json=as_json, console=console)
+
+
+@app.command("eval")
+def eval_(
+    path: Path = typer.Argument(..., help="a scenario file or a folder of them"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+    baseline: Optional[Path] = typer.Option(None, "--baseline", help="compare with this saved eval result"),
+    out: Path = typer.Option(Path("out/eval"), "--out"),
+    concurrency: int = typer.Option(4, "--concurrency", "-j", min=1, max=32),
+    memory: bool = typer.Option(False, "--memory/--no-memory", help="also measure accuracy with incident memory"),
+    thresholds: Optional[Path] = typer.Option(None, "--thresholds", help="default: evals/thresholds.yaml"),
+) -> None:
+    """Score scenarios; exits 1 when a threshold in evals/thresholds.yaml is missed."""
+    from interfaces.eval_cli import eval_command
+
+    code = eval_command(path, as_json=as_json, baseline=baseline, out=out, concurrency=concurrency,
+                        with_memory=memory, thresholds=thresholds, console=console)
+    raise typer.Exit(code)
+
+
+@app.command()
+def serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(8080, "--port")) -> None:
+    """Serve the web widget and its API."""
+    try:
+        from interfaces.web.app import create_app
+    except ImportError:
+        raise CloudDoctorError("the web door is not built yet (interfaces/web)") from None
+    import uvicorn
+
+    uvicorn.run(create_app(), host=host, port=port)
+
+
+def _parse_time(value: str) -> datetime:
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise UserInputError(f"--at {value!r}: use an ISO time such as 2026-03-06T19:30:00+09:00") from None
+
+
+def main() -> None:
+    _register_subapps()
+    try:
+        code = app(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
+    except CloudDoctorError as exc:
+        if STATE["verbose"]:
+            raise
+        err.print(f"[red]error:[/] {exc}", highlight=False)
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    except Exception as exc:  # click usage errors and anything unexpected
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if STATE["verbose"]:
+            raise
+        err.print(f"[red]internal error:[/] {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} (run with --verbose for details)", highlight=False)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
