@@ -48,6 +48,7 @@ def command_proposals(diagnosis: Diagnosis, request: Request, evidence: list[Evi
         rollback="commands are not transactional: the report lists each result; restarting restores a service's previous state",
         risk="medium" if request.environment != "prod" else "high",
         author="diagnostician",
+        host=host,
     )], notes
 
 

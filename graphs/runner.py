@@ -24,7 +24,7 @@ from graphs.state import (
     ActionRecord, AgentNote, ApprovalDecision, ApprovalRequest, Diagnosis, Evidence, Proposal, Report, Request,
     RoleUsage, SpecChange,
 )
-from graphs.threads import ThreadInfo, ThreadRegistry
+from graphs.threads import ThreadInfo, open_registry as registry
 from tools.policy import check_decision, default_policy, describe_rules
 
 RECURSION_LIMIT = 60
@@ -57,10 +57,6 @@ def new_thread_id(door: str) -> str:
     return f"{door}-{uuid.uuid4().hex[:10]}"
 
 
-def registry(settings: Settings) -> ThreadRegistry:
-    return ThreadRegistry(settings.ensure_data_dir() / "threads.sqlite")
-
-
 def _config(thread_id: str, ctx: AgentContext) -> dict[str, Any]:
     return {"configurable": {"thread_id": thread_id, "ctx": ctx}, "recursion_limit": RECURSION_LIMIT}
 
@@ -83,6 +79,13 @@ async def _outcome(graph: Any, config: dict[str, Any], started: float, scenario_
     )
 
 
+def _remember(ctx: AgentContext, outcome: RunOutcome) -> None:
+    """A finished run with a diagnosis becomes a past incident for the next diagnosis."""
+    remember = getattr(ctx.memory, "remember", None)
+    if remember is not None and outcome.status == "completed" and outcome.diagnosis is not None:
+        remember(outcome, thread_id=outcome.thread_id)
+
+
 def _record(settings: Settings, info: ThreadInfo, outcome: RunOutcome) -> None:
     info.status = outcome.status
     info.headline = outcome.headline
@@ -103,6 +106,7 @@ async def start_run(request: Request, ctx: AgentContext, checkpointer: Any, *, t
     if persist:
         _record(ctx.settings, ThreadInfo(thread_id=thread_id, door=request.door, world=world, scenario_path=scenario_path,
                                          environment=request.environment), outcome)
+        _remember(ctx, outcome)
     return outcome
 
 
@@ -131,6 +135,7 @@ async def decide(ctx: AgentContext, checkpointer: Any, thread_id: str, decision:
     await graph.ainvoke(Command(resume=decision.model_dump(mode="json")), config)
     outcome = await _outcome(graph, config, started)
     _record(ctx.settings, info, outcome)
+    _remember(ctx, outcome)
     return outcome
 
 

@@ -179,6 +179,8 @@ class Proposal(Record):
     destructive: bool = False
     resource_count: int = 0
     author: str = ""  # agent that wrote it
+    workspace: str | None = None  # Terraform working directory the change applies to
+    host: str | None = None  # where command remedies run
 
     @property
     def valid(self) -> bool:

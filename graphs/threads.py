@@ -61,3 +61,8 @@ class ThreadRegistry:
         with closing(self._connect()) as db:
             rows = db.execute("SELECT body FROM threads ORDER BY updated_at DESC LIMIT ?", (limit,)).fetchall()
         return [ThreadInfo.model_validate(json.loads(r[0])) for r in rows]
+
+
+def open_registry(settings) -> ThreadRegistry:
+    """The registry in the settings' data directory."""
+    return ThreadRegistry(settings.ensure_data_dir() / "threads.sqlite")

@@ -95,9 +95,6 @@ def ask(
     as_json: bool = typer.Option(False, "--json", help="print the outcome as JSON"),
 ) -> None:
     """Ask in words (and optionally with an alert); stops when a person must approve."""
-    from graphs.checkpoints import open_checkpointer
-    from graphs.runner import start_run
-    from interfaces.context import build_context
     from tools.alerts import load_alert_file
 
     settings = get_settings()
@@ -106,10 +103,19 @@ def ask(
         user=UserRef(id=user, name=user, roles=_roles(role)), door="cli", emergency=emergency,
         at=_parse_time(at) if at else None,
     )
+    from graphs.checkpoints import open_checkpointer
+    from graphs.runner import start_run
+    from interfaces.context import build_context, close_context
+
+    host = request.alert.labels.get("host") if request.alert else None
 
     async def go():
         async with open_checkpointer(settings) as saver:
-            return await start_run(request, build_context(settings), saver)
+            ctx = build_context(settings, environment=request.environment, log_host=host)
+            try:
+                return await start_run(request, ctx, saver)
+            finally:
+                await close_context(ctx)
 
     _print_outcome(asyncio.run(go()), as_json)
 
@@ -125,20 +131,25 @@ def approve(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Approve or reject a paused run; it resumes when the policy's approvals are complete."""
-    from graphs.checkpoints import open_checkpointer
-    from graphs.runner import decide, registry
-    from interfaces.context import build_context
+    from graphs.threads import open_registry
 
     settings = get_settings()
     _roles([role])
-    info = registry(settings).get(thread)
+    info = open_registry(settings).get(thread)
+    from graphs.checkpoints import open_checkpointer
+    from graphs.runner import decide
+    from interfaces.context import build_context, close_context
+
     decision = ApprovalDecision(request_id="pending", user=UserRef(id=user, name=user, roles=[role]), role=role,
                                 approved=not reject, reason=reason, confirmation=confirm)
 
     async def go():
         async with open_checkpointer(settings) as saver:
-            ctx = build_context(settings, world=info.world, scenario_path=info.scenario_path)
-            return await decide(ctx, saver, thread, decision)
+            ctx = build_context(settings, world=info.world, scenario_path=info.scenario_path, environment=info.environment)
+            try:
+                return await decide(ctx, saver, thread, decision)
+            finally:
+                await close_context(ctx)
 
     _print_outcome(asyncio.run(go()), as_json)
 
@@ -146,9 +157,9 @@ def approve(
 @app.command()
 def runs(as_json: bool = typer.Option(False, "--json"), limit: int = typer.Option(30, "--limit")) -> None:
     """Runs (threads) with their status and what they wait for."""
-    from graphs.runner import registry
+    from graphs.threads import open_registry
 
-    threads = registry(get_settings()).list(limit)
+    threads = open_registry(get_settings()).list(limit)
     if as_json:
         console.print_json(json.dumps([t.model_dump(mode="json") for t in threads]))
         return

@@ -48,24 +48,45 @@ class LazyMemory:
             pass
         return store.search(text, k=k)
 
+    def remember(self, outcome: Any, thread_id: str | None = None) -> None:
+        """Write a finished, approved run back as a resolved incident (the store decides if it qualifies)."""
+        store = self._open()
+        if store is not None:
+            try:
+                store.remember_run(outcome, thread_id=thread_id)
+            except Exception as exc:  # never fail a finished run because memory could not be written
+                log.warning("could not write the incident back to memory: %s", exc)
+
 
 def models_for(settings: Settings) -> ModelRouter | None:
     router = ModelRouter.from_settings(settings)
     return router if any(router.available(role) for role in router.config.roles) else None
 
 
-def live_world(settings: Settings) -> World:
+def live_world(settings: Settings, environment: str, log_host: str | None = None) -> World:
+    """SSH, CloudWatch and the Terraform directory; create it inside the event loop that uses it.
+
+    journald and file logs are read on `log_host` (the alert's host)."""
+    from tools.audit import AuditLog
     from tools.live_world import LiveWorld
 
-    return LiveWorld(settings)
+    return LiveWorld(environment=environment, audit=AuditLog(settings.audit_log), terraform_dir=settings.terraform_dir,
+                     log_host=log_host)
+
+
+async def close_context(ctx: AgentContext) -> None:
+    """Close what the world holds open (SSH connections)."""
+    close = getattr(ctx.world, "close", None)
+    if close is not None:
+        await close()
 
 
 def build_context(settings: Settings, *, world: str = "live", scenario_path: str | None = None,
-                  use_memory: bool | None = None) -> AgentContext:
+                  use_memory: bool | None = None, environment: str = "dev", log_host: str | None = None) -> AgentContext:
     if world == "recorded" and scenario_path:
         the_world: World = RecordedWorld(load_scenario(scenario_path).world)
     else:
-        the_world = live_world(settings)
+        the_world = live_world(settings, environment, log_host)
     memory_on = settings.memory_enabled if use_memory is None else use_memory
     return AgentContext(
         world=the_world, settings=settings, models=models_for(settings),

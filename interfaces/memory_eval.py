@@ -6,6 +6,8 @@ measures what past *other* incidents contribute, not a leaked answer.
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
@@ -31,6 +33,7 @@ def memory_factory(settings: Settings, scenarios_path: Path) -> Callable[[Scenar
     from memory.incidents import open_incident_store
 
     temp = Path(tempfile.mkdtemp(prefix="cloud-doctor-memory-"))
+    atexit.register(shutil.rmtree, temp, True)
     store = open_incident_store(settings.model_copy(update={"data_dir": temp, "chroma_url": None}))
     store.import_file(scenarios_path)
     return lambda scenario: ExcludingMemory(store, scenario.id)

@@ -1,0 +1,360 @@
+"""The deployer: carries out an approved proposal, and only the approved one.
+
+Terraform: write the approved files, plan, check the plan's hash against the
+plan that was approved (a changed plan is not applied: it needs approval
+again), apply that saved plan with the approvers' names, then plan once more
+to verify nothing is left to change. Destroying an environment also needs its
+name typed back by an approver. Commands go through the guarded tools; a
+state unlock runs only for an approved unlock proposal, and only when the
+lock still has the approved ID.
+
+In a recorded world (replay, evals) nothing real runs: every step is recorded
+as skipped, unless `terraform_bin` is the test stand-in.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+
+from agents.context import AgentContext, context_from
+from graphs.state import ActionRecord, AgentNote, ApprovalDecision, ApprovalRequest, OpsState, Proposal
+from tools.guard import judge_command
+from tools.plan_summary import has_changes
+from tools.terraform_errors import unlock_target
+from tools.terraform_runner import (
+    ApprovalRequiredError,
+    CommandRefusedError,
+    PlanChangedError,
+    StateLockedError,
+    TerraformError,
+    TerraformRunner,
+    is_stand_in,
+)
+
+AGENT = "deployer"
+REPLAY_OUTPUT = "replay: not executed (recorded world)"
+
+
+class _Run:
+    """What one deployer call did: actions and notes in order."""
+
+    def __init__(self, environment: str):
+        self.environment = environment
+        self.actions: list[ActionRecord] = []
+        self.notes: list[AgentNote] = []
+
+    def act(self, action: str, status: str, output: str = "", *, host: str | None = None, rule: str | None = None) -> None:
+        """Record one step; the verdict is the guard's for that command, the rule names who decided (guard or deployer)."""
+        verdict = judge_command(action, self.environment)
+        self.actions.append(ActionRecord(
+            action=action, host=host, verdict=verdict.verdict, rule=rule or verdict.rule,
+            status=status, output=output[-2000:], by=AGENT,
+        ))
+
+    def note(self, text: str, level: str = "info") -> None:
+        self.notes.append(AgentNote(agent=AGENT, text=text, level=level))
+
+    def result(self, deployed: bool) -> dict[str, Any]:
+        return {"route": [AGENT], "actions": self.actions, "deployed": deployed, "notes": self.notes}
+
+
+async def deployer(state: OpsState, config: RunnableConfig) -> dict:
+    ctx = context_from(config)
+    status = state.get("approval_status") or "none"
+    approval = (state.get("approval_requests") or [None])[-1]
+    proposal = _approved_proposal(state, approval)
+    run = _Run(proposal.environment if proposal else state["request"].environment)
+    if status not in ("approved", "not_required"):
+        run.note(f"nothing deployed: the approval status is {status}", "warning")
+        return run.result(False)
+    if proposal is None:
+        run.note("nothing deployed: no proposal matches the approval", "warning")
+        return run.result(False)
+    approvers = _approvers(state, approval, status)
+    if not approvers:
+        run.note(f"nothing deployed: {proposal.id} is marked approved but no approving decision is recorded", "warning")
+        return run.result(False)
+    if _needs_confirmation(state, proposal, approval):
+        expected = (approval.confirmation if approval and approval.confirmation else proposal.environment)
+        if not _confirmed(state, approval, expected):
+            action = proposal.commands[0] if proposal.commands else "terraform apply tfplan"
+            run.act(action, "refused", f"type the environment name `{expected}` to confirm", rule="deployer: destroy confirmation")
+            run.note(f"refused: destroying {proposal.environment} needs an approver to type `{expected}` back; nothing was changed", "warning")
+            return run.result(False)
+    if proposal.kind == "terraform":
+        return await _deploy_terraform(ctx, state, proposal, approvers, run)
+    if proposal.kind == "command":
+        return await _run_commands(ctx, state, proposal, approvers, run)
+    if proposal.kind == "unlock":
+        return await _unlock(ctx, proposal, approvers, run)
+    run.note(f"the deployer does not deploy {proposal.kind} proposals yet; {proposal.id} is approved and waits for a person", "limitation")
+    return run.result(False)
+
+
+# ------------------------------------------------------------ approvals
+
+
+def _approved_proposal(state: OpsState, approval: ApprovalRequest | None) -> Proposal | None:
+    proposals = state.get("proposals") or []
+    if approval is not None:
+        return next((p for p in proposals if p.id == approval.proposal_id), None)
+    return proposals[-1] if proposals else None
+
+
+def _decisions(state: OpsState, approval: ApprovalRequest | None) -> list[ApprovalDecision]:
+    decisions = state.get("decisions") or []
+    return [d for d in decisions if approval is None or d.request_id == approval.id]
+
+
+def _approvers(state: OpsState, approval: ApprovalRequest | None, status: str) -> list[str]:
+    if status == "not_required":
+        return [f"policy ({approval.id if approval else 'no request'}: approval not required)"]
+    names: list[str] = []
+    for d in _decisions(state, approval):
+        if d.approved and d.user.name not in names:
+            names.append(d.user.name)
+    return names
+
+
+def _needs_confirmation(state: OpsState, proposal: Proposal, approval: ApprovalRequest | None) -> bool:
+    """Destroying an environment needs its name typed back: when the policy asked for it, or the intent says so."""
+    if not proposal.destructive:
+        return False
+    change = state.get("spec_change")
+    return approval is None or approval.confirmation is not None or (change is not None and change.intent == "destroy_all")
+
+
+def _confirmed(state: OpsState, approval: ApprovalRequest | None, expected: str) -> bool:
+    return any(d.approved and (d.confirmation or "").strip() == expected for d in _decisions(state, approval))
+
+
+# ------------------------------------------------------------- terraform
+
+
+def _runs_terraform(ctx: AgentContext) -> bool:
+    return ctx.world.name != "recorded" or is_stand_in(ctx.settings.terraform_bin)
+
+
+def _safe_relative(path: str) -> PurePosixPath:
+    rel = PurePosixPath(path)
+    if rel.is_absolute() or ".." in rel.parts or not rel.parts:
+        raise ValueError(f"refused to write {path!r}: proposal files must be relative paths inside the Terraform directory")
+    return rel
+
+
+def _prepare_workspace(ctx: AgentContext, proposal: Proposal) -> Path:
+    """Write the approved files; in a recorded world into a scratch copy of the recorded code."""
+    if ctx.world.name == "recorded":
+        root = ctx.settings.data_dir / "workspaces" / re.sub(r"[^A-Za-z0-9._-]+", "-", proposal.id)
+        if root.exists():
+            shutil.rmtree(root)
+        root.mkdir(parents=True)
+        for name, text in (ctx.world.infra().terraform_files or {}).items():
+            target = root / _safe_relative(name)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+    else:
+        root = Path(ctx.settings.terraform_dir)
+        root.mkdir(parents=True, exist_ok=True)
+    for name, text in proposal.files.items():
+        target = root / _safe_relative(name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    env_dir = root / "envs" / proposal.environment
+    return env_dir if env_dir.is_dir() else root
+
+
+def _environment_args(workdir: Path, environment: str) -> tuple[list[str], list[str]]:
+    """Per-environment flags for a root module shared by environments (terraform/envs/<env>.*)."""
+    init_args: list[str] = []
+    plan_args: list[str] = []
+    backend = workdir / "envs" / f"{environment}.backend.hcl"
+    if backend.is_file():
+        init_args += [f"-backend-config=envs/{environment}.backend.hcl", "-reconfigure"]
+    for name in (f"{environment}.auto.tfvars.json", f"{environment}.tfvars.json", f"{environment}.tfvars"):
+        if (workdir / "envs" / name).is_file():
+            plan_args.append(f"-var-file=envs/{name}")
+            break
+    return init_args, plan_args
+
+
+def _destroy_mode(proposal: Proposal) -> bool:
+    return any(c.strip().startswith(("terraform destroy", "terraform plan -destroy")) for c in proposal.commands)
+
+
+async def _deploy_terraform(ctx: AgentContext, state: OpsState, proposal: Proposal, approvers: list[str], run: _Run) -> dict:
+    destroy = _destroy_mode(proposal)
+    approved_hash = proposal.plan.plan_hash if proposal.plan else None
+    if not _runs_terraform(ctx):
+        for step in ("terraform init", f"terraform plan{' -destroy' if destroy else ''} -out=tfplan", "terraform apply tfplan"):
+            run.act(step, "skipped", REPLAY_OUTPUT)
+        run.note(f"replay: {proposal.id} was not applied (recorded world); a live run would plan, check the plan hash"
+                 f"{' ' + approved_hash[:12] if approved_hash else ''}, apply with approvals from {', '.join(approvers)} and verify")
+        return run.result(False)
+    try:
+        workdir = _prepare_workspace(ctx, proposal)
+    except (ValueError, OSError) as exc:
+        run.act("terraform apply tfplan", "refused", str(exc), rule="deployer: workspace")
+        run.note(str(exc), "warning")
+        return run.result(False)
+    runner = TerraformRunner(workdir, binary=ctx.settings.terraform_bin, environment=proposal.environment, audit=ctx.audit,
+                             settings=ctx.settings)
+    init_args, plan_args = _environment_args(workdir, proposal.environment)
+    step = " ".join(["terraform init", *init_args])
+    try:
+        out = await runner.init(init_args)
+        run.act(step, "executed", out.text)
+        step = " ".join(["terraform plan", *(["-destroy"] if destroy else []), *plan_args, "-out=tfplan"])
+        plan = await runner.plan("tfplan", destroy=destroy, extra_args=plan_args)
+        run.act(step, "executed", plan.summary.text)
+        step = "terraform apply tfplan"
+        if approved_hash and plan.plan_hash != approved_hash:
+            run.act(step, "refused", f"plan changed since approval: approved {approved_hash[:12]}, now {plan.plan_hash[:12]}",
+                    rule="deployer: approved plan hash")
+            run.note(f"not applied: the plan made now differs from the approved plan (approved {approved_hash[:12]}, now "
+                     f"{plan.plan_hash[:12]}); the new plan needs approval again:\n{plan.summary.text}", "warning")
+            return run.result(False)
+        if not approved_hash:
+            if plan.summary.destroy:
+                run.act(step, "refused", "no plan was approved and this plan destroys resources", rule="deployer: approved plan hash")
+                run.note(f"not applied: no plan was approved with {proposal.id}, and the plan destroys {plan.summary.destroy} "
+                         f"resource(s); approve this plan first:\n{plan.summary.text}", "warning")
+                return run.result(False)
+            run.note(f"no plan hash was approved with {proposal.id}; applying the plan made from the approved files "
+                     f"({plan.summary.add} to add, {plan.summary.change} to change)", "warning")
+        if not has_changes(plan.summary):
+            run.act(step, "skipped", "no changes to apply")
+            run.note("nothing to apply: the plan shows no changes; the infrastructure already matches")
+            return run.result(True)
+        applied = await (runner.destroy if destroy else runner.apply)(plan.plan_path, plan.plan_hash, approved_by=approvers)
+        run.act(step, "executed", applied.output)
+        step = " ".join(["terraform plan", *(["-destroy"] if destroy else []), *plan_args, "-out=verify.tfplan"])
+        verify = await runner.plan("verify.tfplan", destroy=destroy, extra_args=plan_args)
+        if has_changes(verify.summary):
+            run.act(step, "failed", verify.summary.text)
+            run.note(f"applied, but verification failed: a new plan still shows changes:\n{verify.summary.text}", "warning")
+            return run.result(True)
+        run.act(step, "executed", verify.summary.text)
+        run.note(f"applied {proposal.id} (plan {plan.plan_hash[:12]}: {plan.summary.add} added, {plan.summary.change} changed, "
+                 f"{plan.summary.destroy} destroyed) with approval of {', '.join(approvers)}; verified: no changes left")
+        return run.result(True)
+    except StateLockedError as exc:
+        lock = exc.lock
+        run.act(step, "failed", exc.output)
+        run.note(f"{step} stopped: the state is locked by {lock.who} ({lock.operation}, lock {lock.id}, created "
+                 f"{lock.created.isoformat() if lock.created else 'unknown'}); nothing was applied. If that run is gone, "
+                 "an unlock proposal with evidence about the holder needs approval.", "warning")
+    except PlanChangedError as exc:
+        run.act(step, "refused", str(exc), rule="deployer: approved plan hash")
+        run.note(f"not applied: {exc}", "warning")
+    except (ApprovalRequiredError, CommandRefusedError) as exc:
+        run.act(step, "refused", str(exc))
+        run.note(f"refused: {exc}", "warning")
+    except TerraformError as exc:
+        run.act(step, "failed", getattr(exc, "output", "") or str(exc))
+        run.note(f"{step} failed: {exc}", "warning")
+    return run.result(False)
+
+
+# -------------------------------------------------------------- commands
+
+
+def _target_host(state: OpsState) -> str:
+    diagnosis = state.get("diagnosis")
+    request = state["request"]
+    host = diagnosis.target.get("host") if diagnosis else None
+    if not host and request.alert is not None:
+        host = request.alert.labels.get("host")
+    return host or "localhost"
+
+
+async def _run_commands(ctx: AgentContext, state: OpsState, proposal: Proposal, approvers: list[str], run: _Run) -> dict:
+    host = _target_host(state)
+    if ctx.world.name == "recorded":
+        for command in proposal.commands:
+            verdict = judge_command(command, proposal.environment)
+            run.actions.append(ActionRecord(action=command, host=host, verdict=verdict.verdict, rule=verdict.rule,
+                                            status="refused" if verdict.verdict == "forbid" else "skipped",
+                                            output=REPLAY_OUTPUT if verdict.verdict != "forbid" else verdict.reason, by=AGENT))
+        run.note(f"replay: {len(proposal.commands)} approved command(s) on {host} were not executed (recorded world)")
+        return run.result(False)
+    tools = ctx.tools(AGENT, proposal.environment)
+    for command in proposal.commands:
+        outcome = await tools.run(host, command, timeout=120.0, approved_by=approvers)
+        result = outcome.result
+        detail = outcome.action.output
+        if result is not None:
+            detail = f"exit {result.exit_status}{' (timed out)' if result.timed_out else ''}: {(result.stdout + result.stderr)[-1500:]}"
+            if result.error:
+                detail = result.error
+        ok = result is not None and result.ok
+        action = outcome.action.model_copy(update={"output": detail[-2000:], "status": outcome.action.status if ok or result is None else "failed"})
+        run.actions.append(action)
+        if not ok:
+            why = outcome.verdict.reason if result is None else detail.splitlines()[0]
+            run.note(f"stopped at `{command}` on {host}: {why}; the remaining command(s) were not run", "warning")
+            return run.result(False)
+    run.note(f"ran {len(proposal.commands)} approved command(s) on {host} with approval of {', '.join(approvers)}")
+    return run.result(True)
+
+
+# ---------------------------------------------------------------- unlock
+
+
+async def _unlock(ctx: AgentContext, proposal: Proposal, approvers: list[str], run: _Run) -> dict:
+    lock_id, workspace = unlock_target(proposal)
+    command = proposal.commands[0] if proposal.commands else "terraform force-unlock"
+    if not lock_id:
+        run.act(command, "refused", "the proposal names no lock ID", rule="deployer: unlock")
+        run.note("refused: the unlock proposal does not name the lock ID it was approved for", "warning")
+        return run.result(False)
+    if not _runs_terraform(ctx):
+        run.act(command, "skipped", REPLAY_OUTPUT)
+        run.note(f"replay: lock {lock_id} was not force-unlocked (recorded world)")
+        return run.result(False)
+    root = Path(ctx.settings.terraform_dir)
+    workdir = Path(workspace) if workspace and Path(workspace).is_absolute() else root / (workspace or ".")
+    runner = TerraformRunner(workdir, binary=ctx.settings.terraform_bin, environment=proposal.environment, audit=ctx.audit,
+                             settings=ctx.settings, lock_timeout="0s")
+    init_args, plan_args = _environment_args(workdir, proposal.environment)
+    probe = " ".join(["terraform plan -refresh=false", *plan_args, "-lock-timeout=0s"])  # which lock holds the state now?
+    try:
+        if init_args:  # a root shared by environments: point the backend at this environment's state first
+            out = await runner.init(init_args)
+            run.act(" ".join(["terraform init", *init_args]), "executed", out.text)
+        await runner.plan("unlock-check.tfplan", extra_args=["-refresh=false", *plan_args])
+        run.act(command, "skipped", "the state is not locked any more")
+        run.note(f"lock {lock_id} is already released; nothing to unlock")
+        return run.result(True)
+    except StateLockedError as exc:
+        if exc.lock.id != lock_id:
+            run.act(command, "refused", f"the state is now locked by another lock: {exc.lock.id} ({exc.lock.who})", rule="deployer: unlock")
+            run.note(f"refused: the approval was for lock {lock_id}, but the state is now held by lock {exc.lock.id} "
+                     f"({exc.lock.who}, {exc.lock.operation}); a new proposal with its own evidence is needed", "warning")
+            return run.result(False)
+        run.act(probe, "executed", f"locked by {exc.lock.id} ({exc.lock.who}) as approved")
+    except TerraformError as exc:
+        run.note(f"could not confirm the lock before unlocking ({exc}); unlocking by the approved ID only", "warning")
+    try:
+        out = await runner.force_unlock(lock_id, approved_by=approvers)
+        run.act(command, "executed", out.text)
+    except TerraformError as exc:
+        run.act(command, "failed", getattr(exc, "output", "") or str(exc))
+        run.note(f"force-unlock of {lock_id} failed: {exc}", "warning")
+        return run.result(False)
+    try:
+        await runner.plan("unlock-check.tfplan", extra_args=["-refresh=false", *plan_args])
+        run.act(probe, "executed", "the state can be locked again")
+    except StateLockedError as exc:
+        run.act(probe, "failed", f"still locked by {exc.lock.id} ({exc.lock.who})")
+        run.note(f"after force-unlock the state is locked again by {exc.lock.who} ({exc.lock.id})", "warning")
+        return run.result(False)
+    except TerraformError as exc:
+        run.note(f"unlocked; the follow-up plan failed for another reason: {exc}", "warning")
+    run.note(f"force-unlocked lock {lock_id} with approval of {', '.join(approvers)}; run `terraform plan` and review drift before any apply")
+    return run.result(True)

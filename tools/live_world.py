@@ -1,0 +1,195 @@
+"""The live world: real hosts over SSH, CloudWatch Logs, the Terraform directory, a repository.
+
+Implements the `World` protocol of tools/world.py, so every agent runs the
+same code live as in replay. Commands still pass the guard twice (the
+caller's GuardedTools, then SSHExecutor). Log reads do not come through
+GuardedTools, so they are judged and audited here, and only `allow`-class
+reads run. Where there is no backend (metrics, for now) it answers empty and
+says so in `notes` rather than inventing data.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+from datetime import datetime
+from pathlib import Path
+
+import yaml
+
+from graphs.errors import CloudDoctorError, ConfigError
+from tools.audit import AuditLog
+from tools.guard import describe, judge_command
+from tools.inventory import Inventory, UnknownGroupError, UnknownHostError, load_inventory
+from tools.log_sources import DEFAULT_LINES, LogSource, log_source_argv, parse_log_source
+from tools.redact import redact
+from tools.ssh import CommandRefused, SSHExecutor
+from tools.world import CommandResult, InfraRecord
+
+logger = logging.getLogger("cloud_doctor.live_world")
+
+REFUSED_STATUS = 126
+LOG_READ_TIMEOUT_S = 30.0
+LOG_OUTPUT_CAP = 2_000_000  # 2000 lines of up to ~1 kB each
+TERRAFORM_SUFFIXES = (".tf", ".tfvars", ".tfvars.json")
+SKIPPED_DIRS = {".git", ".terraform", ".venv", "venv", "node_modules", "__pycache__", "dist", "build", ".tox",
+                ".mypy_cache", ".pytest_cache"}
+REPO_FILE_MAX_BYTES = 256_000
+REPO_MAX_FILES = 2_000
+
+
+class LogReadError(CloudDoctorError):
+    """A log source could not be read; the message says what to fix."""
+
+
+class LiveWorld:
+    """Tools' backends for a live incident. Create inside the event loop that will use it."""
+
+    name = "live"
+
+    def __init__(self, inventory: Inventory | None = None, *, executor: SSHExecutor | None = None,
+                 environment: str = "dev", audit: AuditLog | None = None, log_host: str | None = None,
+                 terraform_dir: Path | None = None, repo_path: Path | None = None,
+                 cloudwatch_endpoint: str | None = None, region: str | None = None):
+        if inventory is None:
+            inventory = executor.inventory if executor is not None else load_inventory()
+        self.inventory = inventory
+        self.environment = environment
+        self.audit = audit
+        self.executor = executor or SSHExecutor(inventory, audit=audit, environment=environment)
+        self.log_host = log_host  # journald and file logs are read on this host (the alert's)
+        self.terraform_dir = terraform_dir
+        self.repo_path = repo_path
+        self.cloudwatch_endpoint = cloudwatch_endpoint
+        self.region = region
+        self.notes: list[str] = []
+
+    def for_host(self, host: str) -> "LiveWorld":
+        """The same world (sharing the SSH pool) reading journald and file logs on `host`."""
+        other = copy.copy(self)
+        other.log_host = host
+        return other
+
+    async def close(self) -> None:
+        await self.executor.close()
+
+    # ------------------------------------------------------------- commands
+
+    async def run_command(self, host: str, argv: list[str], timeout: float) -> CommandResult:
+        try:
+            return await self.executor.run(host, argv, timeout)
+        except UnknownHostError as exc:
+            return CommandResult(host=host, command=" ".join(argv), exit_status=255, error=str(exc))
+        except CommandRefused as exc:
+            return CommandResult(host=host, command=exc.command, exit_status=REFUSED_STATUS, error=str(exc))
+
+    def hosts_in(self, group: str | None) -> list[str]:
+        try:
+            return self.inventory.hosts_in(group)
+        except UnknownGroupError:
+            return []
+
+    # ----------------------------------------------------------------- logs
+
+    def log_sources(self) -> list[str]:
+        return list(self.inventory.log_sources)
+
+    async def read_logs(self, source: str, start: datetime | None = None, end: datetime | None = None) -> list[str]:
+        log = parse_log_source(source)
+        if log.kind == "cloudwatch":
+            from tools.cloudwatch import fetch_log_events  # boto3 is imported only when CloudWatch is used
+
+            return await fetch_log_events(log.target, start, end, endpoint_url=self.cloudwatch_endpoint,
+                                          region=self.region)
+        return await self._read_host_log(log, start, end)
+
+    async def _read_host_log(self, log: LogSource, start: datetime | None, end: datetime | None) -> list[str]:
+        host = self.log_host or self._only_host()
+        if host is None:
+            raise LogReadError(f"{log.name} is read on a host, and no host is known for this incident: "
+                               "give the alert a host label, or name one with LiveWorld(log_host=...)")
+        argv = log_source_argv(log, start, end, lines=DEFAULT_LINES)
+        verdict = judge_command(argv, self.environment)
+        if self.audit is not None:
+            self.audit.append("log_read", host=host, source=log.name, command=" ".join(argv),
+                              verdict=verdict.verdict, rule=verdict.rule, environment=self.environment)
+        if verdict.verdict != "allow":  # reads never wait for approval: they are allowed or not at all
+            raise LogReadError(f"reading {log.name} on {host} was not sent: {describe(verdict)}")
+        result = await self.executor.run(host, argv, LOG_READ_TIMEOUT_S, output_cap=LOG_OUTPUT_CAP)
+        if result.error:
+            raise LogReadError(f"cannot read {log.name} on {host}: {result.error}")
+        if result.timed_out or result.exit_status != 0:
+            why = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else f"exit status {result.exit_status}"
+            raise LogReadError(redact(f"cannot read {log.name} on {host}: {why}"))
+        lines = result.stdout.splitlines()
+        if result.truncated and lines:
+            lines.pop()  # the cap cut the last line in two
+        if log.kind == "journald":
+            lines = [line for line in lines if not line.startswith("-- ")]  # "-- No entries --", boot markers
+        return lines
+
+    def _only_host(self) -> str | None:
+        return next(iter(self.inventory.hosts)) if len(self.inventory.hosts) == 1 else None
+
+    # -------------------------------------------------------------- metrics
+
+    async def read_metric(self, name: str) -> list[tuple[str, float]]:
+        note = f"metric {name!r} not read: no metrics backend is configured for the live world"
+        if note not in self.notes:
+            self.notes.append(note)
+            logger.info(note)
+        return []
+
+    # ------------------------------------------------------- infra and repo
+
+    def infra(self) -> InfraRecord:
+        """The Terraform directory as the authors see it: spec.yaml and the .tf/.tfvars files."""
+        if self.terraform_dir is not None:
+            root = Path(self.terraform_dir)
+        else:
+            from config.settings import get_settings
+
+            root = Path(get_settings().terraform_dir)
+        if not root.is_dir():
+            return InfraRecord()
+        spec = None
+        spec_file = root / "spec.yaml"
+        if spec_file.is_file():
+            try:
+                spec = yaml.safe_load(spec_file.read_text(encoding="utf-8"))
+            except yaml.YAMLError as exc:
+                raise ConfigError(f"{spec_file} is not valid YAML: {exc}") from exc
+            if spec is not None and not isinstance(spec, dict):
+                raise ConfigError(f"{spec_file} must be a mapping (see the infrastructure spec)")
+        files = {rel: text for rel, text in _text_files(root, max_files=REPO_MAX_FILES)
+                 if rel.endswith(TERRAFORM_SUFFIXES)}
+        return InfraRecord(spec=spec, terraform_files=files)
+
+    def repo(self) -> dict[str, str]:
+        """The application's text files (path -> content), for the code healer; {} when none is configured."""
+        if self.repo_path is None or not Path(self.repo_path).is_dir():
+            return {}
+        return dict(_text_files(Path(self.repo_path), max_files=REPO_MAX_FILES))
+
+
+def _text_files(root: Path, *, max_files: int) -> list[tuple[str, str]]:
+    """Text files under `root` (relative posix path, content), skipping VCS, caches and big or binary files."""
+    found: list[tuple[str, str]] = []
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS)  # pruned, never walked into
+        for name in sorted(names):
+            path = Path(folder) / name
+            if path.is_symlink() or not path.is_file() or path.stat().st_size > REPO_FILE_MAX_BYTES:
+                continue
+            raw = path.read_bytes()
+            if b"\0" in raw[:8192]:
+                continue
+            try:
+                found.append((path.relative_to(root).as_posix(), raw.decode("utf-8")))
+            except UnicodeDecodeError:
+                continue
+            if len(found) >= max_files:
+                logger.warning("only the first %d files of %s are read", max_files, root)
+                return found
+    return found
