@@ -142,10 +142,11 @@ async def decide(ctx: AgentContext, checkpointer: Any, thread_id: str, decision:
 async def run_scenario(scenario: Any, settings: Settings, *, models: Any = None, memory: Any = None,
                        checkpointer: Any = None, thread_id: str | None = None, persist: bool = False) -> RunOutcome:
     """Replay one recorded scenario through the same graph, guard and policies."""
+    from graphs.checkpoints import serializer
     from tools.world import RecordedWorld
 
     ctx = AgentContext(world=RecordedWorld(scenario.world), settings=settings, models=models, memory=memory)
     return await start_run(
-        scenario.to_request(), ctx, checkpointer or InMemorySaver(), thread_id=thread_id or f"replay-{scenario.id}",
+        scenario.to_request(), ctx, checkpointer or InMemorySaver(serde=serializer()), thread_id=thread_id or f"replay-{scenario.id}",
         world="recorded", scenario_path=scenario.path, scenario_id=scenario.id, persist=persist,
     )

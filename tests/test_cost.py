@@ -70,7 +70,7 @@ def test_example_spec_costs_per_component(spec):
     assert line(est, "dev/rds: Secrets Manager secret").monthly_after == 0.40
     assert line(est, "dev/ec2.management: Instance (t3.small)").monthly_after == 18.98
     assert not [item for item in est.lines if item.resource.startswith("dev/redis")]  # redis disabled: no cost
-    assert est.monthly_before == 0 and est.monthly_after == 277.13
+    assert est.monthly_before == 0 and est.monthly_after == 287.35
     assert est.monthly_after == round(sum(item.monthly_after for item in est.lines), 2)
 
 
@@ -80,10 +80,10 @@ def test_node_count_three_to_two(spec):
     est = estimate_change_cost(spec, after, "dev")
     nodes = line(est, "dev/eks: Worker nodes (t3.medium) (3 → 2 nodes")
     assert (nodes.monthly_before, nodes.monthly_after) == (113.88, 75.92)
-    volumes = line(est, "dev/eks: Node volumes (gp3) (60 → 40 GB")
-    assert (volumes.monthly_before, volumes.monthly_after) == (5.47, 3.65)
-    assert est.monthly_before == 277.13 and est.monthly_after == 237.35
-    assert est.monthly_delta == -39.78
+    volumes = line(est, "dev/eks: Node volumes (gp3) (150 → 100 GB")  # 50 GB per node, as terraform/variables.tf
+    assert (volumes.monthly_before, volumes.monthly_after) == (13.68, 9.12)
+    assert est.monthly_before == 287.35 and est.monthly_after == 244.83
+    assert est.monthly_delta == -42.52
     table = render_cost_breakdown(est, "shop")
     assert "Before" in table and "Diff" in table and "-$37.96" in table and "OVERALL TOTAL" in table
     assert "├─ Worker nodes (t3.medium) (3 → 2 nodes)" in table
@@ -94,7 +94,7 @@ def test_disabled_environment_costs_nothing_and_destroy_shows_every_line_going(s
     off["environments"]["dev"]["enabled"] = False
     assert estimate_spec_cost(off, "dev").monthly_after == 0
     est = estimate_change_cost(spec, off, "dev")
-    assert est.monthly_after == 0 and est.monthly_delta == -277.13
+    assert est.monthly_after == 0 and est.monthly_delta == -287.35
     assert all(item.monthly_after == 0 for item in est.lines)
 
 

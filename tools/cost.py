@@ -120,7 +120,7 @@ def spec_cost_items(spec: dict[str, Any], environment: str | None, prices: Price
             price = prices.ec2_hour.get(itype)
             items.append(CostItem(f"{env_name}/eks", f"Worker nodes ({itype})", count, "nodes", count * (price or 0) * hours,
                                   note="" if price is not None else "price not in table"))
-            volume = float(eks.get("node_volume_gb", d.get("eks_node_volume_gb", 20)))
+            volume = float(eks.get("node_disk_gb", eks.get("node_volume_gb", d.get("eks_node_volume_gb", 50))))
             items.append(CostItem(f"{env_name}/eks", "Node volumes (gp3)", count * volume, "GB", count * volume * prices.ebs["gp3_gb"]))
         rds = env.get("rds")
         if _enabled(rds):
@@ -150,7 +150,7 @@ def spec_cost_items(spec: dict[str, Any], environment: str | None, prices: Price
             price = prices.ec2_hour.get(itype)
             items.append(CostItem(f"{env_name}/ec2.{name}", f"Instance ({itype})", count, "instances", count * (price or 0) * hours,
                                   note="" if price is not None else "price not in table"))
-            volume = float(ec2.get("volume_gb", d.get("ec2_root_volume_gb", 8)))
+            volume = float(ec2.get("volume_gb", d.get("ec2_root_volume_gb", 30)))
             items.append(CostItem(f"{env_name}/ec2.{name}", "Root volume (gp3)", count * volume, "GB", count * volume * prices.ebs["gp3_gb"]))
         redis = env.get("redis")
         if _enabled(redis, default=False):

@@ -30,7 +30,7 @@ _PATTERNS: list[tuple[str, re.Pattern[str], str]] = [
     ("bearer", re.compile(r"(?i)\b(bearer|token)(\s+)[A-Za-z0-9._~+/=-]{16,}"), r"\1\2" + MASK),
     ("authorization_header", re.compile(r"(?i)(authorization\s*[:=]\s*)(?!bearer\b|token\b)(basic\s+)?[A-Za-z0-9._~+/=-]{8,}"), r"\1\2" + MASK),
     # Credentials inside URLs and DSNs: scheme://user:password@host
-    ("url_password", re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@'\"]+:)([^@\s'\"]+)(@)"), r"\1" + MASK + r"\3"),
+    ("url_password", re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]{0,30}://[^/\s:@'\"]{1,128}:)([^@\s'\"/]{1,256})(@)"), r"\1" + MASK + r"\3"),
     # password=..., passwd: ..., PGPASSWORD=..., "password": "..."
     ("password_assignment", re.compile(
         r"(?i)([\"']?\b[A-Za-z_]*(?:password|passwd|pwd|secret|api[_-]?key|access[_-]?token|client[_-]?secret)[A-Za-z_]*\b[\"']?\s*[:=]\s*)"
