@@ -38,7 +38,7 @@ def _what(item: "ReplayItem") -> str:
     return o.headline
 
 
-def render_replay_markdown(items: list["ReplayItem"]) -> str:
+def render_replay_markdown(items: list["ReplayItem"], details: bool = True) -> str:
     lines = ["# Replay report", "", f"{len(items)} scenario(s).", "",
              "| scenario | status | route | diagnosis / plan | proposals | approval | actions (run / refused) | tokens | cost | wall |",
              "|---|---|---|---|---|---|---|---|---|---|"]
@@ -60,7 +60,7 @@ def render_replay_markdown(items: list["ReplayItem"]) -> str:
                      f"{_cell(', '.join(p.kind + ': ' + p.title for p in o.proposals))} | {_cell(approval)} | {executed} / {refused} | "
                      f"{tokens} | ${cost:.4f} | {o.wall_s:.2f}s |")
     lines.append("")
-    for item in items:
+    for item in items if details else []:
         if item.outcome is None or item.outcome.report is None:
             continue
         title = item.scenario.title if item.scenario else item.path

@@ -113,7 +113,7 @@ def replay_command(path: Path, *, out: Path, concurrency: int, use_memory: bool,
         return
     from rich.markdown import Markdown
 
-    console.print(Markdown(markdown))
+    console.print(Markdown(render_replay_markdown(items, details=False)))
     console.print(f"\n[bold]{summary['completed']}/{summary['scenarios']} replayed[/], {summary['errors']} error(s) · "
                   f"results {results} · report {out / 'report.md'} and {out / 'report.html'}")
 

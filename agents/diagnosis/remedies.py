@@ -1,0 +1,40 @@
+"""config/remedies.yaml: the taxonomy's categories, the usual kind of fix and the remedy in words."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from config.settings import CONFIG_DIR
+from graphs.errors import ConfigError
+
+
+class Remedy(BaseModel):
+    fix: str = "none"
+    remedy: str = ""
+
+
+@lru_cache(maxsize=4)
+def _load(path: str) -> dict[str, Remedy]:
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        categories = raw.get("categories") or {}
+        return {str(k): Remedy.model_validate(v or {}) for k, v in categories.items()}
+    except FileNotFoundError:
+        raise ConfigError(f"remedies file not found: {path}") from None
+    except (yaml.YAMLError, ValidationError, AttributeError) as exc:
+        raise ConfigError(f"{path}: invalid remedies file: {str(exc).splitlines()[0]}") from None
+
+
+def load_remedies(config_dir: str | Path) -> dict[str, Remedy]:
+    """Category -> Remedy; the keys are the taxonomy (scenarios/taxonomy.md), `unknown` included.
+    A config folder without remedies.yaml falls back to the shipped one."""
+    path = Path(config_dir) / "remedies.yaml"
+    if not path.is_file():
+        path = CONFIG_DIR / "remedies.yaml"
+    remedies = dict(_load(str(path)))
+    remedies.setdefault("unknown", Remedy(fix="none", remedy="collect the next checks listed; escalate to a person"))
+    return remedies

@@ -1,0 +1,86 @@
+"""The request as the diagnostician sees it: names to fill playbook placeholders, and the Situation."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from agents.diagnosis.analyzers.base import Situation
+from graphs.state import Request
+
+_DEPLOYMENT_FROM_POD = re.compile(r"^(.+?)-[a-f0-9]{8,10}-[a-z0-9]{5}$")
+
+
+def _first(labels: dict[str, str], *keys: str) -> str | None:
+    for key in keys:
+        value = labels.get(key)
+        if value:
+            return value
+    return None
+
+
+def placeholder_values(request: Request, spec: dict[str, Any] | None = None) -> dict[str, str]:
+    """Values for playbook placeholders, from the alert's labels (and the spec for the database engine)."""
+    labels = dict(request.alert.labels) if request.alert else {}
+    annotations = dict(request.alert.annotations) if request.alert else {}
+    values: dict[str, str] = {}
+    service = _first(labels, "service", "app", "job", "container", "deployment")
+    unit = _first(labels, "unit", "systemd_unit") or service
+    if unit:
+        values["unit"] = unit
+    if service:
+        values["service"] = service
+    host = _first(labels, "host", "hostname", "node")
+    if not host and labels.get("instance"):
+        host = labels["instance"].split(":")[0]
+    if host:
+        values["host"] = host
+    db = _first(labels, "db", "database", "db_instance", "dbinstanceidentifier", "DBInstanceIdentifier")
+    if db:
+        values["db"] = db
+    for key in ("namespace", "pod", "deployment", "cert_path"):
+        if labels.get(key):
+            values[key] = labels[key]
+    if "pod" in values and "deployment" not in values:
+        m = _DEPLOYMENT_FROM_POD.match(values["pod"])
+        if m:
+            values["deployment"] = m.group(1)
+    url = _first(labels, "url", "endpoint", "probe_url", "target_url") or _first(annotations, "url", "endpoint")
+    if not url and labels.get("instance", "").startswith(("http://", "https://")):
+        url = labels["instance"]
+    if url and url.startswith(("http://", "https://")):
+        values["url"] = url
+    target = _first(labels, "target", "dependency", "upstream", "domain", "db_host", "endpoint_host")
+    if not target and url:
+        target = urlsplit(url).hostname
+    if target:
+        values["target"] = target
+    engine = _first(labels, "engine", "db_engine")
+    if not engine and spec:
+        env = (spec.get("environments") or {}).get(request.environment) or {}
+        rds = env.get("rds") or {}
+        if rds.get("enabled", True) and rds.get("engine"):
+            engine = str(rds["engine"])
+    if engine:
+        values["engine"] = engine.lower()
+    return values
+
+
+def situation_of(request: Request, spec: dict[str, Any] | None = None) -> Situation:
+    labels = dict(request.alert.labels) if request.alert else {}
+    max_conn = None
+    if spec:
+        env = (spec.get("environments") or {}).get(request.environment) or {}
+        value = (env.get("rds") or {}).get("max_connections")
+        if isinstance(value, (int, float)) and value > 0:
+            max_conn = int(value)
+    return Situation(
+        alert_name=request.alert.name if request.alert else "",
+        summary=request.alert.summary if request.alert else "",
+        text=request.text or "",
+        labels=labels,
+        at=request.effective_time() if (request.at or (request.alert and request.alert.started_at)) else None,
+        environment=request.environment,
+        db_max_connections=max_conn,
+    )
