@@ -35,6 +35,7 @@ def change_facts(proposal: Proposal, state: OpsState) -> ChangeFacts:
         resource_count=proposal.resource_count,
         destructive=proposal.destructive,
         destroys_environment=destroys_environment,
+        whole_environment=spec_change is not None and spec_change.intent in ("create_all", "destroy_all"),
         at=request.effective_time(),
         emergency=request.emergency,
     )

@@ -44,8 +44,11 @@ def classify_text(text: str) -> Literal["planner", "diagnostician"]:
     """Words about trouble go to the diagnostician, words about infrastructure to the planner."""
     lowered = text.lower()
     incident_words, infra_words = _words()
-    incident = sum(1 for w in incident_words if w in lowered)
     infra = sum(1 for w in infra_words if w in lowered)
+    for phrase in infra_words:  # "tear down" is a request, not an outage: its "down" must not count
+        if " " in phrase:
+            lowered = lowered.replace(phrase, " ")
+    incident = sum(1 for w in incident_words if w in lowered)
     return "diagnostician" if incident > 0 and incident >= infra else "planner"
 
 

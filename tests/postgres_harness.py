@@ -10,6 +10,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -40,15 +41,18 @@ def postgres_url(tmp_path_factory):
     initdb, pg_ctl = _bin("initdb"), _bin("pg_ctl")
     if not initdb or not pg_ctl or (os.geteuid() == 0 and shutil.which("runuser") is None):
         pytest.skip("PostgreSQL server binaries are not installed")
-    root = tmp_path_factory.mktemp("pg")
+    # Not under pytest's tmp dir: that is private to root, and the cluster belongs to `postgres`.
+    root = Path(tempfile.mkdtemp(prefix="cloud-doctor-pg-"))
     data, sock = root / "data", root / "sock"
     sock.mkdir()
     if os.geteuid() == 0:
         shutil.chown(root, "postgres")
         shutil.chown(sock, "postgres")
         root.chmod(0o755)
-    subprocess.run(_as_postgres([initdb, "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"]),
-                   check=True, capture_output=True)
+    made = subprocess.run(_as_postgres([initdb, "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"]),
+                          capture_output=True, text=True)
+    if made.returncode != 0:
+        pytest.fail(f"initdb failed: {made.stderr.strip()[-500:]}")
     port = _free_port()
     subprocess.run(_as_postgres([pg_ctl, "-D", str(data), "-l", str(root / "log"), "-w", "-o",
                                  f"-p {port} -k {sock} -c listen_addresses=127.0.0.1", "start"]),
@@ -62,3 +66,4 @@ def postgres_url(tmp_path_factory):
         time.sleep(0.1)
     yield url
     subprocess.run(_as_postgres([pg_ctl, "-D", str(data), "-m", "immediate", "stop"]), capture_output=True)
+    shutil.rmtree(root, ignore_errors=True)

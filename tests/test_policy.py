@@ -106,3 +106,11 @@ def test_expired_request_cannot_be_decided():
     request = _request([ApprovalRule(count=1, roles=["cto"])], expires_at=datetime.now(timezone.utc) - timedelta(hours=1))
     with pytest.raises(ApprovalError, match="expired"):
         check_decision(default_policy(), request, ApprovalDecision(request_id="A1", user=UserRef(id="U9"), role="cto", approved=True), [])
+
+
+def test_whole_environment_changes_skip_per_change_limits_but_keep_cost_tiers():
+    d = decide(default_policy(), environment="dev", kind="terraform", cost_delta_monthly=287, resource_count=47,
+               whole_environment=True, at=TUESDAY_10)
+    assert not d.blocked and d.rules[0].count == 2  # the $100-500 tier
+    d = decide(default_policy(), environment="dev", kind="terraform", cost_delta_monthly=287, resource_count=47, at=TUESDAY_10)
+    assert d.blocked

@@ -16,6 +16,7 @@ from graphs.routing import classify_text
     ("staging 전체 내려줘", "planner"),
     ("how much does dev cost per month?", "planner"),
     ("double the worker nodes in staging", "planner"),
+    ("tear down everything in dev for the weekend to save money", "planner"),
 ])
 def test_classify_text(text, agent):
     assert classify_text(text) == agent

@@ -98,6 +98,7 @@ class ChangeFacts(BaseModel):
     resource_count: int = 0
     destructive: bool = False
     destroys_environment: bool = False
+    whole_environment: bool = False  # create_all / destroy_all: judged by approvals, not per-change limits
     at: datetime | None = None
     emergency: bool = False
 
@@ -186,10 +187,12 @@ def evaluate_change(policy: Policy, change: ChangeFacts) -> PolicyDecision:
             rules[0] = rules[0].model_copy(update={"count": tier.count, "why": f"{tier.count} approvals for +${cost:,.2f}/month"})
         reasons.append(f"cost +${cost:,.2f}/month needs {tier.count} approval(s)" + (" and a business justification" if tier.justification else ""))
 
-    if env.max_cost_increase is not None and cost > env.max_cost_increase:
+    if change.whole_environment:
+        reasons.append("a whole-environment change is judged by its approvals; the per-change cost and resource limits do not apply")
+    elif env.max_cost_increase is not None and cost > env.max_cost_increase:
         blocked.append(f"cost increase ${cost:,.2f}/month exceeds {change.environment}'s limit of ${env.max_cost_increase:,.2f} per change (policy.yaml environments.{change.environment}.max_cost_increase)")
         hints.append(f"split the change so each part stays under ${env.max_cost_increase:,.0f}/month, or raise the limit in policy.yaml")
-    if env.max_resources is not None and change.resource_count > env.max_resources:
+    if not change.whole_environment and env.max_resources is not None and change.resource_count > env.max_resources:
         blocked.append(f"{change.resource_count} resources in one change exceed {change.environment}'s limit of {env.max_resources} (policy.yaml environments.{change.environment}.max_resources)")
         hints.append("split the change into smaller ones")
 
