@@ -172,6 +172,16 @@ class RecordedWorld:
     def log_sources(self) -> list[str]:
         return list(self.record.logs)
 
+    # Discovery, only a recording has it: what was captured, so diagnostics can ask for it
+    # (every command still passes the guard when it is run).
+
+    def recorded_hosts(self) -> dict[str, list[str]]:
+        """host -> the command strings recorded on it, in file order."""
+        return {host: list(commands) for host, commands in self.record.hosts.items()}
+
+    def metric_names(self) -> list[str]:
+        return list(self.record.metrics)
+
     def infra(self) -> InfraRecord:
         return self.record.infra
 

@@ -136,10 +136,9 @@ def collect_code(ctx: AgentContext, book: EvidenceBook) -> None:
 
 async def collect_metrics(ctx: AgentContext, book: EvidenceBook, playbooks: list[Playbook], values: dict[str, str]) -> None:
     names: list[str] = []
-    record = getattr(ctx.world, "record", None)
-    metrics = getattr(record, "metrics", None) if record is not None else None
-    if isinstance(metrics, dict):
-        names = list(metrics)
+    recorded = getattr(ctx.world, "metric_names", None)
+    if callable(recorded):
+        names = recorded()
     else:
         for playbook in playbooks:
             for hint in playbook.metrics:

@@ -46,11 +46,10 @@ def note(text: str, level: str = "info") -> AgentNote:
     return AgentNote(agent=AGENT, text=redact(text), level=level)  # type: ignore[arg-type]
 
 
-def recorded_hosts(world: Any) -> dict[str, dict[str, Any]] | None:
-    """A recorded world's host -> command -> output map (duck-typed: live worlds have none)."""
-    record = getattr(world, "record", None)
-    hosts = getattr(record, "hosts", None) if record is not None else None
-    return hosts if isinstance(hosts, dict) else None
+def recorded_hosts(world: Any) -> dict[str, list[str]] | None:
+    """A recorded world's host -> recorded commands (live worlds record nothing: None)."""
+    discover = getattr(world, "recorded_hosts", None)
+    return discover() if callable(discover) else None
 
 
 @dataclass
