@@ -9,7 +9,7 @@ PIP    := $(PY) -m pip
 CD     := $(VENV)/bin/cloud-doctor
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test eval bench checkov clean
+.PHONY: install run test eval bench checkov browser clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,12 @@ run: install
 eval: install
 	$(CD) eval evals/scenarios --out out/eval
 
-test: install checkov
+browser:
+	-bash scripts/install_browser.sh
+
+test: install checkov browser
+	mkdir -p out
+	$(CD) eval evals/scenarios --out out/eval-ci --json > out/eval-ci.json || (cat out/eval-ci.json; exit 1)
 	$(PY) -m pytest -q -p no:cacheprovider
 
 bench: install

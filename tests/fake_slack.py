@@ -1,0 +1,115 @@
+"""A local stand-in for Slack's Web API: records every call and answers ok (tests only).
+
+The Slack door talks to it through `AsyncWebClient(base_url=...)`; tests wait
+for the calls they expect with `wait_for`, which blocks on a condition the
+server signals on every call (no sleeps).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+from urllib.parse import parse_qs
+
+from slack_sdk.signature import SignatureVerifier
+
+BOT_USER = "UBOT0DOC"
+
+
+class SlackCall(dict):
+    """One Web API call: {"method": "chat.postMessage", "answered_ts": ts the fake gave it, **arguments}."""
+
+    @property
+    def method(self) -> str:
+        return self["method"]
+
+    def text_dump(self) -> str:
+        return json.dumps(self, ensure_ascii=False)
+
+
+class FakeSlack:
+    def __init__(self) -> None:
+        self.calls: list[SlackCall] = []
+        self.outside_channels: set[str] = set()  # channels the bot was not invited to
+        self._cond = threading.Condition()
+        self._ts = itertools.count(1)
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length).decode("utf-8")
+                if "json" in (self.headers.get("Content-Type") or ""):
+                    args = json.loads(raw or "{}")
+                else:
+                    args = {k: v[0] for k, v in parse_qs(raw).items()}
+                for key in ("blocks", "view"):
+                    if isinstance(args.get(key), str):
+                        args[key] = json.loads(args[key])
+                method = self.path.split("?", 1)[0].rsplit("/", 1)[-1]
+                body = fake._answer(method, args)
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/api/"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        body: dict[str, Any] = {"ok": True}
+        if method == "chat.postMessage" and args.get("channel") in self.outside_channels:
+            body = {"ok": False, "error": "not_in_channel"}
+        elif method == "auth.test":
+            body.update(user_id=BOT_USER, bot_id="BDOC", team_id="T0TEAM", user="doctor", team="test")
+        elif method in ("chat.postMessage", "chat.update"):
+            ts = args.get("ts") or f"1700000{next(self._ts):03d}.000100"
+            body.update(channel=args.get("channel"), ts=ts, message={"text": args.get("text", "")})
+        elif method == "chat.postEphemeral":
+            body.update(message_ts=f"1700009{next(self._ts):03d}.000200")
+        elif method == "views.open":
+            body.update(view={"id": "V1"})
+        with self._cond:
+            self.calls.append(SlackCall(method=method, answered_ts=body.get("ts"), **args))
+            self._cond.notify_all()
+        return body
+
+    def __enter__(self) -> "FakeSlack":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def find(self, method: str, where: Callable[[SlackCall], bool] = lambda c: True) -> list[SlackCall]:
+        with self._cond:
+            return [c for c in self.calls if c.method == method and where(c)]
+
+    def wait_for(self, method: str, where: Callable[[SlackCall], bool] = lambda c: True, timeout: float = 30,
+                 count: int = 1) -> list[SlackCall]:
+        """Block until `count` calls of `method` match `where`; fail with what did arrive."""
+        with self._cond:
+            ok = self._cond.wait_for(lambda: len([c for c in self.calls if c.method == method and where(c)]) >= count, timeout)
+            if not ok:
+                seen = "\n".join(f"{c.method}: {c.text_dump()[:300]}" for c in self.calls)
+                raise AssertionError(f"no {count} matching {method} call(s) within {timeout}s; calls so far:\n{seen}")
+            return [c for c in self.calls if c.method == method and where(c)]
+
+
+def signed_headers(secret: str, body: str, timestamp: int, retry: int | None = None) -> dict[str, str]:
+    """Headers Slack sends with a request, signed like Slack signs them."""
+    signature = SignatureVerifier(secret).generate_signature(timestamp=str(timestamp), body=body)
+    headers = {"X-Slack-Request-Timestamp": str(timestamp), "X-Slack-Signature": signature}
+    if retry is not None:
+        headers.update({"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"})
+    return headers
