@@ -43,9 +43,7 @@ def _environment_explicit(request: Any) -> bool:
     (FORMAT.md), not which environment the words meant, so replays count as
     a default too: "노드 하나 더" with dev 3 / staging 2 / prod 4 asks which.
     """
-    if getattr(request, "door", None) == "replay":
-        return False
-    return "environment" in getattr(request, "model_fields_set", {"environment"})
+    return bool(getattr(request, "environment_explicit", False))
 
 
 async def planner(state: OpsState, config: RunnableConfig) -> dict[str, Any]:

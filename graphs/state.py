@@ -11,7 +11,7 @@ import operator
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal, TypedDict
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Environment = Literal["dev", "staging", "prod"]
 ENVIRONMENTS: tuple[str, ...] = ("dev", "staging", "prod")
@@ -61,9 +61,19 @@ class Request(Record):
     text: str | None = None
     user: UserRef = Field(default_factory=UserRef)
     environment: Environment = "dev"
+    # True when a person chose the environment (a flag, a channel, the widget), so words that
+    # name none may use it; a default or a replayed scenario's approval context is nobody's choice.
+    # Left out, it is inferred: an environment passed to the constructor counts, except in replay.
+    environment_explicit: bool | None = None
     at: datetime | None = None
     door: Literal["cli", "slack", "web", "replay", "api"] = "cli"
     emergency: bool = False
+
+    @model_validator(mode="after")
+    def _infer_environment_choice(self) -> "Request":
+        if self.environment_explicit is None:
+            self.environment_explicit = "environment" in self.model_fields_set and self.door != "replay"
+        return self
 
     def effective_time(self) -> datetime:
         """The time policy windows are judged at: `at`, else the alert's start, else now."""

@@ -86,7 +86,7 @@ def _print_outcome(outcome, as_json: bool) -> None:
 @app.command()
 def ask(
     text: str = typer.Argument(..., help="what you want, in words (Korean or English)"),
-    env: str = typer.Option("dev", "--env", "-e", help="dev, staging or prod"),
+    env: Optional[str] = typer.Option(None, "--env", "-e", help="dev, staging or prod (default dev; without it, words that name no environment get a question)"),
     alert: Optional[Path] = typer.Option(None, "--alert", help="an alert payload: Alertmanager, CloudWatch/SNS or plain JSON"),
     user: str = typer.Option("operator", "--as", help="who is asking"),
     role: list[str] = typer.Option([], "--role", help="the asker's role(s)"),
@@ -99,7 +99,8 @@ def ask(
 
     settings = get_settings()
     request = Request(
-        text=text, alert=load_alert_file(alert) if alert else None, environment=_environment(env),
+        text=text, alert=load_alert_file(alert) if alert else None, environment=_environment(env or "dev"),
+        environment_explicit=env is not None,
         user=UserRef(id=user, name=user, roles=_roles(role)), door="cli", emergency=emergency,
         at=_parse_time(at) if at else None,
     )

@@ -162,7 +162,8 @@ class SlackDoor:
         except SlackApiError as exc:
             await respond(f"I cannot post in this channel ({exc.response.get('error')}): invite the app with /invite, then ask again.")
             return
-        await self._start(words, env, user, body.get("user_name"), channel, root["ts"])
+        await self._start(words, env, user, body.get("user_name"), channel, root["ts"],
+                          explicit=words != text or channel in self.config.channels)
 
     async def _on_mention(self, event: dict[str, Any]) -> None:
         text = re.sub(r"<@[A-Z0-9]+>", "", event.get("text") or "").strip()
@@ -171,12 +172,13 @@ class SlackDoor:
             await self._post(channel, ts, text=blocks.HELP)
             return
         words, env = split_environment(text, self.config.channels.get(channel, self.config.default_environment))
-        await self._start(words, env, event["user"], None, channel, ts)
+        await self._start(words, env, event["user"], None, channel, ts, explicit=words != text or channel in self.config.channels)
 
-    async def _start(self, text: str, env: str, user: str, user_name: str | None, channel: str, ts: str) -> None:
+    async def _start(self, text: str, env: str, user: str, user_name: str | None, channel: str, ts: str,
+                     *, explicit: bool) -> None:
         thread_id = thread_id_for(channel, ts)
-        request = Request(text=text, environment=env, user=self._user_ref(user, user_name), door="slack",
-                          at=self.service.request_time())
+        request = Request(text=text, environment=env, environment_explicit=explicit, user=self._user_ref(user, user_name),
+                          door="slack", at=self.service.request_time())
         try:
             self.service.start(request, thread_id)
         except CloudDoctorError as exc:

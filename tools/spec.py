@@ -394,10 +394,9 @@ def load_spec(source: str | Path | dict[str, Any]) -> InfraSpec:
 # ------------------------------------------------------------------ paths
 
 
-def get_path(spec: dict[str, Any] | None, dotted: str, default: Any = None) -> Any:
-    """The value at a dotted path, or `default` when the spec leaves it out; SpecError for a path the schema lacks."""
-    schema_at(dotted)
-    node: Any = spec
+def lookup_path(data: dict[str, Any] | None, dotted: str, default: Any = None) -> Any:
+    """Plain traversal of nested mappings (no schema check): the value, or `default`."""
+    node: Any = data
     for part in dotted.split("."):
         if not isinstance(node, dict) or part not in node:
             return default
@@ -405,7 +404,14 @@ def get_path(spec: dict[str, Any] | None, dotted: str, default: Any = None) -> A
     return node
 
 
-def _put(data: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
+def get_path(spec: dict[str, Any] | None, dotted: str, default: Any = None) -> Any:
+    """The value at a dotted path, or `default` when the spec leaves it out; SpecError for a path the schema lacks."""
+    schema_at(dotted)
+    return lookup_path(spec, dotted, default)
+
+
+def put_path(data: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
+    """A copy of `data` with `dotted` set, intermediate mappings created (no schema check)."""
     out = copy.deepcopy(data)
     node = out
     parts = dotted.split(".")
@@ -429,7 +435,7 @@ def set_path(spec: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
         raise SpecError("the spec must be a mapping")
     schema_at(dotted)
     before = set(spec_errors(spec))
-    after_spec = _put(spec, dotted, value)
+    after_spec = put_path(spec, dotted, value)
     new = [e for e in spec_errors(after_spec) if e not in before]
     if new:
         raise SpecError(new[0])
@@ -443,7 +449,7 @@ def apply_changes(spec: dict[str, Any], changes: dict[str, Any]) -> dict[str, An
     before = set(spec_errors(spec))
     out = spec
     for path, value in changes.items():
-        out = _put(out, path, value)
+        out = put_path(out, path, value)
     new = [e for e in spec_errors(out) if e not in before]
     if new:
         raise SpecError(new[0])

@@ -9,13 +9,13 @@ honest note) can take over; it never guesses.
 
 from __future__ import annotations
 
-import copy
 import re
 from typing import Any, Callable
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from graphs.state import Diagnosis, Evidence, Risk
+from tools.spec import lookup_path, put_path
 
 COMPONENTS = ("eks", "rds", "ec2", "redis", "vpc", "secrets")
 
@@ -72,26 +72,8 @@ class NoFit(Exception):
 # ------------------------------------------------------------ spec helpers
 
 
-def get_path(data: dict[str, Any] | None, path: str, default: Any = None) -> Any:
-    node: Any = data
-    for part in path.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return default
-        node = node[part]
-    return node
-
-
-def set_path(data: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
-    """A copy of `data` with `path` set (intermediate mappings created)."""
-    out = copy.deepcopy(data)
-    node = out
-    parts = path.split(".")
-    for part in parts[:-1]:
-        if not isinstance(node.get(part), dict):
-            node[part] = {}
-        node = node[part]
-    node[parts[-1]] = value
-    return out
+get_path = lookup_path  # lenient: templates probe specs that may leave sections out
+set_path = put_path
 
 
 def apply_spec_changes(spec: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:

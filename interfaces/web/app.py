@@ -168,6 +168,7 @@ def create_app(config: WebConfig | None = None, settings: Settings | None = None
             raise UserInputError(f"text is {len(text)} characters; keep it under {config.max_text_chars}")
         request = Request(
             text=text, alert=parse_alert(body.alert) if body.alert is not None else None, environment=body.env,
+            environment_explicit="env" in body.model_fields_set,
             user=UserRef(id=user.id, name=user.name, roles=user.roles), door="web", emergency=body.emergency,
             at=service.request_time(),
         )
