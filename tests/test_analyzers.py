@@ -285,6 +285,28 @@ def test_errors_that_were_there_before_the_deploy_do_not_blame_it():
     assert analyze(b.items).winner != "bad_deploy"
 
 
+def _startup_lines(restart_version: str) -> list[str]:
+    """A stream that never named the old version; the new process announces its own at start-up."""
+    lines = [f"2026-03-19T05:0{i}:00Z INFO GET /v1/coupons/{i} 200 18ms" for i in range(5)]
+    lines += [f"2026-03-19T05:10:00Z INFO coupon-api {restart_version} listening on :3000 (pod coupon-api-1)"]
+    lines += [f"2026-03-19T05:1{i}:30Z ERROR GET /v1/coupons/{i} 500 TypeError: Cannot read properties of null (reading 'rate')" for i in range(1, 6)]
+    return lines
+
+
+def test_a_version_announced_at_start_up_marks_the_release_errors_follow():
+    b = Book()
+    b.log("cloudwatch:/shop/prod/coupon", _startup_lines("2.14.0"))
+    assert analyze(b.items).winner == "bad_deploy"
+
+
+def test_a_version_number_that_is_not_a_start_up_is_no_release():
+    b = Book()
+    lines = _startup_lines("2.14.0")
+    lines[5] = "2026-03-19T05:10:00Z INFO loaded tariff table 2.14.0 from s3 (34 rows)"
+    b.log("cloudwatch:/shop/prod/coupon", lines)
+    assert analyze(b.items).winner != "bad_deploy"
+
+
 def test_pending_pods_on_a_full_cluster_are_capacity():
     b = Book()
     b.cmd("kubectl get pods -A -o wide", fixture="kubectl_get_pods_wide.txt")
@@ -386,3 +408,36 @@ def test_a_slow_query_long_before_the_incident_weighs_less():
     early = analyze(b.items, Situation(at=datetime(2026, 3, 25, 22, 50, tzinfo=timezone.utc))).get("db_slow_query").score
     late = analyze(b.items, Situation(at=datetime(2026, 3, 26, 1, 25, tzinfo=timezone.utc))).get("db_slow_query").score
     assert late < early
+
+
+def _gc_lines(live_sets: list[int], heap: int = 768) -> list[str]:
+    return [f"2026-05-12T0{i}:10:00Z [gc] GC({100 + i}) Pause Young (Normal) (G1 Evacuation Pause) {live + 40}M->{live}M({heap}M) 20.1ms"
+            for i, live in enumerate(live_sets)]
+
+
+def _oom_pod(b: "Book") -> None:
+    b.cmd("kubectl describe pod indexer-1 -n catalog", fixture="kubectl_describe_pod_oomkilled.txt", host="mgmt1")
+
+
+def test_a_live_heap_that_fills_the_heap_but_does_not_grow_is_pressure():
+    b = Book()
+    _oom_pod(b)
+    b.log("cloudwatch:/shop/prod/indexer", _gc_lines([701, 712, 729, 699, 716]) +
+          ["2026-05-12T06:00:00Z ERROR batch failed: java.lang.OutOfMemoryError: Java heap space"])
+    assert analyze(b.items).winner == "memory_pressure"
+
+
+def test_a_live_heap_that_grows_between_collections_is_a_leak():
+    b = Book()
+    _oom_pod(b)
+    b.log("cloudwatch:/shop/prod/indexer", _gc_lines([210, 290, 365, 450, 540, 610]) +
+          ["2026-05-12T07:00:00Z ERROR batch failed: java.lang.OutOfMemoryError: Java heap space"])
+    assert analyze(b.items).winner == "memory_leak"
+
+
+def test_memory_that_stepped_up_once_is_not_read_as_a_slow_leak():
+    from agents.diagnosis.metrics import summarize_series
+
+    step = summarize_series("svc.memory_mib", [["t1", 598], ["t2", 606], ["t3", 991], ["t4", 1001], ["t5", 1003]])
+    climb = summarize_series("svc.memory_mib", [["t1", 400], ["t2", 520], ["t3", 650], ["t4", 790], ["t5", 905]])
+    assert step.stepped and not climb.stepped

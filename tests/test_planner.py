@@ -106,6 +106,14 @@ MODIFY = [
     ("turn off multi-az on prod rds, we want to cut costs for a while", "dev", {P + "rds.multi_az": False}),
     ("스테이징 노드 3개로 해줘. 다음 주 부하 테스트 대비용", "dev", {S + "eks.node_count": 3}),
     ("prod DB 백업 보존 기간 21일로 늘려줘", "dev", {P + "rds.backup_retention_days": 21}),
+    # a second sentence is a reason or a remark, not another order (nor a second environment)
+    ("dev 디비 용량 50GB 더 늘려줘. 지금 사용률이 91%야", "prod", {D + "rds.storage_gb": 70}),
+    ("give the staging database an extra 20 GB of storage. usage is at 88% and climbing", "dev", {S + "rds.storage_gb": 70}),
+    ("스테이징 노드 3개로 해줘. 운영은 다음 주에 할게", "dev", {S + "eks.node_count": 3}),
+    ("prod RDS를 db.r6g.xlarge로. 스토리지도 300GB로", "dev", {P + "rds.instance_class": "db.r6g.xlarge", P + "rds.storage_gb": 300}),
+    # EKS versions move one minor version up
+    ("개발 쿠버네티스 버전 하나 올려줘", "prod", {D + "eks.version": "1.32"}),
+    ("upgrade the staging EKS version", "dev", {S + "eks.version": "1.32"}),
     # a question mark on an order is politeness
     ("can we get 2 more worker nodes in stg?", "dev", {S + "eks.node_count": 4}),
     ("개발 레디스 켜줄래?", "prod", {D + "redis.enabled": True}),
@@ -418,3 +426,12 @@ async def test_model_cannot_pick_an_environment_the_words_leave_open(tmp_path, a
         server.answers.append({"args": {"intent": "modify", "changes": [{"path": "environments.prod.eks.node_count", "value": 5}]}})
         out = await planner({"request": Request(text="노드 하나 더 추가해줘")}, context(spec_world(), tmp_path, triage_router(server)))
     assert out["spec_change"].question and out["spec_change"].changes == {}
+
+
+@pytest.mark.parametrize("text, words", [
+    ("dev 쿠버네티스 버전 내려줘", "cannot be downgraded"),
+    ("스테이징 EKS 버전 두 단계 올려줘", "one minor version at a time"),
+])
+def test_eks_version_steps_that_eks_cannot_take_get_a_question(text, words):
+    result = plan(text, "dev")
+    assert result.change.changes == {} and words in result.change.question

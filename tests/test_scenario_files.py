@@ -20,6 +20,7 @@ from evals.scenario import Scenario, find_scenarios, load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "evals" / "scenarios"
+HOLDOUT = ROOT / "evals" / "holdout"  # the blind set: held to the same conventions, never tuned on
 TAXONOMY_MD = ROOT.parent / "shared" / "scenarios" / "taxonomy.md"
 ENVIRONMENTS = ("dev", "staging", "prod")
 HANGUL = re.compile("[\uac00-\ud7a3]")
@@ -45,7 +46,7 @@ def taxonomy() -> set[str]:
     return BUILTIN_CATEGORIES
 
 
-FILES = find_scenarios(SCENARIOS)
+FILES = find_scenarios(SCENARIOS) + (find_scenarios(HOLDOUT) if HOLDOUT.is_dir() else [])
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +72,7 @@ def _is_korean(s: Scenario) -> bool:
     return bool(HANGUL.search((s.input.text or "") + (alert.summary if alert else "")))
 
 
-@pytest.mark.parametrize("path", FILES, ids=[str(p.relative_to(SCENARIOS)) for p in FILES])
+@pytest.mark.parametrize("path", FILES, ids=[str(p.relative_to(ROOT / "evals")) for p in FILES])
 def test_every_file_loads(path: Path) -> None:
     s = load_scenario(path)
     assert s.expected is not None, f"{path}: no `expected` block, the scenario scores nothing"

@@ -184,3 +184,17 @@ def test_checkov_without_a_baseline_counts_every_failure():
                         'resource "aws_ebs_volume" "v" {\n  availability_zone = "ap-northeast-2a"\n  size = 10\n}\n'}
     result = check_checkov(files, None)
     assert not result.passed and "CKV_AWS_3" in result.details  # the unencrypted EBS volume
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(find_checkov() is None, reason="checkov is not installed (make checkov)")
+def test_files_named_from_a_workspace_directory_are_checked_where_terraform_saw_them():
+    # terraform run in envs/staging prints module files as ../../modules/...: the tree keeps that layout.
+    files = {
+        "main.tf": 'module "eks" {\n  source = "../../modules/eks"\n}\n',
+        "../../modules/eks/main.tf": 'resource "aws_ebs_volume" "v" {\n  availability_zone = "ap-northeast-2a"\n  size = 10\n}\n',
+    }
+    result = check_checkov(files, None)
+    assert not result.passed and "CKV_AWS_3" in result.details
+    with pytest.raises(ValueError, match="absolute"):
+        check_checkov({"/etc/passwd.tf": ""}, None)

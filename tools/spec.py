@@ -548,6 +548,22 @@ def size_step(instance_type: str, steps: int) -> str | None:
     return f"{head}.{SIZE_LADDER[index]}"
 
 
+def version_step(version: Any, steps: int) -> str:
+    """The EKS minor version `steps` ahead: "1.31" +1 -> "1.32".
+
+    EKS upgrades one minor version at a time and never downgrades, so any
+    other step is a ValueError that says so (the planner asks instead).
+    """
+    m = re.fullmatch(r"1\.([0-9]{2})", str(version or ""))
+    if not m:
+        raise ValueError(f"the current version {version!r} is not an EKS minor version like \"1.31\"")
+    if steps < 0:
+        raise ValueError(f"EKS cannot be downgraded from {version}; name the version you want to move to")
+    if steps != 1:
+        raise ValueError(f"EKS upgrades one minor version at a time: {version} -> 1.{int(m.group(1)) + 1} first")
+    return f"1.{int(m.group(1)) + 1}"
+
+
 def size_rank(instance_type: str) -> int | None:
     size = instance_type.rpartition(".")[2]
     return SIZE_LADDER.index(size) if size in SIZE_LADDER else None

@@ -72,9 +72,18 @@ def find_checkov(explicit: str | Path | None = None) -> Path | None:
 
 
 def _write_tree(root: Path, files: dict[str, str]) -> None:
+    """Write the tree under `root`, keeping names Terraform printed from a workspace directory.
+
+    Errors name files relative to where terraform ran (`../../modules/eks/iam.tf` from
+    `envs/staging`), so the working directory sits as deep below `root` as the names climb.
+    """
+    climbs = [posixpath.normpath(name).split("/").count("..") for name in files]
+    workdir = "/".join(["workspace"] * max(climbs, default=0))
     for name, text in files.items():
-        rel = posixpath.normpath(name)
-        if rel.startswith(("/", "..")):
+        if posixpath.isabs(name):
+            raise ValueError(f"refused absolute path in a Terraform tree: {name}")
+        rel = posixpath.normpath(posixpath.join(workdir, name)) if workdir else posixpath.normpath(name)
+        if rel.startswith(".."):
             raise ValueError(f"refused path outside the Terraform root: {name}")
         target = root / rel
         target.parent.mkdir(parents=True, exist_ok=True)

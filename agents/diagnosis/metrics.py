@@ -21,6 +21,12 @@ class MetricFacts(Facts):
     first_at: datetime | None = None
     last_at: datetime | None = None
     jump_at: datetime | None = None  # first point at 3x the early baseline, when there is one
+    largest_rise_share: float = 0.0  # the biggest single rise as a share of max - min: near 1 is a step, not a trend
+
+    @property
+    def stepped(self) -> bool:
+        """Rose once and stayed (a bigger workload, a new release): not the slow climb of a leak."""
+        return self.points >= 4 and self.largest_rise_share >= 0.7
 
     def summary(self) -> str:
         trend = "rising" if self.rising_fraction >= 0.7 and self.growth >= 1.2 else "falling" if self.growth <= 0.8 else "flat"
@@ -45,7 +51,10 @@ def summarize_series(name: str, series: list[tuple[str, float]] | list[list]) ->
         if value >= 3 * max(baseline, 1e-6) and value - baseline > 0:
             jump_at = parse_timestamp(ts)
             break
+    spread = max(values) - min(values)
+    largest_rise = max((b - a for a, b in steps), default=0.0)
     return MetricFacts(
+        largest_rise_share=round(largest_rise / spread, 3) if spread > 0 else 0.0,
         name=name, points=len(points), first=first, last=values[-1], min=min(values), max=max(values),
         growth=round(min(growth, 1e6), 3), rising_fraction=round(rising, 2),
         first_at=parse_timestamp(points[0][0]), last_at=parse_timestamp(points[-1][0]), jump_at=jump_at,

@@ -30,12 +30,19 @@ _MONTHS = {m: i for i, m in enumerate(["Jan", "Feb", "Mar", "Apr", "May", "Jun",
 _GAUGE = re.compile(
     r"\b((?:[a-z][a-z0-9_.-]{0,40}?)?(?:heap|rss|mem(?:ory)?|conn(?:ection)?s?|pool|active|fds?|open_files|threads|in_?flight|pending|queue)[a-z0-9_.-]{0,20})"
     r"(?:\s*[=:]\s*|\s+(?:used\s+|size\s+|at\s+)?)(\d+(?:\.\d+)?)\s*(kb|mb|gb|kib|mib|gib|k|m|g|b)?(?![\w.])", re.I)
+# A JVM collection: "Pause Full (G1 Compaction Pause) 767M->729M(768M)", "[GC 402432K->331776K(786432K), 0.01 secs]":
+# before -> after (heap size). What is left after a collection is the live set, the memory the program really needs.
+_GC_HEAP = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)([KMG])B?->(\d+(?:\.\d+)?)([KMG])B?\((\d+(?:\.\d+)?)([KMG])B?\)")
+GC_LIVE, GC_HEAP = "gc_live_set_mb", "gc_heap_size_mb"
 _UNIT_TO_MB = {"b": 1 / 1048576, "k": 1 / 1024, "kb": 1 / 1024, "kib": 1 / 1024, "m": 1.0, "mb": 1.0, "mib": 1.0, "g": 1024.0, "gb": 1024.0, "gib": 1024.0}
 MAX_SERIES_POINTS = 200
 MAX_DURATIONS = 400
 # request durations: "200 402ms", "took 1.2s", "duration=35.2 ms", "latency: 1870ms" (to ms)
 _DURATION = re.compile(r"(?<![\w.:])(\d+(?:\.\d+)?)\s?ms\b|\b(?:took|duration|latency|elapsed|response_time|rt)[=: ]+(\d+(?:\.\d+)?)\s?s\b", re.I)
 _VERSION_TAG = re.compile(r"(?<![\w.])v(\d+\.\d+\.\d+(?:-[\w.]+)?)(?![\w.])")  # "api v2.4.0 listening": a running version
+# "review 4.2.0 listening on :3000", "orders-api 3.1.4 started in 2.1s": a process announcing its version as it starts
+_STARTUP_VERSION = re.compile(
+    r"(?<![\w.:/-])(\d+\.\d+\.\d+(?:-[\w.]+)?)(?![\w.:/])[^\n]{0,24}?\b(?:listening|started|starting|ready|serving|booted|up and running)\b", re.I)
 LEVEL_RANK = {"error": 4, "unknown_error": 3, "warn": 3, "unknown": 2, "info": 1, "debug": 0}
 
 
@@ -174,20 +181,28 @@ def scan_lines(lines: Iterable[str], *, year: int | None = None) -> LogFacts:
             points = series.setdefault(key, [])
             if len(points) < MAX_SERIES_POINTS:
                 points.append(round(value, 3))
+        gc = _GC_HEAP.search(line[:600])
+        if gc and len(series.get(GC_LIVE, [])) < MAX_SERIES_POINTS:
+            series.setdefault(GC_LIVE, []).append(round(float(gc.group(3)) * _UNIT_TO_MB[gc.group(4).lower()], 3))
+            series.setdefault(GC_HEAP, []).append(round(float(gc.group(5)) * _UNIT_TO_MB[gc.group(6).lower()], 3))
         if len(durations) < MAX_DURATIONS:
             d = _DURATION.search(line[:600])
             if d:
                 durations.append((i, float(d.group(1)) if d.group(1) else float(d.group(2)) * 1000.0))
         deploy_words = DEPLOY_MARKER.search(line) is not None
-        tagged = _VERSION_TAG.search(line)
+        tagged = _VERSION_TAG.search(line) or _STARTUP_VERSION.search(line[:400])
         version = find_version(line) if deploy_words else (tagged.group(1) if tagged else None)
         changed = bool(version and current_version and version != current_version and not deploy_words)
+        # The first version a stream names, announced at start-up after the stream had already been
+        # running: a new process whose version the earlier lines never named, as after a rollout.
+        started_new = bool(version and current_version is None and i > 0 and not deploy_words
+                           and tagged is not None and tagged.re is _STARTUP_VERSION)
         if version:
             if version not in versions:
                 versions.append(version)
             current_version = version
         if len(markers) < MAX_MARKERS and level not in ("error", "unknown_error"):
-            if deploy_words or changed:
+            if deploy_words or changed or started_new:
                 markers.append(Marker(i=i, at=at, kind="deploy", version=version, text=line[:300]))
             elif CONFIG_MARKER.search(line):
                 markers.append(Marker(i=i, at=at, kind="config", text=line[:300]))

@@ -99,6 +99,13 @@ class Clause:
         return bool(self.tagged("whole"))
 
     @property
+    def is_commentary(self) -> bool:
+        """A remark with no order in it ("it's at 83%", "트래픽도 0이야"): nothing to change, only bare numbers."""
+        return not (self.envs or self.all_envs or self.components or self.ec2_names or self.attributes or self.verbs
+                    or self.values or self.whole) \
+            and all(a.unit is None and a.kind in ("set", "pct") for a in self.amounts)
+
+    @property
     def has_content(self) -> bool:
         return bool(self.components or self.ec2_names or self.attributes or self.verbs or self.values or self.amounts
                     or self.whole or self.tagged("query") or self.tagged("cost"))
@@ -267,7 +274,7 @@ def _interpret_clause(clause: Clause, component: str | None) -> list[Op | EnvOp]
         if types:
             value = types[0]
             out.append(_op(clause, component, "type", TYPE_TARGET[base], "set", value.text if value.kind == "instance_type" else f"*.{value.text}"))
-        elif "type" in attrs or any(a.kind == "step" for a in amounts):  # sizes step only as types do
+        elif "type" in attrs or ("version" not in attrs and any(a.kind == "step" for a in amounts)):  # sizes step only as types do
             step = next((a for a in amounts if a.kind == "step" or ("type" in attrs and a.kind in ("mul", "div"))), None)
             if step is not None:
                 amounts.remove(step)
@@ -285,8 +292,17 @@ def _interpret_clause(clause: Clause, component: str | None) -> list[Op | EnvOp]
                 out.append(_op(clause, component, "type", TYPE_TARGET[base], unclear="value"))
 
     if base in VERSION_TARGET and (versions or "version" in attrs):
+        step = next((a for a in amounts if a.kind == "step"), None)
+        if step is None and base == "eks" and "version" in attrs and direction:
+            step = next((a for a in amounts if a.unit is None and a.kind in ("set", "add")), None)  # "버전 하나 올려"
         if versions:
             out.append(_op(clause, component, "version", VERSION_TARGET[base], "set", versions[0].text))
+        elif base == "eks" and not out and (step is not None or (direction and not amounts)):
+            # "쿠버네티스 버전 한 단계 올려", "upgrade the EKS version": minor versions, counted
+            steps = direction if step is None else int(step.number) * (1 if step.unit == "direction" else direction or 1)
+            out.append(_op(clause, component, "version", VERSION_TARGET[base], "step", steps))
+            if step is not None:
+                amounts.remove(step)
         elif not amounts and not out:
             out.append(_op(clause, component, "version", VERSION_TARGET[base], unclear="value"))
 
@@ -399,7 +415,7 @@ def interpret(clauses: list[Clause]) -> list[Op | EnvOp]:
     previous_envs: list[str] = []
     previous_all = False
     for clause in clauses:
-        if not clause.has_content:
+        if not clause.has_content or (ops and clause.is_commentary):
             continue
         if not clause.envs and not clause.all_envs and previous_envs:
             clause.envs = list(previous_envs)

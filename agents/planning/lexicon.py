@@ -74,6 +74,7 @@ class Lexicon(BaseModel):
     fewer_words: list[str]
     step_words: list[str]
     units: Units
+    sentence_breaks: list[str] = []
     clause_breaks: list[str]
     clause_endings: list[str]
 

@@ -20,7 +20,7 @@ from agents.planning.interpret import EnvOp, Op
 from agents.planning.rules import Reading
 from graphs.state import AgentNote, SpecChange
 from tools.spec import (
-    SpecError, apply_changes, coerce_value, is_known_path, size_rank, size_step, value_at,
+    SpecError, apply_changes, coerce_value, is_known_path, size_rank, size_step, value_at, version_step,
 )
 
 AGENT = "planner"
@@ -124,6 +124,11 @@ class Resolver:
                     raise Unresolved(clarify.ask_value(suffix, {env: current}, None, self.language), "value")
                 value = f"{current.rpartition('.')[0]}.{size}"
             return coerce_value(path, value)
+        if op.kind == "step" and suffix.endswith("version"):
+            try:
+                return version_step(current, int(op.value))
+            except ValueError as exc:
+                raise Unresolved(clarify.ask_valid_value(str(exc), self.language), "invalid") from None
         if op.kind == "step":
             if not isinstance(current, str):
                 raise Unresolved(clarify.ask_value(suffix, {env: current}, None, self.language), "value")

@@ -18,7 +18,9 @@ from typing import Literal
 
 from agents.planning.interpret import Clause, EnvOp, Op, interpret
 from agents.planning.lexicon import Lexicon, PhraseMatcher
-from agents.planning.text import MASK, AmountReader, bare_sizes, has_hangul, lift_values, normalize, split_clauses
+from agents.planning.text import (
+    MASK, AmountReader, bare_sizes, has_hangul, lift_values, normalize, split_clauses, split_sentences,
+)
 
 KO_CONDITIONAL = re.compile(r"(?<=[\uac00-\ud7a3])면(?=$|[\s?.,!])")
 
@@ -73,10 +75,13 @@ def read_request(text: str, lex: Lexicon, matcher: PhraseMatcher) -> Reading:
     refusals = [lex.refuse[int(k)].reason for h in whole_hits for k in h.keys("refuse")]
     skip = any(h.has("skip_approval") for h in whole_hits)
     reader = AmountReader(lex)
-    clauses = [_clause(part, matcher, reader) for part in split_clauses(normalized, lex)]
+    clauses: list[Clause] = []
+    for sentence in split_sentences(normalized, lex):
+        in_sentence = [_clause(part, matcher, reader) for part in split_clauses(sentence, lex)]
+        _carry_environments(in_sentence)
+        clauses += in_sentence
     if not clauses:
         clauses = [_clause(normalized, matcher, reader)]
-    _carry_environments(clauses)
     ops = interpret(clauses)
     envs: list[str] = []
     for c in clauses:

@@ -148,6 +148,9 @@ class AmountReader:
         }
         self._unit_res = [(name, re.compile(r"\s*(?:" + _alternatives(words, glued=True) + r")(?:\s*(?:씩|만))?")) for name, words in unit_groups.items()]
         self._more = re.compile(r"\s*(?:" + _alternatives(lex.more_words) + r")")
+        # "another 100 GB", "an extra 2 nodes", "add 3": the number is an increment
+        before_more = ["add", "adding", "plus", "추가로", *lex.numbers.en_one_more, *(w for w in lex.more_words if not has_hangul(w))]
+        self._more_before = re.compile(r"(?<![a-z])(?:" + "|".join(re.escape(w) for w in sorted(before_more, key=len, reverse=True)) + r")\s*$")
         self._fewer = re.compile(r"\s*(?:" + _alternatives(lex.fewer_words) + r")")
         self._step = re.compile(r"\s*(?:" + _alternatives(lex.step_words) + r")")
         self._number = re.compile(r"(?<![0-9a-z.\u2591])([+\-/x*]?)\s*([0-9]+(?:\.[0-9]+)?)(?![0-9\u2591])")
@@ -194,7 +197,7 @@ class AmountReader:
                     up = direction.group(1) in ("위", "상위", "높", "큰", "크게", "업", "up", "higher", "larger", "bigger")
                     amounts.append(Amount("step", number if up else -number, "direction", m.start(), pos + direction.end(), text[m.start():pos + direction.end()]))
                     continue
-            elif self._more.match(text, pos) or re.search(r"(추가로|add(ing)?|plus)\s*$", before):
+            elif self._more.match(text, pos) or self._more_before.search(before):
                 kind = "add"
             elif self._fewer.match(text, pos) or re.search(r"(remove|removing|minus|drop|take away|subtract)\s*$", before):
                 kind = "sub"
@@ -215,6 +218,14 @@ def particle_after(text: str, end: int) -> str:
 
 
 # ------------------------------------------------------------------ clauses
+
+
+def split_sentences(text: str, lex: Lexicon) -> list[str]:
+    """Sentences, at the lexicon's sentence ends ("db.t3.large" has no space after its dots)."""
+    if not lex.sentence_breaks:
+        return [text]
+    pattern = "|".join(re.escape(b) for b in sorted(lex.sentence_breaks, key=len, reverse=True))
+    return [s for s in re.split(pattern, text) if s.strip(" ,.;!?")]
 
 
 def split_clauses(text: str, lex: Lexicon) -> list[str]:

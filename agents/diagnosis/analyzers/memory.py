@@ -17,9 +17,29 @@ from agents.diagnosis.parsers.kubernetes import KubeDescribeFacts, KubePodsFacts
 from agents.diagnosis.parsers.memory import MemoryFacts, VmstatFacts
 from agents.diagnosis.parsers.processes import Process, ProcessFacts
 from agents.diagnosis.parsers.systemd import UnitFacts
-from agents.diagnosis.timeline import growth
+from agents.diagnosis.timeline import GC_HEAP, GC_LIVE, growth
 
 MEMORY_WORDS = ("mem", "rss", "heap", "memory")
+
+
+def _live_set(stream) -> list[Signal]:
+    """The heap left after garbage collection: flat near the heap's size is a working set that
+    does not fit (pressure); rising from collection to collection is a leak."""
+    live, heap = stream.facts.series.get(GC_LIVE, []), stream.facts.series.get(GC_HEAP, [])
+    if len(live) < 3 or len(heap) != len(live):
+        return []
+    recent, size = live[-3:], heap[-1]
+    share, ratio, _ = growth(live)
+    if size > 0 and min(recent) >= 0.85 * size and max(recent) - min(recent) <= 0.1 * size:
+        return [Signal(category="memory_pressure", weight=2.0 * stream.relevance, evidence_id=stream.evidence_id,
+                       reason=f"after each collection {min(recent):.0f}-{max(recent):.0f} MB of a {size:.0f} MB heap stays live: "
+                              "the working set does not fit, and it is not growing"),
+                Signal(category="memory_leak", weight=-1.0 * stream.relevance, evidence_id=stream.evidence_id,
+                       reason="the live heap after collection is flat: nothing accumulates")]
+    if share >= 0.75 and ratio >= 1.5:
+        return [Signal(category="memory_leak", weight=1.6 * stream.relevance, evidence_id=stream.evidence_id,
+                       reason=f"the live heap after collection keeps growing ({live[0]:.0f} -> {max(live):.0f} MB)")]
+    return []
 
 
 def _runaway(ps: ProcessFacts, total_mb: float | None) -> tuple[Process | None, float]:
@@ -169,8 +189,9 @@ def analyze_memory(view: EvidenceView) -> list[Signal]:
     for stream in view.logs():
         if stream.origin == "alert":
             continue
+        out += _live_set(stream)
         for key, values in stream.facts.series.items():
-            if not any(w in key for w in MEMORY_WORDS) or len(values) < 4:
+            if key in (GC_LIVE, GC_HEAP) or not any(w in key for w in MEMORY_WORDS) or len(values) < 4:
                 continue
             share, ratio, resets = growth(values)
             if share >= 0.75 and ratio >= 1.5:
@@ -181,7 +202,10 @@ def analyze_memory(view: EvidenceView) -> list[Signal]:
         name = metric.name.lower()
         if not any(w in name for w in MEMORY_WORDS):
             continue
-        if metric.points >= 3 and metric.rising_fraction >= 0.7 and metric.growth >= 1.3:
+        if metric.stepped and metric.growth >= 1.3:
+            out.append(Signal(category="memory_pressure", weight=0.8, evidence_id=e.id,
+                              reason=f"{metric.name} stepped up once ({metric.first:g} -> {metric.last:g}) and stayed: more work, not a slow leak"))
+        elif metric.points >= 3 and metric.rising_fraction >= 0.7 and metric.growth >= 1.3:
             out.append(Signal(category="memory_leak", weight=1.5, evidence_id=e.id,
                               reason=f"{metric.name} grows steadily ({metric.first:g} -> {metric.last:g}, rising in {metric.rising_fraction:.0%} of steps)"))
         elif metric.points >= 3 and metric.growth < 1.1 and metric.max >= 85 and metric.max <= 100:
