@@ -62,6 +62,17 @@ def _is_comment(text: str, i: int) -> bool:
     return text[i] == "#" or text.startswith("//", i) or text.startswith("/*", i)
 
 
+def _skip_inert(text: str, i: int) -> int | None:
+    """Where a string, comment or heredoc starting at `i` ends; None when `i` is code."""
+    if text[i] == '"':
+        return _skip_string(text, i)
+    if _is_comment(text, i):
+        return _skip_comment(text, i)
+    if text.startswith("<<", i):
+        return _skip_heredoc(text, i)
+    return None
+
+
 def matching_close(text: str, open_index: int) -> int:
     """Index of the bracket that closes the one at `open_index` ({, [ or ()."""
     pairs = {"{": "}", "[": "]", "(": ")"}
@@ -69,14 +80,9 @@ def matching_close(text: str, open_index: int) -> int:
     i = open_index + 1
     while i < len(text):
         c = text[i]
-        if c == '"':
-            i = _skip_string(text, i)
-            continue
-        if _is_comment(text, i):
-            i = _skip_comment(text, i)
-            continue
-        if text.startswith("<<", i):
-            i = _skip_heredoc(text, i)
+        after = _skip_inert(text, i)
+        if after is not None:
+            i = after
             continue
         if c in pairs:
             stack.append(pairs[c])
@@ -113,14 +119,9 @@ def _top_level_positions(text: str, lo: int, hi: int) -> list[int]:
     i = lo
     while i < hi:
         c = text[i]
-        if c == '"':
-            i = _skip_string(text, i)
-            continue
-        if _is_comment(text, i):
-            i = _skip_comment(text, i)
-            continue
-        if text.startswith("<<", i):
-            i = _skip_heredoc(text, i)
+        after = _skip_inert(text, i)
+        if after is not None:
+            i = after
             continue
         if c in "{[(":
             i = matching_close(text, i) + 1
