@@ -110,6 +110,8 @@ MODIFY = [
     ("dev 디비 용량 50GB 더 늘려줘. 지금 사용률이 91%야", "prod", {D + "rds.storage_gb": 70}),
     ("give the staging database an extra 20 GB of storage. usage is at 88% and climbing", "dev", {S + "rds.storage_gb": 70}),
     ("스테이징 노드 3개로 해줘. 운영은 다음 주에 할게", "dev", {S + "eks.node_count": 3}),
+    ("stg 디비 스토리지 두 배로 해줘. 다음 달에 데이터 복원 리허설이 있어", "dev", {S + "rds.storage_gb": 100}),
+    ("dev 노드 5개로 해줘. 다음주에 삭제할 거야", "prod", {D + "eks.node_count": 5, D + "eks.node_max": 5}),
     ("prod RDS를 db.r6g.xlarge로. 스토리지도 300GB로", "dev", {P + "rds.instance_class": "db.r6g.xlarge", P + "rds.storage_gb": 300}),
     # EKS versions move one minor version up
     ("개발 쿠버네티스 버전 하나 올려줘", "prod", {D + "eks.version": "1.32"}),

@@ -66,6 +66,8 @@ class Clause:
     amounts: list[Amount]
     envs: list[str] = field(default_factory=list)
     all_envs: bool = False
+    sentence: int = 0  # which sentence of the request the clause is in
+    envs_from_earlier_sentence: bool = False  # its environment was inherited across a sentence end
 
     def tagged(self, category: str) -> list[Hit]:
         return [h for h in self.hits if h.has(category)]
@@ -238,8 +240,9 @@ def _interpret_clause(clause: Clause, component: str | None) -> list[Op | EnvOp]
     amounts = list(clause.amounts)
     out: list[Op | EnvOp] = []
 
-    # A whole environment: create/destroy words and nothing more specific.
-    if base is None and not attrs and not clause.values and not amounts:
+    # A whole environment: create/destroy words and nothing more specific, about an environment this
+    # sentence names ("...늘려주세요. QA가 복원 테스트를 하고 싶대요" restores nothing).
+    if base is None and not attrs and not clause.values and not amounts and not clause.envs_from_earlier_sentence:
         if verbs & {"destroy", "disable"} and not verbs & {"create", "enable"}:
             if clause.envs or clause.all_envs or clause.whole:
                 return [EnvOp("destroy", list(clause.envs), clause.all_envs, clause.text)]
@@ -414,9 +417,12 @@ def interpret(clauses: list[Clause]) -> list[Op | EnvOp]:
     previous_component: str | None = None
     previous_envs: list[str] = []
     previous_all = False
+    previous_sentence = 0
     for clause in clauses:
         if not clause.has_content or (ops and clause.is_commentary):
             continue
+        if not clause.envs and not clause.all_envs and (previous_envs or previous_all):
+            clause.envs_from_earlier_sentence = previous_sentence != clause.sentence
         if not clause.envs and not clause.all_envs and previous_envs:
             clause.envs = list(previous_envs)
         if not clause.all_envs and not clause.envs and previous_all:
@@ -433,5 +439,5 @@ def interpret(clauses: list[Clause]) -> list[Op | EnvOp]:
         ops += found
         if component:
             previous_component = component
-        previous_envs, previous_all = list(clause.envs), clause.all_envs
+        previous_envs, previous_all, previous_sentence = list(clause.envs), clause.all_envs, clause.sentence
     return ops

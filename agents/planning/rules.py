@@ -76,8 +76,10 @@ def read_request(text: str, lex: Lexicon, matcher: PhraseMatcher) -> Reading:
     skip = any(h.has("skip_approval") for h in whole_hits)
     reader = AmountReader(lex)
     clauses: list[Clause] = []
-    for sentence in split_sentences(normalized, lex):
+    for number, sentence in enumerate(split_sentences(normalized, lex)):
         in_sentence = [_clause(part, matcher, reader) for part in split_clauses(sentence, lex)]
+        for clause in in_sentence:
+            clause.sentence = number
         _carry_environments(in_sentence)
         clauses += in_sentence
     if not clauses:
