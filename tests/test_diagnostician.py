@@ -324,7 +324,8 @@ def test_every_playbook_step_is_an_allowed_diagnostic_with_a_parser():
 
     values = {"unit": "api", "service": "api", "host": "web1", "db": "shop-prod", "namespace": "shop", "pod": "api-7d9f8c6b5-2xkqj",
               "deployment": "api", "url": "http://api.shop.internal/health", "target": "payments.shop.internal",
-              "cert_path": "/etc/letsencrypt/live/api.shop.example/fullchain.pem", "engine": "mysql"}
+              "cert_path": "/etc/letsencrypt/live/api.shop.example/fullchain.pem", "engine": "mysql",
+              "secret": "api-secrets", "configmap": "api-config", "security_group": "sg-0c4e8a1f2b3d5e6f7", "vpc": "vpc-0a7d3c9e5b1f24680"}
     playbooks = load_playbooks(CONFIG_DIR / "playbooks")
     assert {"memory", "cpu", "disk", "network", "application", "database"} <= {p.name for p in playbooks}
     for playbook in playbooks:
@@ -343,3 +344,88 @@ def test_placeholders_never_carry_shell_syntax():
     assert render("systemctl status {unit}", {"unit": "$(reboot)"}) is None
     assert render("systemctl status {unit}", {}) is None
     assert render("systemctl status {unit}", {"unit": "api.service"}) == "systemctl status api.service"
+
+
+# ------------------------------------------------------------------ follow-up steps: values learned from the first evidence
+
+OUTPUTS = Path(__file__).parent / "fixtures" / "outputs"
+
+
+class ExactWorld(RecordedWorld):
+    """Like a live world: answers only the exact commands it knows, and offers no recording to browse."""
+
+    recorded_hosts = None
+
+    async def run_command(self, host, argv, timeout):
+        import shlex
+
+        from tools.world import NOT_RECORDED_STATUS, CommandResult, normalize_command
+
+        command = shlex.join(argv)
+        self.calls.append((host, command))
+        for cmd, out in self.record.hosts.get(host, {}).items():
+            if normalize_command(cmd) == normalize_command(command):
+                return self._result(host, command, out)
+        return CommandResult(host=host, command=command, exit_status=NOT_RECORDED_STATUS, stderr=f"{argv[0]}: not recorded in this incident")
+
+
+async def run_exact(request: Request, hosts: dict, tmp_path: Path) -> tuple[dict, ExactWorld]:
+    world = ExactWorld(WorldRecord.model_validate({"hosts": hosts}))
+    ctx = AgentContext(world=world, settings=Settings(data_dir=tmp_path))
+    return await diagnostician({"request": request}, {"configurable": {"ctx": ctx}}), world
+
+
+async def test_the_secret_a_pod_cannot_find_is_described_in_a_follow_up_round(tmp_path):
+    describe_pod = "kubectl describe pod payment-7f6d5c8b94-x2k8p -n shop"
+    describe_secret = "kubectl describe secret payment-secrets -n shop"
+    request = Request(alert=Alert(name="KubeDeploymentRolloutStuck", summary="shop/payment rollout is not progressing",
+                                  labels={"namespace": "shop", "deployment": "payment", "pod": "payment-7f6d5c8b94-x2k8p", "host": "mgmt1"}),
+                      environment="prod")
+    update, world = await run_exact(request, {"mgmt1": {
+        describe_pod: (OUTPUTS / "kubectl_describe_pod_config_error.txt").read_text(),
+        describe_secret: (OUTPUTS / "kubectl_describe_secret.txt").read_text(),
+    }}, tmp_path)
+    calls = [c for _, c in world.calls]
+    assert describe_secret in calls and calls.index(describe_secret) > calls.index(describe_pod)
+    assert any("learned" in n.text and "secret 'payment-secrets'" in n.text for n in update["notes"])
+    assert update["diagnosis"].root_cause == "config_error" and cites(update, "kubectl describe secret")
+    assert not any(c.startswith("kubectl get secret") for c in calls)
+    assert_only_diagnostics_ran(update)
+
+
+async def test_a_database_endpoint_in_an_error_leads_to_rds_then_to_its_network_acl(tmp_path):
+    from agents.diagnosis.playbooks import load_playbooks
+    from config.settings import CONFIG_DIR
+
+    database = next(p for p in load_playbooks(CONFIG_DIR / "playbooks") if p.name == "database")
+    psql = next(s.command for s in database.steps if s.parser == "pg_activity")
+    rds = json.loads((OUTPUTS / "aws_rds_describe_db_instances.txt").read_text())
+    rds["DBInstances"][0].update(DBInstanceStatus="available", PendingModifiedValues={})
+    request = Request(alert=Alert(name="SettlementDbConnectionErrors", summary="settlement cannot connect to the database",
+                                  labels={"service": "settlement", "host": "stl1", "engine": "postgres"}), environment="prod")
+    update, world = await run_exact(request, {"stl1": {
+        psql: {"stdout": "", "exit_status": 2, "stderr": 'psql: error: connection to server at "shop-prod-orders-pg.c7qk2x9v1m3a.ap-northeast-2'
+                                                          '.rds.amazonaws.com" (10.10.21.37), port 5432 failed: Connection timed out\n'},
+        "ss -tanp": "State      Recv-Q Send-Q  Local Address:Port    Peer Address:Port  Process\n"
+                    "SYN-SENT   0      1          10.10.11.45:51822  10.10.21.37:5432   users:((\"node\",pid=9931,fd=31))\n"
+                    "SYN-SENT   0      1          10.10.11.45:51830  10.10.21.37:5432   users:((\"node\",pid=9931,fd=32))\n",
+        "aws rds describe-db-instances --db-instance-identifier shop-prod-orders-pg": json.dumps(rds, indent=4),
+        "aws ec2 describe-network-acls --filters Name=vpc-id,Values=vpc-0a7d3c9e5b1f24680": (OUTPUTS / "aws_ec2_describe_network_acls.txt").read_text(),
+    }}, tmp_path)
+    calls = [c for _, c in world.calls]
+    assert "aws ec2 describe-security-groups --group-ids sg-0c4e8a1f2b3d5e6f7" in calls  # learned from the instance, not recorded here
+    assert update["diagnosis"].root_cause == "network_unreachable" and cites(update, "aws ec2 describe-network-acls")
+    assert_only_diagnostics_ran(update)
+
+
+async def test_our_own_missing_rights_on_the_control_plane_are_not_the_incidents_permission_problem(tmp_path):
+    request = Request(alert=Alert(name="OrdersDbConnectionErrors", summary="orders cannot reach its database",
+                                  labels={"service": "orders", "host": "orders1", "db": "shop-prod-orders-pg"}), environment="prod")
+    denied = ("An error occurred (AccessDenied) when calling the DescribeDBInstances operation: User: arn:aws:sts::123456789012:"
+              "assumed-role/cloud-doctor-diag/i-0abc is not authorized to perform: rds:DescribeDBInstances")
+    update, _ = await run_exact(request, {"orders1": {
+        "aws rds describe-db-instances --db-instance-identifier shop-prod-orders-pg": {"stdout": "", "stderr": denied + "\n", "exit_status": 254},
+    }}, tmp_path)
+    assert update["diagnosis"].root_cause != "permission_denied"
+    assert not any(c.category == "permission_denied" for c in update["diagnosis"].runners_up)
+    assert any(n.level == "limitation" and "own credentials" in n.text for n in update["notes"])

@@ -182,3 +182,44 @@ def test_custom_rules_file(tmp_path, monkeypatch):
         assert judge_command("free -m").verdict == "forbid"  # unknown program in this rule book
     finally:
         reset_settings()
+
+
+# The control plane: releases, Secret key names, RDS state and the VPC's rules may be read; a Secret's values never.
+CONTROL_PLANE_READS = [
+    "kubectl get rs -n shop -l app=checkout -o wide", "kubectl -n shop get replicasets.apps -o wide",
+    "kubectl rollout history deployment/checkout -n shop", "kubectl describe secret payment-secrets -n shop",
+    "kubectl describe configmap payment-config -n shop", "kubectl get secrets -n shop", "kubectl get secrets -n shop -o wide",
+    "kubectl get secret payment-secrets -n shop -o name", "kubectl get configmap payment-config -n shop -o yaml",
+    "aws rds describe-db-instances --db-instance-identifier shop-prod-orders-pg",
+    "aws ec2 describe-security-groups --group-ids sg-0c4e8a1f2b3d5e6f7",
+    "aws ec2 describe-security-groups --group-ids sg-0e1f2a3b4c5d6e7f8 sg-0d3c5b7a9e1f2d4c6",
+    "aws ec2 describe-network-acls --filters Name=vpc-id,Values=vpc-0a7d3c9e5b1f24680",
+    "aws ec2 describe-network-acls --network-acl-ids acl-0f1e2d3c4b5a69788", "aws ssm get-parameter --name /shop/prod/feature-flags",
+]
+SECRET_VALUE_READS = [
+    "kubectl get secret payment-secrets -n shop -o yaml", "kubectl get secret payment-secrets -n shop -o json",
+    "kubectl get secret payment-secrets -n shop --output=yaml", "kubectl get secret payment-secrets -n shop -oyaml",
+    "kubectl get secrets -n shop -ojson", "kubectl get secret/payment-secrets -o jsonpath={.data.PG_API_KEY}",
+    "kubectl -n shop get secrets,configmaps -o yaml", "kubectl get Secret payment-secrets --template={{.data}}",
+    "kubectl get secrets.v1 payment-secrets -o go-template={{.data}}", "kubectl get secret x -o custom-columns=K:.data",
+    "aws secretsmanager get-secret-value --secret-id shop/prod/payment",
+    "aws secretsmanager batch-get-secret-value --secret-id-list shop/prod/payment",
+    "aws ssm get-parameter --name /shop/prod/db-password --with-decryption",
+]
+
+
+@pytest.mark.parametrize("command", CONTROL_PLANE_READS)
+def test_control_plane_reads_are_allowed(command):
+    verdict = judge_command(command, "prod")
+    assert verdict.verdict == "allow", f"{command!r} -> {verdict}"
+
+
+@pytest.mark.parametrize("command", SECRET_VALUE_READS)
+def test_secret_values_are_never_read(command):
+    verdict = judge_command(command, "dev")
+    assert verdict.verdict == "forbid", f"{command!r} -> {verdict}"
+
+
+def test_a_secret_refusal_points_to_describe():
+    text = describe(judge_command("kubectl get secret payment-secrets -n shop -o yaml", "prod"))
+    assert "secret_kinds" in text and "kubectl describe secret" in text

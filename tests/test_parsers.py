@@ -270,6 +270,133 @@ def test_terraform_categories(fixture, category):
         assert builtin[0].lock.id == "7bb26e87-0b31-203c-8539-14a5d96fd760" and builtin[0].lock.who == "runner@fv-az1234-567"
 
 
+# ------------------------------------------------------------------ releases, Secrets and the AWS control plane
+
+
+def test_kubectl_get_rs_wide_groups_releases_by_deployment():
+    facts = parse("kube_replicasets", "kubectl_get_rs_wide.txt", "kubectl get rs -n shop -l app=checkout -o wide")
+    (key, sets), = facts.by_deployment().items()
+    assert key == ("", "checkout") and [r.name for r in sets] == ["checkout-6b8f7d9c54", "checkout-7d5c9b8f66", "checkout-85f4c6d7b9"]
+    new, old = sets[0], sets[1]
+    assert (new.desired, new.ready, new.age_s) == (6, 6, 31 * 60) and new.images[0].endswith("/shop/checkout:2.14.0")
+    assert (old.desired, old.age_s) == (0, 9 * 86400) and old.image_tags() == "shop/checkout:2.13.2"
+
+
+def test_kubectl_get_rs_all_namespaces_with_two_containers():
+    facts = parse("kube_replicasets", "kubectl_get_rs_all_namespaces.txt", "kubectl get rs -A -o wide")
+    api = facts.by_deployment()[("shop", "api")]
+    assert [r.name for r in api] == ["api-5b7f9d8c66", "api-7c9d8b6f45"]
+    assert api[0].containers == ["api", "envoy"] and len(api[0].images) == 2 and api[0].ready == 2
+    assert api[1].age_s == 6 * 86400 + 4 * 3600
+    assert ("kube-system", "coredns") in facts.by_deployment()
+
+
+def test_kubectl_rollout_history():
+    facts = parse("kube_rollout_history", "kubectl_rollout_history.txt", "kubectl rollout history deployment/checkout -n shop")
+    assert (facts.kind, facts.name) == ("deployment", "checkout")
+    assert [r.number for r in facts.revisions] == [12, 13, 14, 15] and facts.revisions[0].change_cause == ""
+    assert facts.current.change_cause == "checkout 2.14.0 (argocd sync 9e7a6c2)" and facts.previous.number == 14
+
+
+def test_kubectl_describe_secret_lists_keys_and_sizes_only():
+    facts = parse("kube_keys", "kubectl_describe_secret.txt", "kubectl describe secret payment-secrets -n shop")
+    secret = facts.objects[0]
+    assert (secret.kind, secret.name, secret.namespace, secret.type) == ("Secret", "payment-secrets", "shop", "Opaque")
+    assert secret.keys == {"DATABASE_URL": 96, "PG_API_KEY": 40, "PG_MERCHANT_ID": 12, "REDIS_URL": 61}
+
+
+def test_kubectl_describe_secret_after_redaction_keeps_every_key():
+    from tools.redact import redact
+
+    text = redact((OUT / "kubectl_describe_secret.txt").read_text())
+    assert "[REDACTED] bytes" in text  # the redactor masks the size after *_API_KEY: the key must not vanish
+    facts = parse_output("kube_keys", text)
+    assert set(facts.objects[0].keys) == {"DATABASE_URL", "PG_API_KEY", "PG_MERCHANT_ID", "REDIS_URL"}
+    assert facts.objects[0].keys["PG_API_KEY"] is None
+
+
+def test_kubectl_describe_configmap_keys():
+    facts = parse("kube_keys", "kubectl_describe_configmap.txt", "kubectl describe configmap cart-config -n shop")
+    cm = facts.objects[0]
+    assert (cm.kind, cm.name) == ("ConfigMap", "cart-config") and list(cm.keys) == ["CART_TTL_SEC", "LOG_LEVEL", "features.yaml"]
+
+
+def test_a_missing_secret_is_a_fact_from_stderr():
+    stderr = (OUT / "kubectl_describe_secret_notfound_stderr.txt").read_text()
+    facts = parse_output("kube_keys", "", command="kubectl describe secret payment-webhook -n shop", stderr=stderr)
+    assert facts.ok and not facts.objects
+    assert [(m.kind, m.name, m.namespace) for m in facts.not_found] == [("Secret", "payment-webhook", "shop")]
+
+
+def test_kubectl_describe_pod_names_its_replicaset_and_secret_keys():
+    facts = parse("kube_describe", "kubectl_describe_pod_config_error.txt")
+    assert facts.controlled_by == "ReplicaSet/payment-7f6d5c8b94"
+    assert facts.containers[0].state_reason == "CreateContainerConfigError"
+    assert [(r.kind, r.name, r.key) for r in facts.key_refs] == [
+        ("Secret", "payment-secrets", "DATABASE_URL"), ("Secret", "payment-secrets", "PG_API_KEY"),
+        ("Secret", "payment-secrets", "PG_WEBHOOK_SECRET"), ("ConfigMap", "payment-config", "LOG_LEVEL")]
+    assert "couldn't find key PG_WEBHOOK_SECRET" in facts.events[3].message and facts.events[3].count == 12
+
+
+def test_aws_rds_describe_db_instances():
+    facts = parse("aws_rds", "aws_rds_describe_db_instances.txt", "aws rds describe-db-instances --db-instance-identifier shop-prod-orders-pg")
+    db = facts.instances[0]
+    assert (db.id, db.status, db.engine, db.instance_class, db.multi_az) == ("shop-prod-orders-pg", "modifying", "postgres", "db.r6g.large", False)
+    assert db.pending_modified == {"DBInstanceClass": "db.r6g.xlarge"} and db.port == 5432
+    assert db.security_groups == ["sg-0c4e8a1f2b3d5e6f7"] and db.vpc_id == "vpc-0a7d3c9e5b1f24680"
+    assert (db.allocated_storage_gb, db.max_allocated_storage_gb, db.storage_type) == (400, 1000, "gp3")
+
+
+def test_aws_security_groups_rules():
+    facts = parse("aws_security_groups", "aws_ec2_describe_security_groups.txt", "aws ec2 describe-security-groups --group-ids sg-0e1f2a3b4c5d6e7f8")
+    redis, api = facts.groups
+    assert redis.label == "sg-0e1f2a3b4c5d6e7f8 (shop-prod-redis)" and redis.tags["Name"] == "shop-prod-redis"
+    rule = redis.ingress[0]
+    assert rule.covers(6379) and not rule.covers(6380) and rule.groups == ["sg-0b2d4f6a8c0e1a3b5"] and not rule.cidrs
+    assert redis.egress[0].protocol == "all" and redis.egress[0].covers(5432) and redis.egress[0].admits_ip("10.10.21.37")
+    assert api.ingress[1].admits_ip("10.10.1.10") and not api.ingress[1].admits_ip("10.10.11.21")
+
+
+def test_aws_network_acls_are_evaluated_lowest_rule_first():
+    facts = parse("aws_network_acls", "aws_ec2_describe_network_acls.txt", "aws ec2 describe-network-acls --filters Name=vpc-id,Values=vpc-0a7d3c9e5b1f24680")
+    db, default = facts.acls
+    assert db.subnets == ["subnet-0d1e2f3a4b5c6d7e8", "subnet-0f9e8d7c6b5a4f3e2"] and default.is_default
+    deny = db.decide(egress=False, ip="10.10.11.45", port=5432)
+    assert (deny.rule_number, deny.action) == (90, "deny") and "DENY tcp/5432 from 10.10.11.0/24" in deny.show()
+    assert db.decide(egress=False, ip="10.10.12.34", port=5432).rule_number == 100  # another subnet: allowed
+    assert db.decide(egress=False, ip="172.16.0.9", port=5432).default  # outside the VPC: the * rule
+    assert default.decide(egress=False, ip="10.10.11.45", port=5432).action == "allow"
+
+
+@pytest.mark.parametrize("parser,command,fixture", [
+    # the recording answers a command with another subcommand's output of the same program: refused, never misread
+    ("kube_replicasets", "kubectl get rs -n shop -l app=api -o wide", "kubectl_get_pods_wide.txt"),
+    ("kube_replicasets", "kubectl get rs -n shop -l app=api -o wide", "kubectl_get_events.txt"),
+    ("kube_rollout_history", "kubectl rollout history deployment/api -n shop", "kubectl_get_rs_wide.txt"),
+    ("kube_rollout_history", "kubectl rollout history deployment/api -n shop", "kubectl_describe_pod_oomkilled.txt"),
+    ("kube_keys", "kubectl describe secret api -n shop", "kubectl_describe_pod_oomkilled.txt"),
+    ("kube_keys", "kubectl describe secret api -n shop", "kubectl_get_pods_wide.txt"),
+    ("kube_describe", "kubectl describe pod api-1 -n shop", "kubectl_describe_secret.txt"),
+    ("kube_pods", "kubectl get pods -A", "kubectl_get_rs_all_namespaces.txt"),
+    ("aws_rds", "aws rds describe-db-instances --db-instance-identifier x", "aws_ec2_describe_security_groups.txt"),
+    ("aws_security_groups", "aws ec2 describe-security-groups --group-ids sg-1", "aws_ec2_describe_network_acls.txt"),
+    ("aws_network_acls", "aws ec2 describe-network-acls", "aws_rds_describe_db_instances.txt"),
+])
+def test_another_subcommands_output_is_refused(parser, command, fixture):
+    facts = parse_output(parser, (OUT / fixture).read_text(), command=command)
+    assert facts.ok is False and facts.error
+
+
+def test_aws_output_reshaped_by_query_or_text_is_refused():
+    shaped = '[\n    "shop-dev-mysql",\n    "stopped",\n    "db.t3.micro"\n]\n'
+    assert "--query" in parse_output("aws_rds", shaped).error
+    text = "DBINSTANCES\tshop-dev-mysql\tstopped\tdb.t3.micro\n"
+    assert parse_output("aws_rds", text).ok is False
+    assert parse_output("aws_rds", "{\"DBInstances\": []}").ok is False
+    assert parse_output("aws_security_groups", "{\"SecurityGroups\": \"x\"}").ok is False
+    assert parse_output("aws_network_acls", "{not json").ok is False
+
+
 # ------------------------------------------------------------------ garbage and robustness
 
 
@@ -311,6 +438,14 @@ def test_facts_round_trip_through_evidence_dicts():
     ("kubectl describe pod api-1 -n shop", "kube_describe"), ("kubectl get events -A", "kube_events"), ("kubectl logs api-1", "journal"),
     ("cat /etc/resolv.conf", "resolv_conf"), ("tail -n 200 /var/log/nginx/error.log", "journal"), ("dig api.internal", "dns"),
     ("openssl x509 -enddate -noout -in /etc/ssl/certs/a.pem", "tls"), ("nginx -t", "nginx_test"), ("uname -a", None), ("systemctl restart api", None),
+    ("kubectl get rs -n shop -l app=api -o wide", "kube_replicasets"), ("kubectl -n shop get replicasets.apps", "kube_replicasets"),
+    ("kubectl rollout history deployment/api -n shop", "kube_rollout_history"), ("kubectl rollout status deployment/api", None),
+    ("kubectl describe secret api-secrets -n shop", "kube_keys"), ("kubectl describe cm api-config", "kube_keys"),
+    ("kubectl describe secret/api-secrets", "kube_keys"), ("kubectl get secrets -n shop", None),
+    ("aws rds describe-db-instances --db-instance-identifier shop-prod", "aws_rds"),
+    ("aws --region ap-northeast-2 ec2 describe-security-groups --group-ids sg-1", "aws_security_groups"),
+    ("aws ec2 describe-network-acls --filters Name=vpc-id,Values=vpc-1", "aws_network_acls"),
+    ("aws ec2 describe-subnets", None), ("aws logs filter-log-events --log-group-name /shop/api", None),
 ])
 def test_parser_for_command(command, parser):
     assert parser_for_command(command) == parser

@@ -31,6 +31,15 @@ class VerbRules(BaseModel):
     otherwise: VerdictName = "approve"
 
 
+class SecretKinds(BaseModel):
+    """Resource kinds whose content is secret (`kubectl get secret -o yaml` prints the values): they may be
+    listed, never printed. Any output format outside `safe_outputs` forbids the command."""
+
+    model_config = ConfigDict(extra="forbid")
+    kinds: list[str]  # as typed, case-insensitive: `secret`, `secrets.v1`, `secret/name`, `secrets,configmaps`
+    output_flags: list[str] = Field(default_factory=list)  # flags that choose what is printed (-o, --output, --template)
+    safe_outputs: list[str] = Field(default_factory=list)  # formats that print names only (wide, name)
+
 class ProgramRule(BaseModel):
     model_config = ConfigDict(extra="forbid")
     verdict: VerdictName = "forbid"
@@ -53,6 +62,7 @@ class ProgramRule(BaseModel):
     methods: list[str] | None = None
     url_hosts: list[str] | None = None
     verb_rules: VerbRules | None = None
+    secret_kinds: SecretKinds | None = None
 
     @field_validator("flags", "value_flags", "forbidden_flags", "approve_flags", "required_flags", "sql_flag", mode="before")
     @classmethod

@@ -368,6 +368,8 @@ def _check_special(program: str, flags: list[str], positionals: list[str], rest:
             host = (urlsplit(arg).hostname or "").lower()
             if not any(fnmatch.fnmatch(host, pat) for pat in rule.url_hosts):
                 findings.append(_Finding("forbid", f"{name}.url_hosts", f"`{program}` may reach only {', '.join(rule.url_hosts)} (got `{host or arg}`)"))
+    if rule.secret_kinds is not None:
+        findings += _check_secret_kinds(program, flags, positionals, rest, rule, name)
     if rule.verb_rules is not None:
         if len(positionals) < 2:
             findings.append(_Finding("forbid", f"{name}.verb_rules", f"`{program}` needs a service and an operation"))
@@ -380,6 +382,21 @@ def _check_special(program: str, flags: list[str], positionals: list[str], rest:
             else:
                 findings.append(_Finding(rule.verb_rules.otherwise, f"{name}.verb_rules.otherwise", f"`{program} {positionals[0]} {op}` changes resources"))
     return findings
+
+
+def _check_secret_kinds(program: str, flags: list[str], positionals: list[str], rest: list[str], rule: ProgramRule, name: str) -> list[_Finding]:
+    """`kubectl get secret x -o yaml` prints the values; `kubectl get secret` and `kubectl describe secret` do not."""
+    guard = rule.secret_kinds
+    assert guard is not None
+    kinds = {k.lower() for k in guard.kinds}
+    named = [part for arg in positionals for part in arg.split(",") if part.split("/", 1)[0].split(".", 1)[0].lower() in kinds]
+    if not named:
+        return []
+    printed = [v for v in _flag_value(flags, rest, guard.output_flags) if v.split("=", 1)[0] not in guard.safe_outputs]
+    if not printed:
+        return []
+    return [_Finding("forbid", f"{name}.secret_kinds", f"`{program}` would print the content of `{named[0]}` (output `{printed[0][:40]}`); "
+                                                       f"`{program} describe {named[0].split('/', 1)[0]}` shows key names and sizes only")]
 
 
 def _judge_sql(program: str, sql: str, name: str) -> _Finding:

@@ -3,7 +3,9 @@
 playbooks.py   which read-only commands to run for which alert (config/playbooks/*.yaml)
 commands.py    hosts, command plans, guarded runs, command evidence
 collect.py     all evidence: commands, logs, Terraform output, code, metrics, past incidents
-parsers/       command output -> typed facts (one module per tool family); garbage -> ParseFailure
+learn.py       values learned from the first evidence (a Secret's name, an RDS instance, its security group) for follow-up steps
+config_refs.py the Secret / ConfigMap keys and settings that events, pods and logs say are missing
+parsers/       command output -> typed facts (one module per tool family, kubectl and aws control planes included); garbage -> ParseFailure
 timeline.py    log lines -> rule hits, change markers, errors before/after, gauges
 signals.py     the text rules (phrases software really prints) per taxonomy category
 analyzers/     evidence -> weighted signals -> ranked candidates or `unknown` (scoring.py)

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from agents.context import AgentContext
 from agents.diagnosis.analyzers.base import Situation
 from agents.diagnosis.code_smells import find_code_smells
+from agents.diagnosis.learn import learn_values
 from agents.diagnosis.commands import (
     EXCERPT_CHARS,
     EvidenceBook,
@@ -40,6 +41,7 @@ from tools.redact import redact
 MAX_LOG_SOURCES = 12
 MAX_METRICS = 12
 MAX_REPO_FILES = 200
+FOLLOW_UP_ROUNDS = 2  # evidence -> a value (a Secret's name, an RDS instance) -> a step that needed it -> its evidence
 
 
 class Collected(BaseModel):
@@ -216,13 +218,26 @@ async def collect_evidence(ctx: AgentContext, request: Request) -> Collected:
     if hosts and "host" not in values:
         values = {**values, "host": hosts[0]}
     planned = plan_commands(ctx, playbooks, hosts, values, notes, request.environment)
-    outcomes = await run_all(ctx, request, planned)
     actions: list[ActionRecord] = []
     seen_outputs: dict[tuple[str, str], str] = {}
-    for plan, outcome in zip(planned, outcomes):
-        if not isinstance(outcome, Exception):
-            actions.append(outcome.action)
-        command_evidence(book, plan, outcome, notes, seen_outputs)
+    done: list = []
+    for round_ in range(FOLLOW_UP_ROUNDS + 1):
+        outcomes = await run_all(ctx, request, planned)
+        for plan, outcome in zip(planned, outcomes):
+            if not isinstance(outcome, Exception):
+                actions.append(outcome.action)
+            command_evidence(book, plan, outcome, notes, seen_outputs)
+        done += planned
+        if round_ == FOLLOW_UP_ROUNDS:
+            break
+        learned = learn_values(book.items, values, situation)
+        if not learned:
+            break
+        values = {**values, **learned}
+        planned = plan_commands(ctx, playbooks, hosts, values, notes, request.environment, learned=set(learned), earlier=done)
+        if planned:
+            notes.append(note(f"learned {', '.join(f'{k} {v!r}' for k, v in learned.items())} from the evidence; "
+                              f"{len(planned)} follow-up command(s)", "info"))
     missing = sum(1 for e in book.items if e.kind == "command" and e.summary == "not recorded in this incident")
     if missing:
         notes.append(note(f"{missing} playbook command(s) were not recorded in this incident", "info"))

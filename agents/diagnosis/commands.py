@@ -10,12 +10,13 @@ counted twice.
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from agents.context import AgentContext
 from agents.diagnosis.parsers import parse_output, parser_for_command
-from agents.diagnosis.playbooks import Playbook, render, step_applies
+from agents.diagnosis.playbooks import PLACEHOLDER, Playbook, render, step_applies
 from agents.diagnosis.timeline import scan_lines
 from graphs.state import AgentNote, Evidence, Request
 from tools.guard import describe, judge_command
@@ -29,7 +30,8 @@ MAX_EXTRA_HOSTS = 3
 EXCERPT_CHARS = 2000
 CONCURRENCY = 6
 # Outputs about a cluster or a database rather than one host: worth reading wherever they were recorded.
-CLUSTER_PARSERS = {"kube_pods", "kube_events", "kube_describe", "kube_nodes", "mysql_processlist", "db_settings", "pg_activity", "terraform"}
+CLUSTER_PARSERS = {"kube_pods", "kube_events", "kube_describe", "kube_nodes", "mysql_processlist", "db_settings", "pg_activity", "terraform",
+                   "kube_replicasets", "kube_rollout_history", "kube_keys", "aws_rds", "aws_security_groups", "aws_network_acls"}
 
 
 @dataclass
@@ -92,10 +94,13 @@ def choose_hosts(ctx: AgentContext, request: Request, values: dict[str, str], pl
 
 
 def plan_commands(ctx: AgentContext, playbooks: list[Playbook], hosts: list[str], values: dict[str, str], notes: list[AgentNote],
-                  environment: str = "dev") -> list[PlannedCommand]:
+                  environment: str = "dev", *, learned: set[str] | None = None, earlier: list[PlannedCommand] | None = None) -> list[PlannedCommand]:
+    """Commands to run. With `learned`, a follow-up round: only the steps that need a newly learned value,
+    and nothing `earlier` rounds already planned (recorded outputs were all read in the first round)."""
     recorded = recorded_hosts(ctx.world) or {}
     planned: list[PlannedCommand] = []
-    seen: set[tuple[str, str]] = set()
+    earlier = earlier or []
+    seen: set[tuple[str, str]] = {(p.host, normalize_command(p.command)) for p in earlier}
 
     refused: list[str] = []
 
@@ -110,22 +115,24 @@ def plan_commands(ctx: AgentContext, playbooks: list[Playbook], hosts: list[str]
             return
         planned.append(PlannedCommand(host, command, parser, timeout, origin))
 
-    for host in hosts:  # what was recorded on the alert's hosts, when the world is a recording
+    for host in hosts if learned is None else []:  # what was recorded on the alert's hosts, when the world is a recording
         for command in recorded.get(host, {}):
             parser = parser_for_command(command)
             if parser:
                 add(host, command, parser, 15.0, "recorded")
-    extra = [h for h in recorded if h not in hosts][:MAX_EXTRA_HOSTS]
+    extra = [h for h in recorded if h not in hosts][:MAX_EXTRA_HOSTS] if learned is None else []
     for host in extra:  # cluster- and database-level outputs recorded on another host (a bastion, the DB host)
         for command in recorded.get(host, {}):
             parser = parser_for_command(command)
             if parser in CLUSTER_PARSERS:
                 add(host, command, parser, 15.0, "recorded")
-    recorded_parsers = {(p.host, p.parser) for p in planned}
+    recorded_parsers = {(p.host, p.parser) for p in planned + earlier if p.origin == "recorded"}
     skipped: list[str] = []
     for playbook in playbooks:
         for step in playbook.steps:
             if not step_applies(step, values):
+                continue
+            if learned is not None and not learned.intersection(PLACEHOLDER.findall(step.command)):
                 continue
             command = render(step.command, values)
             if command is None:
@@ -133,7 +140,7 @@ def plan_commands(ctx: AgentContext, playbooks: list[Playbook], hosts: list[str]
                 continue
             parser = step.parser or parser_for_command(command)
             targets = hosts[:1] if step.scope == "cluster" else hosts
-            if step.scope == "cluster" and any(p.parser == parser for p in planned):
+            if step.scope == "cluster" and any(p.parser == parser for p in planned + earlier):
                 continue
             for host in targets:
                 if recorded and (host, parser) in recorded_parsers:
@@ -141,7 +148,7 @@ def plan_commands(ctx: AgentContext, playbooks: list[Playbook], hosts: list[str]
                 add(host, command, parser, step.timeout, f"playbook:{playbook.name}")
     if refused:
         notes.append(note(f"{len(refused)} command(s) not run because the guard does not allow them as diagnostics: {'; '.join(refused[:3])}", "info"))
-    if skipped:
+    if skipped and learned is None:
         notes.append(note(f"{len(skipped)} playbook step(s) skipped for want of a label to fill them (e.g. `{skipped[0]}`)", "info"))
     return planned
 
@@ -165,6 +172,18 @@ def _excerpt(result: CommandResult) -> str:
     if result.stderr:
         text = (text + "\n[stderr]\n" + result.stderr) if text else result.stderr
     return text[:EXCERPT_CHARS]
+
+
+# A control-plane client refused for lack of rights speaks about the credentials we run with, not about the
+# incident: `aws ... AccessDenied`, `kubectl ... Forbidden: User "system:serviceaccount:ops:cloud-doctor" cannot get`.
+_OWN_ACCESS = re.compile(r"AccessDenied|UnauthorizedOperation|not authorized to perform|\(Forbidden\)|is forbidden: User|"
+                         r"error: You must be logged in|Unable to locate credentials|ExpiredToken|InvalidClientTokenId", re.I)
+CONTROL_PLANE_CLIENTS = ("aws", "kubectl")
+
+
+def own_access_refused(command: str, stderr: str) -> bool:
+    program = command.split(None, 1)[0].rsplit("/", 1)[-1] if command.strip() else ""
+    return program in CONTROL_PLANE_CLIENTS and _OWN_ACCESS.search(stderr or "") is not None
 
 
 def command_evidence(book: EvidenceBook, plan: PlannedCommand, outcome: Any, notes: list[AgentNote], seen_outputs: dict[tuple[str, str], str]) -> None:
@@ -199,7 +218,11 @@ def command_evidence(book: EvidenceBook, plan: PlannedCommand, outcome: Any, not
     else:
         data, summary, ok = {"parser": "", "ok": result.ok}, (result.stdout.strip().splitlines() or [""])[0][:200], result.ok
     if result.exit_status != 0 and result.stderr.strip():
-        data["stderr_log"] = scan_lines(result.stderr.splitlines()).model_dump(mode="json")
+        if own_access_refused(plan.command, result.stderr):
+            notes.append(note(f"`{plan.command[:120]}` on {plan.host}: the diagnostician's own credentials may not read this "
+                              f"({result.stderr.strip().splitlines()[0][:160]})", "limitation"))
+        else:
+            data["stderr_log"] = scan_lines(result.stderr.splitlines()).model_dump(mode="json")
         if not ok:
             summary = f"exit {result.exit_status}: {result.stderr.strip().splitlines()[0][:200]}"
     if result.timed_out:

@@ -9,12 +9,14 @@ from typing import Any
 
 from agents.diagnosis.advice import NEXT_CHECKS, REMEDY_COMMANDS, TITLES
 from agents.diagnosis.analyzers import Analysis, EvidenceView, Situation
+from agents.diagnosis.analyzers.rollout import releases
 from agents.diagnosis.code_smells import CodeFacts
 from agents.diagnosis.parsers.cpu import TopFacts
 from agents.diagnosis.parsers.database import PgActivityFacts, ProcesslistFacts
 from agents.diagnosis.parsers.disk import DiskFacts, IostatFacts
 from agents.diagnosis.parsers.kubernetes import KubeDescribeFacts, KubePodsFacts
 from agents.diagnosis.parsers.processes import ProcessFacts
+from agents.diagnosis.parsers.rollout import RolloutHistoryFacts
 from agents.diagnosis.parsers.systemd import UnitFacts
 from agents.diagnosis.parsers.terraform import TerraformFacts
 from agents.diagnosis.parsers.tls import TlsFacts
@@ -88,9 +90,12 @@ def build_target(category: str, view: EvidenceView, values: dict[str, str], cita
             if pg.long_running and category == "db_slow_query":
                 target.update(query_id=pg.long_running[0].id, query=pg.long_running[0].query[:200])
             break
+    if category == "bad_deploy":
+        target.update(_release_target(view, citations))
     for _, pods in view.facts(KubePodsFacts):
         if pods.unhealthy:
-            pod = pods.unhealthy[0]
+            names = view.situation.names
+            pod = next((p for p in pods.unhealthy if any(n in p.name for n in names)), pods.unhealthy[0])
             target.setdefault("pod", pod.name)
             if pod.namespace:
                 target.setdefault("namespace", pod.namespace)
@@ -152,6 +157,24 @@ def build_target(category: str, view: EvidenceView, values: dict[str, str], cita
         block, keys = SPEC_PATHS[category]
         target["spec_paths"] = [f"environments.{view.situation.environment}.{block}.{k}" for k in keys] or [f"environments.{view.situation.environment}.{block}"]
     return target
+
+
+def _release_target(view: EvidenceView, citations: list[str]) -> dict[str, Any]:
+    """The release a bad deploy rests on (a cited ReplicaSet) and where a rollback returns: the previous one."""
+    for eid, release in releases(view):
+        if eid not in citations:
+            continue
+        out: dict[str, Any] = {"deployment": release.current.deployment, "replicaset": release.current.name,
+                               "image": release.current.images[0], "previous_replicaset": release.previous.name,
+                               "previous_image": release.previous.images[0]}
+        if release.current.namespace:
+            out["namespace"] = release.current.namespace
+        for _, history in view.facts(RolloutHistoryFacts):
+            if history.name in ("", release.current.deployment) and history.previous is not None:
+                out["rollback_revision"] = history.previous.number
+                break
+        return out
+    return {}
 
 
 HOLDER_QUIET = timedelta(minutes=30)  # Terraform prints progress every 10 s while it works

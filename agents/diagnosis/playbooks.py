@@ -2,7 +2,8 @@
 
 A playbook matches alert names (globs), words in the alert, the person's text
 and label values (English and Korean), and lists steps: a command template
-with {unit}/{service}/{db}/... placeholders filled from the alert's labels, a
+with {unit}/{service}/{db}/... placeholders filled from the alert's labels (or,
+in a follow-up round, from values learned from the first evidence: learn.py), a
 timeout and the parser that reads the output. A step whose placeholder has no
 safe value is skipped, never guessed. Every rendered command still goes
 through the guard when it runs.

@@ -7,9 +7,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from agents.diagnosis.analyzers.base import Situation
-from graphs.state import Request
+from graphs.state import Request, utc_now
 
 _DEPLOYMENT_FROM_POD = re.compile(r"^(.+?)-[a-f0-9]{8,10}-[a-z0-9]{5}$")
+_KUBE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")  # a namespace (CloudWatch's "AWS/RDS" namespace is not one)
+_DB_IN_WORDS = re.compile(r"\bDBInstanceIdentifier\s*[=:]\s*([A-Za-z][A-Za-z0-9-]{0,62})")
 
 
 def _first(labels: dict[str, str], *keys: str) -> str | None:
@@ -37,11 +39,22 @@ def placeholder_values(request: Request, spec: dict[str, Any] | None = None) -> 
     if host:
         values["host"] = host
     db = _first(labels, "db", "database", "db_instance", "dbinstanceidentifier", "DBInstanceIdentifier")
+    if not db and request.alert is not None:  # a CloudWatch alarm's text often names its dimension
+        m = _DB_IN_WORDS.search(" ".join([request.alert.summary, *annotations.values()]))
+        db = m.group(1) if m else None
     if db:
         values["db"] = db
     for key in ("namespace", "pod", "deployment", "cert_path"):
         if labels.get(key):
             values[key] = labels[key]
+    if "namespace" in values and not _KUBE_NAME.match(values["namespace"]):
+        del values["namespace"]
+    security_group = _first(labels, "security_group", "security_group_id", "sg", "GroupId")
+    if security_group:
+        values["security_group"] = security_group
+    vpc = _first(labels, "vpc", "vpc_id", "VpcId")
+    if vpc:
+        values["vpc"] = vpc
     if "pod" in values and "deployment" not in values:
         m = _DEPLOYMENT_FROM_POD.match(values["pod"])
         if m:
@@ -81,6 +94,8 @@ def situation_of(request: Request, spec: dict[str, Any] | None = None) -> Situat
         text=request.text or "",
         labels=labels,
         at=request.effective_time() if (request.at or (request.alert and request.alert.started_at)) else None,
+        started_at=request.alert.started_at if request.alert else None,
+        observed_at=request.at or utc_now(),
         environment=request.environment,
         db_max_connections=max_conn,
     )

@@ -13,8 +13,12 @@ from agents.diagnosis.analyzers.base import EvidenceView, Signal, Situation
 from agents.diagnosis.analyzers.compute import analyze_cpu, analyze_disk, analyze_io
 from agents.diagnosis.analyzers.context import analyze_hints, analyze_incidents, analyze_terraform
 from agents.diagnosis.analyzers.database import analyze_database
+from agents.diagnosis.analyzers.kube_config import analyze_config_keys
 from agents.diagnosis.analyzers.memory import analyze_memory
 from agents.diagnosis.analyzers.network import analyze_network
+from agents.diagnosis.analyzers.network_path import analyze_network_path
+from agents.diagnosis.analyzers.rds import analyze_rds
+from agents.diagnosis.analyzers.rollout import analyze_rollout
 from agents.diagnosis.analyzers.runtime import analyze_runtime
 from agents.diagnosis.analyzers.scoring import Analysis, Scored, score
 from agents.diagnosis.analyzers.text import analyze_text
@@ -22,7 +26,8 @@ from graphs.state import Evidence
 
 ANALYZERS: tuple[Callable[[EvidenceView], list[Signal]], ...] = (
     analyze_text, analyze_memory, analyze_cpu, analyze_disk, analyze_io, analyze_database, analyze_network,
-    analyze_runtime, analyze_terraform, analyze_hints, analyze_incidents,
+    analyze_runtime, analyze_rollout, analyze_config_keys, analyze_rds, analyze_network_path, analyze_terraform, analyze_hints,
+    analyze_incidents,
 )
 
 

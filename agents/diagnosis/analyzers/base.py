@@ -36,8 +36,18 @@ class Situation(BaseModel):
     text: str = ""
     labels: dict[str, str] = Field(default_factory=dict)
     at: datetime | None = None
+    started_at: datetime | None = None  # when the alert says the trouble began
+    observed_at: datetime | None = None  # when the evidence was read (the recording's time, else now): kubectl AGEs count back from it
     environment: str = "dev"
     db_max_connections: int | None = None  # from the infrastructure spec, when known
+
+    @property
+    def trouble_began(self) -> datetime | None:
+        return self.started_at or self.at
+
+    @property
+    def read_at(self) -> datetime | None:
+        return self.observed_at or self.at
 
     @property
     def words(self) -> str:

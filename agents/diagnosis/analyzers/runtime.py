@@ -76,7 +76,7 @@ def analyze_runtime(view: EvidenceView) -> list[Signal]:
                 break
         if describe.kind == "node" and any(describe.conditions.get(k) == "True" for k in ("DiskPressure", "PIDPressure")):
             out.append(Signal(category="capacity_exhausted", weight=0.8, evidence_id=e.id, reason=f"node {describe.name} under pressure"))
-        if describe.status == "Pending" and describe.kind == "pod":
+        if describe.status == "Pending" and describe.kind == "pod" and describe.node in ("", "<none>"):  # on a node: scheduled, not short of room
             out.append(Signal(category="capacity_exhausted", weight=0.8, evidence_id=e.id, reason=f"pod {describe.name} is Pending"))
     for e, nodes in view.facts(KubeNodesFacts):
         if nodes.not_ready and len(nodes.not_ready) >= max(1, nodes.total // 3):

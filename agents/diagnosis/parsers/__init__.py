@@ -12,6 +12,14 @@ from typing import Any, Callable
 
 from agents.diagnosis.code_smells import CodeFacts
 from agents.diagnosis.metrics import MetricFacts
+from agents.diagnosis.parsers.aws import (
+    NetworkAclsFacts,
+    RdsFacts,
+    SecurityGroupsFacts,
+    parse_aws_network_acls,
+    parse_aws_rds,
+    parse_aws_security_groups,
+)
 from agents.diagnosis.parsers.base import Facts, ParseFailure, ParserError
 from agents.diagnosis.parsers.cpu import CpuCountFacts, LoadFacts, TopFacts, parse_cpu_count, parse_top, parse_uptime
 from agents.diagnosis.parsers.database import (
@@ -25,6 +33,7 @@ from agents.diagnosis.parsers.database import (
 )
 from agents.diagnosis.parsers.disk import DiskFacts, IostatFacts, parse_df, parse_iostat
 from agents.diagnosis.parsers.kernel import KernelFacts, parse_dmesg
+from agents.diagnosis.parsers.kube_config import ConfigKeysFacts, parse_kube_keys
 from agents.diagnosis.parsers.kubernetes import (
     KubeDescribeFacts,
     KubeEventsFacts,
@@ -51,6 +60,7 @@ from agents.diagnosis.parsers.network import (
     parse_ss_summary,
 )
 from agents.diagnosis.parsers.processes import ProcessFacts, parse_ps
+from agents.diagnosis.parsers.rollout import ReplicaSetsFacts, RolloutHistoryFacts, parse_kube_replicasets, parse_kube_rollout_history
 from agents.diagnosis.parsers.systemd import NginxTestFacts, UnitFacts, parse_nginx_test, parse_systemctl_status
 from agents.diagnosis.parsers.terraform import TerraformFacts, parse_terraform
 from agents.diagnosis.parsers.tls import TlsFacts, parse_tls
@@ -66,6 +76,8 @@ PARSERS: dict[str, Parser] = {
     "mysql_processlist": parse_mysql_processlist, "db_settings": parse_db_settings, "pg_activity": parse_pg_activity,
     "kube_pods": parse_kube_pods, "kube_describe": parse_kube_describe, "kube_events": parse_kube_events, "kube_nodes": parse_kube_nodes,
     "tls": parse_tls, "terraform": parse_terraform,
+    "kube_replicasets": parse_kube_replicasets, "kube_rollout_history": parse_kube_rollout_history, "kube_keys": parse_kube_keys,
+    "aws_rds": parse_aws_rds, "aws_security_groups": parse_aws_security_groups, "aws_network_acls": parse_aws_network_acls,
 }
 
 # The `parser` field a result carries -> its model (df -i yields df_inodes, db clients may yield db_error).
@@ -77,7 +89,14 @@ FACT_MODELS: dict[str, type[Facts]] = {
     "mysql_processlist": ProcesslistFacts, "db_settings": DbSettingsFacts, "pg_activity": PgActivityFacts, "db_error": DbErrorFacts,
     "kube_pods": KubePodsFacts, "kube_describe": KubeDescribeFacts, "kube_events": KubeEventsFacts, "kube_nodes": KubeNodesFacts,
     "tls": TlsFacts, "terraform": TerraformFacts, "metric": MetricFacts, "code": CodeFacts,
+    "kube_replicasets": ReplicaSetsFacts, "kube_rollout_history": RolloutHistoryFacts, "kube_keys": ConfigKeysFacts,
+    "aws_rds": RdsFacts, "aws_security_groups": SecurityGroupsFacts, "aws_network_acls": NetworkAclsFacts,
 }
+# Kinds as kubectl accepts them (plural, short, kind.group): the parser for `get` / `describe` of each.
+KUBE_KINDS = {"rs": "replicasets", "replicaset": "replicasets", "replicasets": "replicasets",
+              "secret": "secrets", "secrets": "secrets", "cm": "configmaps", "configmap": "configmaps", "configmaps": "configmaps"}
+AWS_OPERATIONS = {("rds", "describe-db-instances"): "aws_rds", ("ec2", "describe-security-groups"): "aws_security_groups",
+                  ("ec2", "describe-network-acls"): "aws_network_acls"}
 
 
 def _argv(command: str) -> list[str]:
@@ -131,13 +150,22 @@ def parser_for_command(command: str) -> str | None:
         if "show " in sql or "pg_settings" in sql:
             return "db_settings"
         return None
+    if program in ("aws", "kubectl"):  # global flags may come first: `kubectl -n shop get rs`, `aws --region x rds ...`
+        words = _positionals(args, GLOBAL_VALUE_FLAGS[program])
+    if program == "aws":
+        return AWS_OPERATIONS.get(tuple(words[:2]))  # type: ignore[arg-type]
     if program in ("kubectl", "docker"):
         if words[:1] == ["logs"]:
             return "journal"
         if program == "docker":
             return None
+        kind = _kube_kind(words[1]) if len(words) > 1 else ""
         if words[:1] == ["describe"]:
-            return "kube_describe"
+            return "kube_keys" if kind in ("secrets", "configmaps") else "kube_describe"
+        if words[:2] == ["rollout", "history"]:
+            return "kube_rollout_history"
+        if words[:1] == ["get"] and kind == "replicasets":
+            return "kube_replicasets"
         if words[:1] == ["events"] or (words[:1] == ["get"] and len(words) > 1 and words[1] in ("events", "ev", "event")):
             return "kube_events"
         if words[:1] == ["get"] and len(words) > 1 and words[1].split("/")[0] in ("pods", "po", "pod"):
@@ -148,6 +176,28 @@ def parser_for_command(command: str) -> str | None:
     if program == "terraform":
         return "terraform"
     return None
+
+
+GLOBAL_VALUE_FLAGS = {"kubectl": {"-n", "--namespace", "-l", "--selector", "-o", "--output", "--context", "-c", "--container", "--cluster"},
+                      "aws": {"--region", "--output", "--query", "--profile", "--color"}}
+
+
+def _positionals(args: list[str], value_flags: set[str]) -> list[str]:
+    out, skip = [], False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg.startswith("-"):
+            skip = arg in value_flags
+        else:
+            out.append(arg)
+    return out
+
+
+def _kube_kind(word: str) -> str:
+    """'rs', 'secret/api-secrets', 'replicasets.apps' -> the plural kind we know, else ''."""
+    kind = word.split("/", 1)[0].split(".", 1)[0].lower()
+    return KUBE_KINDS.get(kind, "")
 
 
 def parse_output(parser: str, stdout: str, *, command: str = "", stderr: str = "") -> Facts:

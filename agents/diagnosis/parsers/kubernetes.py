@@ -7,6 +7,7 @@ from collections import Counter
 
 from pydantic import BaseModel
 
+from agents.diagnosis.config_refs import ConfigRef, env_refs
 from agents.diagnosis.parsers.base import Facts, ParserError, nonblank_lines, to_int
 from agents.diagnosis.timeline import LogFacts, scan_lines
 
@@ -122,6 +123,8 @@ class KubeDescribeFacts(Facts):
     conditions: dict[str, str] = {}  # MemoryPressure: True, Ready: False ...
     events: list[KubeEvent] = []
     log: LogFacts | None = None  # events and state reasons as lines, for the text rules
+    controlled_by: str = ""  # "ReplicaSet/api-6c9f7d8b5d": the release this pod belongs to
+    key_refs: list[ConfigRef] = []  # environment taken from Secret / ConfigMap keys
 
     def summary(self) -> str:
         out = f"{self.kind} {self.namespace + '/' if self.namespace else ''}{self.name}"
@@ -161,6 +164,8 @@ def parse_kube_describe(text: str, *, command: str = "", stderr: str = "") -> Ku
     name = re.search(r"^Name:\s+(\S+)", text or "", re.M)
     if not name:
         raise ParserError("no `Name:` line")
+    if re.search(r"^Data\n====", text, re.M):
+        raise ParserError("a Secret or ConfigMap description, not a pod, node or deployment")
     kind = "node" if re.search(r"^(Roles|Taints|Allocatable):", text, re.M) else "pod"
     if re.search(r"^Replicas:", text, re.M):
         kind = "deployment"
@@ -223,10 +228,12 @@ def parse_kube_describe(text: str, *, command: str = "", stderr: str = "") -> Ku
     events = _events_block(events_m.group(1).splitlines()) if events_m else []
     reason_lines = [f"{e.type} {e.reason} {e.message}" for e in events]
     reason_lines += [f"container {c.name} state {c.state} {c.state_reason} last {c.last_reason} exit code {c.exit_code}" for c in containers if c.state_reason or c.last_reason]
+    owner = re.search(r"^Controlled By:\s+(\S+)", text, re.M)
     return KubeDescribeFacts(
         kind=kind, name=name.group(1), namespace=ns.group(1) if ns else "", status=status.group(1) if status else "",
         node=node.group(1).split("/")[0] if node else "", containers=containers, conditions=conditions, events=events[-30:],
-        log=scan_lines(reason_lines) if reason_lines else None,
+        log=scan_lines(reason_lines) if reason_lines else None, controlled_by=owner.group(1) if owner else "",
+        key_refs=env_refs(lines)[:40],
     )
 
 

@@ -57,6 +57,7 @@ class SocketFacts(Facts):
     close_wait_by_peer: list[Count] = []
     estab_by_peer: list[Count] = []
     syn_sent_by_peer: list[Count] = []
+    syn_sent_from: dict[str, str] = {}  # peer -> this host's address that tries it (for NACL and security-group checks)
     listening: list[str] = []
     listen_overflow: list[str] = []  # listening sockets whose accept queue is full (Recv-Q >= backlog)
     estab_top_peer_processes: int = 0  # distinct processes holding connections to the busiest peer
@@ -124,12 +125,15 @@ def parse_sockets(text: str, *, command: str = "", stderr: str = "") -> SocketFa
     def top(counter: Counter, n: int = 5) -> list[Count]:
         return [Count(key=k, count=v) for k, v in counter.most_common(n)]
 
+    syn_sent = top(Counter(_peer_service(r[4]) for r in rows if r[0] == "SYN-SENT"))
+    syn_from = {_peer_service(r[4]): _peer_service(r[3]).rsplit(":", 1)[0] for r in rows if r[0] == "SYN-SENT"}
+
     return SocketFacts(
         total=len(rows), by_state=dict(by_state),
         close_wait_by_process=top(Counter(r[5] for r in cw)),
         close_wait_by_peer=top(Counter(_peer_service(r[4]) for r in cw)),
         estab_by_peer=top(Counter(_peer_service(r[4]) for r in rows if r[0] == "ESTAB")),
-        syn_sent_by_peer=top(Counter(_peer_service(r[4]) for r in rows if r[0] == "SYN-SENT")),
+        syn_sent_by_peer=syn_sent, syn_sent_from={c.key: syn_from[c.key] for c in syn_sent},
         listening=sorted({r[3] for r in rows if r[0] == "LISTEN"})[:20],
         listen_overflow=sorted({r[3] for r in rows if r[0] == "LISTEN" and r[2] > 0 and r[1] >= r[2]})[:5],
         estab_top_peer_processes=len({r[5] for r in rows if r[0] == "ESTAB" and estab_peers and _peer_service(r[4]) == estab_peers[0][0]}),
