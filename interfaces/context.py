@@ -68,10 +68,11 @@ def live_world(settings: Settings, environment: str, log_host: str | None = None
 
     journald and file logs are read on `log_host` (the alert's host)."""
     from tools.audit import AuditLog
+    from tools.cloud_metrics import load_metrics_config
     from tools.live_world import LiveWorld
 
     return LiveWorld(environment=environment, audit=AuditLog(settings.audit_log), terraform_dir=settings.terraform_dir,
-                     log_host=log_host)
+                     log_host=log_host, metrics=load_metrics_config(settings.config_dir))
 
 
 async def close_context(ctx: AgentContext) -> None:

@@ -90,11 +90,53 @@ def inventory_for_nothing():
     return Inventory(log_sources=["cloudwatch:/shop/prod/api", "journald:nginx.service"])
 
 
-async def test_metrics_are_empty_and_say_why() -> None:
+async def test_metrics_without_a_mapping_are_empty_and_say_why() -> None:
     world = LiveWorld(inventory_for_nothing())
     assert await world.read_metric("api.error_rate") == []
-    assert world.notes == ["metric 'api.error_rate' not read: no metrics backend is configured for the live world"]
+    assert world.notes == ["metric 'api.error_rate' not read: config/metrics.yaml maps no CloudWatch query for its kind"]
     assert world.log_sources() == ["cloudwatch:/shop/prod/api", "journald:nginx.service"]
+
+
+async def test_metrics_come_from_cloudwatch_as_the_config_maps_them(moto_endpoint) -> None:  # noqa: F811
+    import boto3
+
+    from config.settings import CONFIG_DIR
+    from tools.cloud_metrics import load_metrics_config
+
+    now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    client = boto3.client("cloudwatch", endpoint_url=moto_endpoint, region_name="us-east-1")
+    connections = [40, 42, 55, 90, 148, 150]
+    client.put_metric_data(Namespace="AWS/RDS", MetricData=[
+        {"MetricName": "DatabaseConnections", "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": "shop-prod-mysql"}],
+         "Timestamp": now - timedelta(minutes=30 - 5 * i), "Value": float(v)} for i, v in enumerate(connections)])
+    world = LiveWorld(inventory_for_nothing(), cloudwatch_endpoint=moto_endpoint, region="us-east-1",
+                      metrics=load_metrics_config(CONFIG_DIR))
+    points = await world.read_metric("shop-prod-mysql.connections")
+    assert [v for _, v in points] == connections
+    assert [t for t, _ in points] == sorted(t for t, _ in points)
+    # another instance has no data; an unmapped kind says so; nothing is invented
+    assert await world.read_metric("shop-dev-mysql.connections") == []
+    assert await world.read_metric("shop-prod-mysql.iops") == []
+    assert any("maps no CloudWatch query" in n for n in world.notes)
+
+
+async def test_an_unreachable_metrics_endpoint_is_a_note_not_a_crash() -> None:
+    from tools.cloud_metrics import MetricQuery, MetricsConfig
+
+    port = _free_port()
+    config = MetricsConfig(kinds={"connections": MetricQuery(namespace="AWS/RDS", metric="DatabaseConnections",
+                                                             dimension="DBInstanceIdentifier", stat="Maximum")})
+    world = LiveWorld(inventory_for_nothing(), cloudwatch_endpoint=f"http://127.0.0.1:{port}", region="us-east-1", metrics=config)
+    assert await world.read_metric("db1.connections") == []
+    assert "cannot reach CloudWatch" in world.notes[-1] or "CloudWatch call failed" in world.notes[-1]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def test_infra_reads_the_terraform_directory(tmp_path: Path) -> None:

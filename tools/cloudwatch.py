@@ -51,15 +51,19 @@ def _iso(millis: int) -> str:
     return datetime.fromtimestamp(millis / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def make_logs_client(endpoint_url: str | None = None, region: str | None = None) -> Any:
-    """A boto3 `logs` client with short timeouts, so a dead endpoint fails in seconds. A fresh
+def make_client(service: str, endpoint_url: str | None = None, region: str | None = None) -> Any:
+    """A boto3 client with short timeouts, so a dead endpoint fails in seconds. A fresh
     session each time: credentials changed since the last call (rotated keys) are picked up."""
     import boto3
     from botocore.config import Config
 
     region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
     config = Config(connect_timeout=5, read_timeout=30, retries={"max_attempts": 3, "mode": "standard"})
-    return boto3.session.Session(region_name=region).client("logs", endpoint_url=endpoint_url, config=config)
+    return boto3.session.Session(region_name=region).client(service, endpoint_url=endpoint_url, config=config)
+
+
+def make_logs_client(endpoint_url: str | None = None, region: str | None = None) -> Any:
+    return make_client("logs", endpoint_url, region)
 
 
 def fetch_log_events_sync(log_group: str, start: datetime | None = None, end: datetime | None = None, *,

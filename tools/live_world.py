@@ -4,8 +4,9 @@ Implements the `World` protocol of tools/world.py, so every agent runs the
 same code live as in replay. Commands still pass the guard twice (the
 caller's GuardedTools, then SSHExecutor). Log reads do not come through
 GuardedTools, so they are judged and audited here, and only `allow`-class
-reads run. Where there is no backend (metrics, for now) it answers empty and
-says so in `notes` rather than inventing data.
+reads run. Metrics come from CloudWatch as config/metrics.yaml maps them; where
+nothing is mapped or a read fails it answers empty and says so in `notes`
+rather than inventing data.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import yaml
 
 from graphs.errors import CloudDoctorError, ConfigError
 from tools.audit import AuditLog
+from tools.cloud_metrics import MetricsConfig, fetch_metric
+from tools.cloudwatch import CloudWatchError
 from tools.guard import describe, judge_command
 from tools.inventory import Inventory, UnknownGroupError, UnknownHostError, load_inventory
 from tools.log_sources import DEFAULT_LINES, LogSource, log_source_argv, parse_log_source
@@ -51,7 +54,8 @@ class LiveWorld:
     def __init__(self, inventory: Inventory | None = None, *, executor: SSHExecutor | None = None,
                  environment: str = "dev", audit: AuditLog | None = None, log_host: str | None = None,
                  terraform_dir: Path | None = None, repo_path: Path | None = None,
-                 cloudwatch_endpoint: str | None = None, region: str | None = None):
+                 cloudwatch_endpoint: str | None = None, region: str | None = None,
+                 metrics: MetricsConfig | None = None):
         if inventory is None:
             inventory = executor.inventory if executor is not None else load_inventory()
         self.inventory = inventory
@@ -63,6 +67,7 @@ class LiveWorld:
         self.repo_path = repo_path
         self.cloudwatch_endpoint = cloudwatch_endpoint
         self.region = region
+        self.metrics = metrics
         self.notes: list[str] = []
 
     def for_host(self, host: str) -> "LiveWorld":
@@ -135,11 +140,22 @@ class LiveWorld:
     # -------------------------------------------------------------- metrics
 
     async def read_metric(self, name: str) -> list[tuple[str, float]]:
-        note = f"metric {name!r} not read: no metrics backend is configured for the live world"
+        """CloudWatch points for a "<subject>.<kind>" name (config/metrics.yaml); empty, with a note, otherwise."""
+        found = self.metrics.query_for(name) if self.metrics else None
+        if found is None:
+            self._note(f"metric {name!r} not read: config/metrics.yaml maps no CloudWatch query for its kind")
+            return []
+        query, subject = found
+        try:
+            return await fetch_metric(query, subject, self.metrics, endpoint_url=self.cloudwatch_endpoint, region=self.region)
+        except CloudWatchError as exc:
+            self._note(f"metric {name!r} not read: {exc}")
+            return []
+
+    def _note(self, note: str) -> None:
         if note not in self.notes:
             self.notes.append(note)
             logger.info(note)
-        return []
 
     # ------------------------------------------------------- infra and repo
 
