@@ -429,3 +429,19 @@ async def test_our_own_missing_rights_on_the_control_plane_are_not_the_incidents
     assert update["diagnosis"].root_cause != "permission_denied"
     assert not any(c.category == "permission_denied" for c in update["diagnosis"].runners_up)
     assert any(n.level == "limitation" and "own credentials" in n.text for n in update["notes"])
+
+
+def test_live_cluster_steps_with_the_same_parser_all_run(tmp_path):
+    """Two database steps both parse as db_settings (Threads_connected, max_connections): live, both run."""
+    from types import SimpleNamespace
+
+    from agents.diagnosis.commands import plan_commands
+    from agents.diagnosis.playbooks import load_playbooks
+    from config.settings import CONFIG_DIR
+
+    database = [p for p in load_playbooks(CONFIG_DIR / "playbooks") if p.name == "database"]
+    ctx = AgentContext(world=SimpleNamespace(name="live"), settings=Settings(data_dir=tmp_path))
+    planned = plan_commands(ctx, database, ["db1"], {"engine": "mysql", "host": "db1"}, [], "prod")
+    commands = [p.command for p in planned]
+    assert any("Threads_connected" in c for c in commands) and any("max_connections" in c for c in commands)
+    assert len(commands) == len(set(commands))

@@ -140,7 +140,10 @@ def plan_commands(ctx: AgentContext, playbooks: list[Playbook], hosts: list[str]
                 continue
             parser = step.parser or parser_for_command(command)
             targets = hosts[:1] if step.scope == "cluster" else hosts
-            if step.scope == "cluster" and any(p.parser == parser for p in planned + earlier):
+            # a cluster step runs once: skip it when it was planned already, or when a recording
+            # already answered that kind of output (two db_settings steps both run live)
+            if step.scope == "cluster" and any(p.command == command or (p.parser == parser and p.origin == "recorded")
+                                               for p in planned + earlier):
                 continue
             for host in targets:
                 if recorded and (host, parser) in recorded_parsers:
