@@ -36,6 +36,25 @@ def _client_error(text: str, stderr: str) -> DbErrorFacts | None:
     return DbErrorFacts(code=(inner.group(1) if inner else code.group(1) if code else ""), message=m.group(0).strip()[:300])
 
 
+def _client_error_or_fail(text: str, stderr: str, reason: str) -> DbErrorFacts:
+    """The client's own error (access denied, cannot connect) when it printed one; else the
+    output is not what this parser reads, and it says why."""
+    err = _client_error(text, stderr)
+    if err:
+        return err
+    raise ParserError(reason)
+
+
+def _db_table(text: str, stderr: str) -> tuple[list[str], list[dict[str, str]]] | DbErrorFacts:
+    """A client's table, or the error it printed instead of one."""
+    if not (text or "").strip():
+        return _client_error_or_fail(text, stderr, "empty output")
+    try:
+        return parse_table(text)
+    except ParserError as exc:
+        return _client_error_or_fail(text, stderr, str(exc))
+
+
 class DbSession(BaseModel):
     id: str
     user: str = ""
@@ -83,18 +102,13 @@ _OWN_QUERY = re.compile(r"SHOW (?:FULL )?PROCESSLIST|information_schema\.process
 
 
 def parse_mysql_processlist(text: str, *, command: str = "", stderr: str = "") -> ProcesslistFacts | DbErrorFacts:
-    if not (text or "").strip():
-        err = _client_error(text, stderr)
-        if err:
-            return err
-        raise ParserError("empty output")
-    headers, rows = parse_table(text)
+    table = _db_table(text, stderr)
+    if isinstance(table, DbErrorFacts):
+        return table
+    headers, rows = table
     norm = [{k.strip().lower(): (v or "").strip() for k, v in row.items()} for row in rows]
     if not norm or "command" not in norm[0] or "time" not in norm[0]:
-        err = _client_error(text, stderr)
-        if err:
-            return err
-        raise ParserError("no Command and Time columns")
+        return _client_error_or_fail(text, stderr, "no Command and Time columns")
     sessions = []
     by_command: Counter = Counter()
     for row in norm:
@@ -135,18 +149,10 @@ class DbSettingsFacts(Facts):
 
 
 def parse_db_settings(text: str, *, command: str = "", stderr: str = "") -> DbSettingsFacts | DbErrorFacts:
-    if not (text or "").strip():
-        err = _client_error(text, stderr)
-        if err:
-            return err
-        raise ParserError("empty output")
-    try:
-        headers, rows = parse_table(text)
-    except ParserError:
-        err = _client_error(text, stderr)
-        if err:
-            return err
-        raise
+    table = _db_table(text, stderr)
+    if isinstance(table, DbErrorFacts):
+        return table
+    headers, rows = table
     values: dict[str, str] = {}
     lower = [h.strip().lower() for h in headers]
     if "variable_name" in lower and "value" in lower:
@@ -160,10 +166,7 @@ def parse_db_settings(text: str, *, command: str = "", stderr: str = "") -> DbSe
             k, v = list(row.values())[:2]
             values[(k or "").strip().lower()] = (v or "").strip()
     if not values:
-        err = _client_error(text, stderr)
-        if err:
-            return err
-        raise ParserError("no name/value rows")
+        return _client_error_or_fail(text, stderr, "no name/value rows")
     return DbSettingsFacts(values=values)
 
 
@@ -218,24 +221,13 @@ _DURATION_COLUMNS = ("duration", "age", "runtime", "elapsed", "query_age", "quer
 
 
 def parse_pg_activity(text: str, *, command: str = "", stderr: str = "") -> PgActivityFacts | DbErrorFacts:
-    if not (text or "").strip():
-        err = _client_error(text, stderr)
-        if err:
-            return err
-        raise ParserError("empty output")
-    try:
-        headers, rows = parse_table(text)
-    except ParserError:
-        err = _client_error(text, stderr)
-        if err:
-            return err
-        raise
+    table = _db_table(text, stderr)
+    if isinstance(table, DbErrorFacts):
+        return table
+    headers, rows = table
     norm = [{k.strip().lower(): (v or "").strip() for k, v in row.items()} for row in rows]
     if not norm or "state" not in norm[0]:
-        err = _client_error(text, stderr)
-        if err:
-            return err
-        raise ParserError("no state column (select state ... from pg_stat_activity)")
+        return _client_error_or_fail(text, stderr, "no state column (select state ... from pg_stat_activity)")
     if "count" in norm[0]:  # select [application_name,] state, count(*) ... group by ...
         by_state: Counter = Counter()
         by_app: Counter = Counter()
