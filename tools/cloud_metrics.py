@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from graphs.errors import ConfigError
-from tools.cloudwatch import CloudWatchCredentialsError, CloudWatchEndpointError, CloudWatchError, make_client
+from tools.cloudwatch import aws_errors, make_client
 
 
 class MetricQuery(BaseModel):
@@ -56,9 +56,6 @@ def fetch_metric_sync(query: MetricQuery, subject: str, config: MetricsConfig, *
                       endpoint_url: str | None = None, region: str | None = None,
                       now: datetime | None = None) -> list[tuple[str, float]]:
     """(ISO time, value) points, oldest first, for the configured window up to `now`."""
-    from botocore.exceptions import (BotoCoreError, ClientError, EndpointConnectionError,
-                                     NoCredentialsError, PartialCredentialsError)
-
     client = client or make_client("cloudwatch", endpoint_url, region)
     end = now or datetime.now(timezone.utc)
     kwargs: dict[str, Any] = {
@@ -75,7 +72,7 @@ def fetch_metric_sync(query: MetricQuery, subject: str, config: MetricsConfig, *
         "ScanBy": "TimestampAscending",
     }
     points: list[tuple[datetime, float]] = []
-    try:
+    with aws_errors("CloudWatch", "cloudwatch:GetMetricData", endpoint_url):
         while True:
             page = client.get_metric_data(**kwargs)
             for result in page.get("MetricDataResults", []):
@@ -84,17 +81,6 @@ def fetch_metric_sync(query: MetricQuery, subject: str, config: MetricsConfig, *
             if not token or len(points) >= config.max_points:
                 break
             kwargs["NextToken"] = token
-    except (NoCredentialsError, PartialCredentialsError) as exc:
-        raise CloudWatchCredentialsError(f"no AWS credentials to read CloudWatch metrics ({exc})") from exc
-    except EndpointConnectionError as exc:
-        raise CloudWatchEndpointError(f"cannot reach CloudWatch at {endpoint_url or 'the regional endpoint'}: "
-                                      "check the region, the endpoint URL and the network") from exc
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        raise CloudWatchError(f"CloudWatch GetMetricData failed ({error.get('Code', '')}: "
-                              f"{error.get('Message', str(exc))}): the role needs cloudwatch:GetMetricData") from exc
-    except BotoCoreError as exc:
-        raise CloudWatchEndpointError(f"CloudWatch call failed: {exc}") from exc
     points.sort(key=lambda p: p[0])
     return [(t.astimezone(timezone.utc).isoformat(), v) for t, v in points[-config.max_points:]]
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
@@ -18,6 +20,8 @@ from graphs.errors import CloudDoctorError
 
 DEFAULT_REGION = "us-east-1"
 PAGE_SIZE = 10_000  # the API's maximum events per page
+CREDENTIAL_ERROR_CODES = {"UnrecognizedClientException", "InvalidClientTokenId", "AccessDeniedException",
+                          "ExpiredTokenException", "AccessDenied"}
 
 
 class CloudWatchError(CloudDoctorError):
@@ -66,15 +70,43 @@ def make_logs_client(endpoint_url: str | None = None, region: str | None = None)
     return make_client("logs", endpoint_url, region)
 
 
+@contextmanager
+def aws_errors(what: str, permission: str, endpoint_url: str | None = None, *,
+               not_found: Callable[[], CloudWatchError] | None = None) -> Iterator[None]:
+    """boto3 failures of a CloudWatch read as one named error that says what to fix."""
+    from botocore.exceptions import (BotoCoreError, ClientError, EndpointConnectionError,
+                                     NoCredentialsError, PartialCredentialsError)
+
+    try:
+        yield
+    except (NoCredentialsError, PartialCredentialsError) as exc:
+        raise CloudWatchCredentialsError(
+            f"no AWS credentials to read {what} ({exc}): set AWS_PROFILE or "
+            "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run on a role") from exc
+    except EndpointConnectionError as exc:
+        raise CloudWatchEndpointError(
+            f"cannot reach {what} at {exc.kwargs.get('endpoint_url', endpoint_url)}: "
+            "check the region, the endpoint URL and the network") from exc
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        message = exc.response.get("Error", {}).get("Message", str(exc))
+        if code == "ResourceNotFoundException" and not_found is not None:
+            raise not_found() from exc
+        if code in CREDENTIAL_ERROR_CODES:
+            raise CloudWatchCredentialsError(
+                f"{what} refused the credentials ({code}: {message}): the role needs "
+                f"{permission}, and the keys must be valid") from exc
+        raise CloudWatchError(f"{what} failed ({code}: {message})") from exc
+    except BotoCoreError as exc:
+        raise CloudWatchEndpointError(f"{what} call failed: {exc}") from exc
+
+
 def fetch_log_events_sync(log_group: str, start: datetime | None = None, end: datetime | None = None, *,
                           filter_pattern: str | None = None, client: Any = None,
                           endpoint_url: str | None = None, region: str | None = None,
                           limit: int = 10_000, page_size: int = PAGE_SIZE) -> list[str]:
     """Lines of `log_group` between `start` and `end` (inclusive, oldest first), at most
     `limit`; follows `nextToken` page by page."""
-    from botocore.exceptions import (BotoCoreError, ClientError, EndpointConnectionError,
-                                     NoCredentialsError, PartialCredentialsError)
-
     client = client or make_logs_client(endpoint_url, region)
     kwargs: dict[str, Any] = {"logGroupName": log_group}
     if (start_ms := to_millis(start)) is not None:
@@ -85,7 +117,8 @@ def fetch_log_events_sync(log_group: str, start: datetime | None = None, end: da
         kwargs["filterPattern"] = filter_pattern
     lines: list[str] = []
     seen_tokens: set[str] = set()
-    try:
+    with aws_errors("CloudWatch Logs", "logs:FilterLogEvents on the group", endpoint_url,
+                    not_found=lambda: LogGroupNotFoundError(f"log group {log_group!r} not found: check the name and the region")):
         while len(lines) < limit:
             kwargs["limit"] = max(1, min(page_size, PAGE_SIZE, limit - len(lines)))
             page = client.filter_log_events(**kwargs)
@@ -98,28 +131,6 @@ def fetch_log_events_sync(log_group: str, start: datetime | None = None, end: da
                 break
             seen_tokens.add(token)
             kwargs["nextToken"] = token
-    except (NoCredentialsError, PartialCredentialsError) as exc:
-        raise CloudWatchCredentialsError(
-            f"no AWS credentials to read CloudWatch Logs ({exc}): set AWS_PROFILE or "
-            "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run on a role") from exc
-    except EndpointConnectionError as exc:
-        raise CloudWatchEndpointError(
-            f"cannot reach CloudWatch Logs at {exc.kwargs.get('endpoint_url', endpoint_url)}: "
-            "check the region, the endpoint URL and the network") from exc
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        message = exc.response.get("Error", {}).get("Message", str(exc))
-        if code == "ResourceNotFoundException":
-            raise LogGroupNotFoundError(
-                f"log group {log_group!r} not found: check the name and the region") from exc
-        if code in {"UnrecognizedClientException", "InvalidClientTokenId", "AccessDeniedException",
-                    "ExpiredTokenException", "AccessDenied"}:
-            raise CloudWatchCredentialsError(
-                f"CloudWatch Logs refused the credentials ({code}: {message}): the role needs "
-                "logs:FilterLogEvents on the group, and the keys must be valid") from exc
-        raise CloudWatchError(f"CloudWatch Logs failed ({code}: {message})") from exc
-    except BotoCoreError as exc:
-        raise CloudWatchEndpointError(f"CloudWatch Logs call failed: {exc}") from exc
     return lines[:limit]
 
 
