@@ -31,7 +31,9 @@ class AgentContext:
             self.audit = AuditLog(self.settings.audit_log)
 
     def tools(self, agent: str, environment: str) -> GuardedTools:
-        return GuardedTools(self.world, environment, self.audit, agent)
+        from agents.diagnosis.parsers import parse_output
+
+        return GuardedTools(self.world, environment, self.audit, agent, parse=parse_output)
 
 
 def context_from(config: RunnableConfig | None) -> AgentContext:

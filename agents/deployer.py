@@ -15,6 +15,7 @@ as skipped, unless `terraform_bin` is the test stand-in.
 from __future__ import annotations
 
 import re
+import shlex
 import shutil
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -23,9 +24,11 @@ from langchain_core.runnables import RunnableConfig
 
 from agents.context import AgentContext, context_from
 from graphs.state import ActionRecord, AgentNote, ApprovalDecision, ApprovalRequest, OpsState, Proposal
+from tools.catalogue import ToolCall
 from tools.guard import judge_command
 from tools.plan_summary import has_changes
 from tools.terraform_errors import unlock_target
+from tools.verification import run_check
 from tools.terraform_runner import (
     ApprovalRequiredError,
     CommandRefusedError,
@@ -274,33 +277,59 @@ def _target_host(state: OpsState) -> str:
 
 
 async def _run_commands(ctx: AgentContext, state: OpsState, proposal: Proposal, approvers: list[str], run: _Run) -> dict:
-    host = _target_host(state)
+    """Run the proposal's typed actions, each only as its approved argv, then its verification; a failed
+    verification runs the action's approved rollback and says so."""
+    if not proposal.actions:
+        run.act("; ".join(proposal.commands) or proposal.title, "refused", "the proposal carries no typed actions", rule="deployer: typed actions")
+        run.note(f"nothing run: {proposal.id} names no catalogue actions, and only typed, approved argv runs", "warning")
+        return run.result(False)
     if ctx.world.name == "recorded":
-        for command in proposal.commands:
-            verdict = judge_command(command, proposal.environment)
-            run.actions.append(ActionRecord(action=command, host=host, verdict=verdict.verdict, rule=verdict.rule,
-                                            status="refused" if verdict.verdict == "forbid" else "skipped",
-                                            output=REPLAY_OUTPUT if verdict.verdict != "forbid" else verdict.reason, by=AGENT))
-        run.note(f"replay: {len(proposal.commands)} approved command(s) on {host} were not executed (recorded world)")
+        for action in proposal.actions:
+            run.actions.append(ActionRecord(action=shlex.join(action.argv), host=action.host, verdict="approve", rule=f"config/tools: {action.tool}",
+                                            status="skipped", output=REPLAY_OUTPUT, by=AGENT, tool=action.tool, params=action.params,
+                                            argv=action.argv))
+            if action.verification:
+                run.note(f"replay: {action.tool} not run; a live run would verify: {action.verification}")
+        run.note(f"replay: {len(proposal.actions)} approved action(s) were not executed (recorded world)")
         return run.result(False)
     tools = ctx.tools(AGENT, proposal.environment)
-    for command in proposal.commands:
-        outcome = await tools.run(host, command, timeout=120.0, approved_by=approvers)
+    catalogue = tools.catalogue
+    scale = float(getattr(ctx.settings, "verify_time_scale", 1.0))
+    for action in proposal.actions:
+        call = ToolCall(tool=action.tool, params=action.params, host=action.host)
+        outcome = await tools.call(call, approved_by=approvers, approved_hash=action.argv_hash)
         result = outcome.result
-        detail = outcome.action.output
-        if result is not None:
-            detail = f"exit {result.exit_status}{' (timed out)' if result.timed_out else ''}: {(result.stdout + result.stderr)[-1500:]}"
-            if result.error:
-                detail = result.error
         ok = result is not None and result.ok
-        action = outcome.action.model_copy(update={"output": detail[-2000:], "status": outcome.action.status if ok or result is None else "failed"})
-        run.actions.append(action)
+        detail = outcome.action.output if result is None else (result.error or f"exit {result.exit_status}{' (timed out)' if result.timed_out else ''}: "
+                                                                                f"{(result.stdout + result.stderr)[-1500:]}")
+        run.actions.append(outcome.action.model_copy(update={"output": detail[-2000:], "status": outcome.action.status if ok or result is None else "failed"}))
         if not ok:
-            why = outcome.verdict.reason if result is None else detail.splitlines()[0]
-            run.note(f"stopped at `{command}` on {host}: {why}; the remaining command(s) were not run", "warning")
+            run.note(f"stopped at {action.tool} on {action.host or 'the control host'}: {detail.splitlines()[0] if detail else 'not run'}; "
+                     "the remaining action(s) were not run", "warning")
             return run.result(False)
-    run.note(f"ran {len(proposal.commands)} approved command(s) on {host} with approval of {', '.join(approvers)}")
+        spec = catalogue.get(action.tool)
+        if spec.verification is None:
+            run.note(f"{action.tool}: ran; no verification read is declared for it: not verified", "limitation")
+            continue
+        check = await run_check(tools, spec.verification, action.params, action.host, time_scale=scale)
+        run.note(f"{action.tool}: verification {check.line()}", "info" if check.passed else "warning")
+        if not check.passed:
+            await _roll_back(tools, action, approvers, run)
+            return run.result(False)
+    run.note(f"ran and verified {len(proposal.actions)} approved action(s) with approval of {', '.join(approvers)}")
     return run.result(True)
+
+
+async def _roll_back(tools, action, approvers: list[str], run: _Run) -> None:
+    if not action.rollback_tool or not action.rollback_hash:
+        run.note(f"{action.tool} was not verified and has no rollback ({action.rollback or 'none declared'}); a person must look", "warning")
+        return
+    back = ToolCall(tool=action.rollback_tool, params=action.rollback_params, host=action.host)
+    outcome = await tools.call(back, approved_by=approvers, approved_hash=action.rollback_hash)
+    ok = outcome.result is not None and outcome.result.ok
+    run.actions.append(outcome.action.model_copy(update={"status": "rolled_back" if ok else outcome.action.status}))
+    run.note(f"{action.tool} was not verified; ran its approved rollback {action.rollback_tool}: {'done' if ok else 'failed — a person must look'}",
+             "warning")
 
 
 # ---------------------------------------------------------------- unlock

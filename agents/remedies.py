@@ -1,7 +1,8 @@
-"""Command remedies: turn a diagnosis whose fix is a command into a reviewable proposal.
+"""Command remedies: turn a diagnosis's typed actions into a reviewable proposal.
 
-Only approve-class commands become remedies (allow-class commands are
-diagnostics, forbidden ones never run). A Terraform state lock becomes an
+Only catalogue actions become remedies (config/tools/): each is validated and
+rendered here, so the approval shows the exact argv and its hash, and the
+deployer runs that argv and nothing else. A Terraform state lock becomes an
 unlock proposal carrying the evidence about its holder; it is never
 force-unlocked automatically.
 """
@@ -11,8 +12,9 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timezone
 
-from graphs.state import AgentNote, Diagnosis, Evidence, Proposal, Request
-from tools.guard import describe, judge_command
+from graphs.state import AgentNote, Diagnosis, Evidence, PlannedAction, Proposal, Request
+from tools.actions import approval_line, plan_action
+from tools.catalogue import ToolCall, ToolParamError
 
 
 def _proposal_id(kind: str, body: str) -> str:
@@ -25,27 +27,29 @@ def command_proposals(diagnosis: Diagnosis, request: Request, evidence: list[Evi
         proposal = _unlock_proposal(diagnosis, request, evidence)
         if proposal is not None:
             return [proposal], notes
-    commands: list[str] = []
-    for command in diagnosis.suggested_commands:
-        verdict = judge_command(command, request.environment)
-        if verdict.verdict == "approve":
-            commands.append(command)
-        elif verdict.verdict == "forbid":
-            notes.append(AgentNote(agent="remedies", level="warning", text=f"suggested `{command}` dropped — {describe(verdict)}"))
-    if not commands:
-        if diagnosis.fix_kind == "command":
-            notes.append(AgentNote(agent="remedies", level="limitation", text="no safe remedy command for this diagnosis; a person must act"))
-        return [], notes
     host = diagnosis.target.get("host") or (request.alert.labels.get("host") if request.alert else None)
-    body = "\n".join(commands)
+    actions: list[PlannedAction] = []
+    for suggestion in diagnosis.suggested_actions:
+        call = ToolCall(tool=suggestion.tool, params=suggestion.params, host=suggestion.host or host)
+        try:
+            actions.append(plan_action(call, why=diagnosis.summary[:300]))
+        except ToolParamError as exc:
+            notes.append(AgentNote(agent="remedies", level="warning", text=f"remedy {suggestion.tool} dropped — {exc}"))
+    if not actions:
+        if diagnosis.fix_kind == "command":
+            notes.append(AgentNote(agent="remedies", level="limitation", text="no catalogue action fits this diagnosis; a person must act"))
+        return [], notes
+    body = "\n".join(a.argv_hash for a in actions)
+    where = host or "the affected system"
     return [Proposal(
         id=_proposal_id("command", f"{host}\n{body}"),
         kind="command",
-        title=f"run {len(commands)} remedy command(s) on {host or 'the affected host'}",
+        title=f"run {len(actions)} remedy action(s) on {where}: {', '.join(a.tool for a in actions)}",
         description=f"Remedy for {diagnosis.root_cause}: {diagnosis.summary}",
         environment=request.environment,
-        commands=commands,
-        rollback="commands are not transactional: the report lists each result; restarting restores a service's previous state",
+        commands=[approval_line(a) for a in actions],
+        actions=actions,
+        rollback="; ".join(f"{a.tool}: {a.rollback}" for a in actions if a.rollback),
         risk="medium" if request.environment != "prod" else "high",
         author="diagnostician",
         host=host,

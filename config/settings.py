@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     known_hosts: Path | None = None
     memory_enabled: bool = True
     log_token_budget: int = 2000
+    verify_time_scale: float = 1.0  # multiplies the waits of verification reads (tests and demos use small values)
 
     def path(self, name: str) -> Path:
         """A config file by name, honouring an explicit override."""

@@ -69,8 +69,17 @@ def cited_sources(outcome: RunOutcome) -> list[tuple[str, str]]:
 
 
 def evidence_matches(expected: str, cited: list[tuple[str, str]]) -> bool:
+    """An expected source is cited when a cited command or source starts with it, or when a cited command is the
+    same catalogue read as the expected words, under any spelling (`journalctl -u api` is `journalctl --unit=api.service`)."""
     wanted = expected.strip()
-    return any(cmd.startswith(wanted) or source.startswith(wanted) for cmd, source in cited)
+    if any(cmd.startswith(wanted) or source.startswith(wanted) for cmd, source in cited):
+        return True
+    from tools.catalogue import default_catalogue
+    from tools.command_rules import default_rules
+    from tools.tool_match import covers
+
+    catalogue, rules = default_catalogue(), default_rules()
+    return any(cmd and covers(wanted, cmd, catalogue, rules) for cmd, _ in cited)
 
 
 def fix_kind(outcome: RunOutcome) -> str:

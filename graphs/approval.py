@@ -52,6 +52,7 @@ async def request_approval(state: OpsState, config: RunnableConfig) -> Command[L
         id=f"A-{proposal.id}",
         proposal_id=proposal.id,
         action=proposal.title if not proposal.commands else "; ".join(proposal.commands),
+        actions=list(proposal.actions),
         reason=proposal.description or proposal.title,
         environment=proposal.environment or request.environment,
         risk=proposal.risk,

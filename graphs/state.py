@@ -96,6 +96,7 @@ class Evidence(Record):
     summary: str
     host: str | None = None
     command: str | None = None
+    tool: str | None = None  # the catalogue read that produced it
     excerpt: str = ""
     facts: dict[str, Any] = Field(default_factory=dict)
     ok: bool = True  # False when the command failed or the parser could not read it
@@ -108,6 +109,14 @@ class RootCauseCandidate(Record):
     reasoning: str = ""
 
 
+class SuggestedAction(Record):
+    """A typed catalogue action a diagnosis suggests (config/tools/); proposals are built from these, never from text."""
+
+    tool: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    host: str | None = None
+
+
 class Diagnosis(Record):
     summary: str
     root_cause: str
@@ -116,7 +125,8 @@ class Diagnosis(Record):
     citations: list[str] = Field(default_factory=list)  # Evidence ids
     fix_kind: FixKind = "none"
     next_checks: list[str] = Field(default_factory=list)
-    suggested_commands: list[str] = Field(default_factory=list)
+    suggested_commands: list[str] = Field(default_factory=list)  # for people: the argv of each suggested action
+    suggested_actions: list[SuggestedAction] = Field(default_factory=list)
     decided_by: Literal["rules", "llm"] = "rules"
     target: dict[str, Any] = Field(default_factory=dict)  # e.g. {"host": "web1", "file": "src/db.js"}
 
@@ -170,6 +180,28 @@ class ValidationResult(Record):
     details: str = ""
 
 
+class PlannedAction(Record):
+    """One typed catalogue action in a proposal: what the approval shows and what the deployer runs, byte for byte.
+
+    `argv_hash` covers the host and the argv (tools/catalogue.py `argv_hash`); the executor refuses any argv
+    whose hash differs from the approved one.
+    """
+
+    tool: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    host: str | None = None
+    argv: list[str] = Field(default_factory=list)
+    argv_hash: str
+    changes: str = ""
+    verification: str = ""  # what the verification read must show, said plainly ("" when the action has none)
+    rollback: str = ""  # the rollback action, or "irreversible: why"
+    rollback_tool: str | None = None  # the rollback as a typed call, approved with the action (run only if verification fails)
+    rollback_params: dict[str, Any] = Field(default_factory=dict)
+    rollback_argv: list[str] = Field(default_factory=list)
+    rollback_hash: str | None = None
+    why: str = ""  # the evidence it answers, with quoted untrusted text
+
+
 class Proposal(Record):
     """A change someone must be able to review: what, diff, cost, plan, rollback."""
 
@@ -181,6 +213,7 @@ class Proposal(Record):
     diff: str = ""
     files: dict[str, str] = Field(default_factory=dict)  # path -> new content
     commands: list[str] = Field(default_factory=list)
+    actions: list[PlannedAction] = Field(default_factory=list)  # typed actions (command remedies, unlocks): run only as approved
     cost: CostEstimate | None = None
     plan: PlanSummary | None = None
     rollback: str = ""
@@ -212,6 +245,7 @@ class ApprovalRequest(Record):
     id: str
     proposal_id: str
     action: str  # what will run if approved
+    actions: list[PlannedAction] = Field(default_factory=list)  # the exact argv of each typed action and its hash
     reason: str  # why it is proposed
     environment: Environment
     risk: Risk = "medium"
@@ -248,6 +282,11 @@ class CommandVerdict(Record):
     reason: str = ""
     argv: list[str] = Field(default_factory=list)
     program: str | None = None
+    # When the command is a catalogue entry: which one, its typed parameters, and the argv that runs (its own rendering).
+    tool: str | None = None
+    tool_kind: Literal["read", "action"] | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    rendered: list[str] = Field(default_factory=list)
 
 
 class ActionRecord(Record):
@@ -259,6 +298,9 @@ class ActionRecord(Record):
     output: str = ""
     by: str = ""  # agent or tool
     at: datetime = Field(default_factory=utc_now)
+    tool: str | None = None  # the catalogue entry that ran, with its typed parameters and the argv it rendered
+    params: dict[str, Any] = Field(default_factory=dict)
+    argv: list[str] = Field(default_factory=list)
 
 
 class RoleUsage(Record):
@@ -331,7 +373,7 @@ class OpsState(TypedDict, total=False):
 
 
 STATE_RECORD_TYPES: tuple[type[BaseModel], ...] = (
-    UserRef, Alert, Request, Evidence, RootCauseCandidate, Diagnosis, SpecChange, CostLine,
-    CostEstimate, PlanSummary, ValidationResult, Proposal, ApprovalRule, ApprovalRequest,
+    UserRef, Alert, Request, Evidence, RootCauseCandidate, SuggestedAction, Diagnosis, SpecChange, CostLine,
+    CostEstimate, PlanSummary, ValidationResult, PlannedAction, Proposal, ApprovalRule, ApprovalRequest,
     ApprovalDecision, CommandVerdict, ActionRecord, RoleUsage, AgentNote, Report,
 )

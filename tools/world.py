@@ -100,6 +100,10 @@ class World(Protocol):
 
     async def read_metric(self, name: str) -> list[tuple[str, float]]: ...
 
+    def control_host(self) -> str | None:
+        """Where cluster, database and account reads run: any host of the incident answers them."""
+        return next(iter(self.record.hosts), None)
+
     def hosts_in(self, group: str | None) -> list[str]: ...
 
     def log_sources(self) -> list[str]: ...
@@ -117,10 +121,42 @@ def normalize_command(command: str) -> str:
         return " ".join(command.split())
 
 
+class CommandIdentity(BaseModel):
+    """What replay compares: the catalogue entry and its identifying parameters (tools/catalogue.py)."""
+
+    model_config = ConfigDict(frozen=True)
+    tool: str
+    identifying: tuple[tuple[str, str], ...] = ()
+    scope: str = "host"
+
+
+def identify_command(command: str | list[str]) -> CommandIdentity | None:
+    """The catalogue identity of a command as the guard reads it, or None when it is no catalogue entry."""
+    from tools.catalogue import default_catalogue
+    from tools.guard import judge_command
+
+    verdict = judge_command(command)
+    if verdict.tool is None:
+        return None
+    catalogue = default_catalogue()
+    tool = catalogue.get(verdict.tool)
+    name, items = catalogue.identity(tool, verdict.params)
+    return CommandIdentity(tool=name, identifying=items, scope=tool.scope)
+
+
+class _Recording(BaseModel):
+    host: str
+    command: str
+    normalized: str
+    identity: CommandIdentity | None
+    output: RecordedOutput
+
+
 class RecordedWorld:
-    """Answers from a scenario's recording, with FORMAT.md's matching rule:
-    the exact command, else a recorded command of the same program on that host,
-    else exit status 127 "not recorded in this incident"."""
+    """Answers from a scenario's recording with FORMAT.md's rule: a recorded output answers only the command an
+    agent asked for — the same command after normalisation, or the same catalogue read with the same identifying
+    parameters (a host's own recordings; for cluster, database and account reads, any host's). Anything else is
+    exit status 127 "not recorded in this incident". Nothing recorded is read unless it is asked for."""
 
     name = "recorded"
 
@@ -128,29 +164,36 @@ class RecordedWorld:
         self.record = record
         self._inventory = inventory or {}
         self.calls: list[tuple[str, str]] = []
+        self.answered: list[tuple[str, str, str]] = []  # (host asked, command asked, recorded command that answered)
+        self._index: list[_Recording] | None = None
+
+    def _recordings(self) -> list[_Recording]:
+        if self._index is None:
+            self._index = [
+                _Recording(host=host, command=cmd, normalized=normalize_command(cmd), identity=identify_command(cmd), output=out)
+                for host, commands in self.record.hosts.items() for cmd, out in commands.items()
+            ]
+        return self._index
 
     async def run_command(self, host: str, argv: list[str], timeout: float) -> CommandResult:
         command = shlex.join(argv)
         self.calls.append((host, command))
-        recorded = self.record.hosts.get(host)
-        if recorded is None:
-            return CommandResult(
-                host=host, command=command, exit_status=255,
-                error=f"host {host!r} is not part of this recorded incident",
-            )
+        if host not in self.record.hosts:
+            return CommandResult(host=host, command=command, exit_status=255, error=f"host {host!r} is not part of this recorded incident")
         wanted = normalize_command(command)
-        for cmd, out in recorded.items():
-            if normalize_command(cmd) == wanted:
-                return self._result(host, command, out)
-        program = argv[0] if argv else ""
-        for cmd, out in recorded.items():
-            first = cmd.split(None, 1)[0] if cmd.strip() else ""
-            if first == program:
-                return self._result(host, command, out)
-        return CommandResult(
-            host=host, command=command, exit_status=NOT_RECORDED_STATUS,
-            stderr=f"{program}: not recorded in this incident",
-        )
+        identity = identify_command(argv)
+        anywhere = identity is not None and identity.scope != "host"
+        recordings = self._recordings()
+        ordered = [r for r in recordings if r.host == host] + ([r for r in recordings if r.host != host] if anywhere else [])
+        found = next((r for r in ordered if r.normalized == wanted), None)
+        if found is None and identity is not None:
+            found = next((r for r in ordered if r.identity is not None and r.identity.tool == identity.tool
+                          and r.identity.identifying == identity.identifying), None)
+        if found is None:
+            program = argv[0] if argv else ""
+            return CommandResult(host=host, command=command, exit_status=NOT_RECORDED_STATUS, stderr=f"{program}: not recorded in this incident")
+        self.answered.append((host, command, found.command))
+        return self._result(host, found.command, found.output)  # the output is the recorded command's: parse it as such
 
     @staticmethod
     def _result(host: str, command: str, out: RecordedOutput) -> CommandResult:
@@ -164,6 +207,10 @@ class RecordedWorld:
     async def read_metric(self, name: str) -> list[tuple[str, float]]:
         return list(self.record.metrics.get(name, []))
 
+    def control_host(self) -> str | None:
+        """Where cluster, database and account reads run: any host of the incident answers them."""
+        return next(iter(self.record.hosts), None)
+
     def hosts_in(self, group: str | None) -> list[str]:
         if group and group in self._inventory:
             return [h for h in self._inventory[group] if h in self.record.hosts] or list(self._inventory[group])
@@ -171,16 +218,6 @@ class RecordedWorld:
 
     def log_sources(self) -> list[str]:
         return list(self.record.logs)
-
-    # Discovery, only a recording has it: what was captured, so diagnostics can ask for it
-    # (every command still passes the guard when it is run).
-
-    def recorded_hosts(self) -> dict[str, list[str]]:
-        """host -> the command strings recorded on it, in file order."""
-        return {host: list(commands) for host, commands in self.record.hosts.items()}
-
-    def metric_names(self) -> list[str]:
-        return list(self.record.metrics)
 
     def infra(self) -> InfraRecord:
         return self.record.infra

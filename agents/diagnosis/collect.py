@@ -26,7 +26,6 @@ from agents.diagnosis.commands import (
     command_evidence,
     note,
     plan_commands,
-    recorded_hosts,
     run_all,
 )
 from agents.diagnosis.metrics import summarize_series
@@ -77,12 +76,12 @@ async def collect_logs(ctx: AgentContext, book: EvidenceBook, request: Request, 
     except Exception as exc:
         notes.append(note(f"could not list log sources: {exc}", "warning"))
         sources = []
-    if recorded_hosts(ctx.world) is None:  # live worlds: the playbooks' journald/file hints too
-        for playbook in playbooks:
-            for hint in playbook.logs:
-                name = render(hint, values)
-                if name and name not in sources:
-                    sources.append(name)
+    configured = set(sources)
+    for playbook in playbooks:  # the playbooks' journald/file hints too, in every world
+        for hint in playbook.logs:
+            name = render(hint, values)
+            if name and name not in sources:
+                sources.append(name)
     names = situation.names
     sources.sort(key=lambda s: 0 if any(n in s.lower() for n in names) else 1)
     if len(sources) > MAX_LOG_SOURCES:
@@ -98,6 +97,8 @@ async def collect_logs(ctx: AgentContext, book: EvidenceBook, request: Request, 
             book.add(kind="log", source=source, ok=False, summary=f"could not read: {redact(str(exc))[:200]}")
             continue
         lines = [redact(str(line)) for line in raw]
+        if not lines and source not in configured:
+            continue  # a playbook's guess at a source that has nothing: not evidence
         facts = scan_lines(lines, year=at.year if at else None)
         templates, text = _digest(lines, budget, source) if lines else ([], "")
         facts.templates = templates
@@ -138,15 +139,11 @@ def collect_code(ctx: AgentContext, book: EvidenceBook) -> None:
 
 async def collect_metrics(ctx: AgentContext, book: EvidenceBook, playbooks: list[Playbook], values: dict[str, str]) -> None:
     names: list[str] = []
-    recorded = getattr(ctx.world, "metric_names", None)
-    if callable(recorded):
-        names = recorded()
-    else:
-        for playbook in playbooks:
-            for hint in playbook.metrics:
-                name = render(hint, values)
-                if name and name not in names:
-                    names.append(name.replace("'", ""))
+    for playbook in playbooks:  # the metrics the playbooks ask for, in every world (a recording answers only those)
+        for hint in playbook.metrics:
+            name = render(hint, values)
+            if name and name not in names:
+                names.append(name.replace("'", ""))
     for name in names[:MAX_METRICS]:
         try:
             series = await ctx.world.read_metric(name)

@@ -1,37 +1,35 @@
-"""Playbook commands on hosts: which hosts, which commands, run through the guarded tools, read into evidence.
+"""Playbook reads on hosts: which hosts, which catalogue calls, run through the guarded tools, read into evidence.
 
-Only commands the guard allows as diagnostics are even attempted; in a
-recorded world the commands recorded for the chosen hosts are read too
-(discovered through the world's `record`, still run through the guard), and
-a second command that the recording answers with the same output is not
-counted twice.
+Every step is a typed catalogue read (config/tools/): its parameters are
+filled from the alert and the evidence, validated by type and rendered by the
+catalogue; the guard reads the rendering back as the same tool before it
+runs. Cluster, database and account reads run once (on the first host, the
+control host); host reads run on each chosen host. In a recorded world a
+call is answered only by a recording of the same read (tools/world.py): the
+diagnostician never reads what it did not ask for.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
 from agents.context import AgentContext
-from agents.diagnosis.parsers import parse_output, parser_for_command
-from agents.diagnosis.playbooks import PLACEHOLDER, Playbook, render, step_applies
+from agents.diagnosis.parsers import parse_output
+from agents.diagnosis.playbooks import Playbook, fill_params, step_applies
 from agents.diagnosis.timeline import scan_lines
 from graphs.state import AgentNote, Evidence, Request
-from tools.guard import describe, judge_command
+from tools.catalogue import RenderedCall, ToolCall, ToolParamError, default_catalogue
 from tools.redact import redact
-from tools.world import NOT_RECORDED_STATUS, CommandResult, normalize_command
+from tools.world import NOT_RECORDED_STATUS, CommandResult
 
 AGENT = "diagnostician"
 MAX_HOSTS = 4
-MAX_RECORDED_HOSTS = 12
-MAX_EXTRA_HOSTS = 3
 EXCERPT_CHARS = 2000
 CONCURRENCY = 6
-# Outputs about a cluster or a database rather than one host: worth reading wherever they were recorded.
-CLUSTER_PARSERS = {"kube_pods", "kube_events", "kube_describe", "kube_nodes", "mysql_processlist", "db_settings", "pg_activity", "terraform",
-                   "kube_replicasets", "kube_rollout_history", "kube_keys", "aws_rds", "aws_security_groups", "aws_network_acls"}
 
 
 @dataclass
@@ -48,25 +46,26 @@ def note(text: str, level: str = "info") -> AgentNote:
     return AgentNote(agent=AGENT, text=redact(text), level=level)  # type: ignore[arg-type]
 
 
-def recorded_hosts(world: Any) -> dict[str, list[str]] | None:
-    """A recorded world's host -> recorded commands (live worlds record nothing: None)."""
-    discover = getattr(world, "recorded_hosts", None)
-    return discover() if callable(discover) else None
-
-
 @dataclass
 class PlannedCommand:
+    """One typed read to run: the call, its rendering and where it runs."""
+
     host: str
-    command: str
+    call: ToolCall
+    rendered: RenderedCall
     parser: str | None
     timeout: float
-    origin: str  # "recorded" or "playbook:<name>"
+    origin: str  # "playbook:<name>"
+
+    @property
+    def command(self) -> str:
+        return shlex.join(self.rendered.argv)
 
 
 def choose_hosts(ctx: AgentContext, request: Request, values: dict[str, str], playbooks: list[Playbook], notes: list[AgentNote]) -> list[str]:
-    """The alert's host, else its group's hosts, else every recorded host (bounded)."""
+    """The alert's host, else its group's hosts, else the world's hosts (the inventory; a recording's hosts), bounded."""
     labels = dict(request.alert.labels) if request.alert else {}
-    recorded = recorded_hosts(ctx.world)
+    known = _known_hosts(ctx)
     hosts: list[str] = []
     if values.get("host"):
         hosts = [values["host"]]
@@ -75,85 +74,66 @@ def choose_hosts(ctx: AgentContext, request: Request, values: dict[str, str], pl
             hosts = list(ctx.world.hosts_in(labels["group"]))
         except Exception as exc:
             notes.append(note(f"could not list hosts of group {labels['group']}: {exc}", "warning"))
-    if hosts and recorded is not None and not any(h in recorded for h in hosts):
-        notes.append(note(f"host(s) {', '.join(hosts)} named by the alert are not in this recording; using the recorded hosts", "warning"))
+    if hosts and known and not any(h in known for h in hosts):
+        notes.append(note(f"host(s) {', '.join(hosts)} named by the alert are not known here; using the known hosts", "warning"))
         hosts = []
-    if not hosts:
-        wants_hosts = any(p.steps for p in playbooks if not p.match.always)
-        if recorded is not None:
-            hosts = list(recorded)
-        elif wants_hosts:
-            try:
-                hosts = list(ctx.world.hosts_in(None))
-            except Exception:
-                hosts = []
-    limit = MAX_RECORDED_HOSTS if recorded is not None else MAX_HOSTS  # reading a recording costs nothing
-    if len(hosts) > limit:
-        notes.append(note(f"{len(hosts)} hosts match; diagnosing the first {limit}", "limitation"))
-    return hosts[:limit]
+    if not hosts and any(p.steps for p in playbooks):
+        hosts = known
+    if len(hosts) > MAX_HOSTS:
+        notes.append(note(f"{len(hosts)} hosts match; diagnosing the first {MAX_HOSTS}", "limitation"))
+    return hosts[:MAX_HOSTS]
+
+
+def _known_hosts(ctx: AgentContext) -> list[str]:
+    try:
+        return list(ctx.world.hosts_in(None))
+    except Exception:
+        return []
 
 
 def plan_commands(ctx: AgentContext, playbooks: list[Playbook], hosts: list[str], values: dict[str, str], notes: list[AgentNote],
                   environment: str = "dev", *, learned: set[str] | None = None, earlier: list[PlannedCommand] | None = None) -> list[PlannedCommand]:
-    """Commands to run. With `learned`, a follow-up round: only the steps that need a newly learned value,
-    and nothing `earlier` rounds already planned (recorded outputs were all read in the first round)."""
-    recorded = recorded_hosts(ctx.world) or {}
+    """Reads to run. With `learned`, a follow-up round: only the steps that need a newly learned value,
+    and nothing earlier rounds already planned."""
+    catalogue = default_catalogue()
     planned: list[PlannedCommand] = []
-    earlier = earlier or []
-    seen: set[tuple[str, str]] = {(p.host, normalize_command(p.command)) for p in earlier}
-
-    refused: list[str] = []
-
-    def add(host: str, command: str, parser: str | None, timeout: float, origin: str) -> None:
-        key = (host, normalize_command(command))
-        if key in seen:
-            return
-        seen.add(key)
-        verdict = judge_command(command, environment)
-        if verdict.verdict != "allow":  # diagnostics only: never even ask to run what is not read-only
-            refused.append(f"`{command}` ({describe(verdict)})")
-            return
-        planned.append(PlannedCommand(host, command, parser, timeout, origin))
-
-    for host in hosts if learned is None else []:  # what was recorded on the alert's hosts, when the world is a recording
-        for command in recorded.get(host, {}):
-            parser = parser_for_command(command)
-            if parser:
-                add(host, command, parser, 15.0, "recorded")
-    extra = [h for h in recorded if h not in hosts][:MAX_EXTRA_HOSTS] if learned is None else []
-    for host in extra:  # cluster- and database-level outputs recorded on another host (a bastion, the DB host)
-        for command in recorded.get(host, {}):
-            parser = parser_for_command(command)
-            if parser in CLUSTER_PARSERS:
-                add(host, command, parser, 15.0, "recorded")
-    recorded_parsers = {(p.host, p.parser) for p in planned + earlier if p.origin == "recorded"}
+    seen: set[tuple[str, tuple[str, ...]]] = {_key(p) for p in earlier or []}
     skipped: list[str] = []
+    invalid: list[str] = []
     for playbook in playbooks:
         for step in playbook.steps:
             if not step_applies(step, values):
                 continue
-            if learned is not None and not learned.intersection(PLACEHOLDER.findall(step.command)):
+            if learned is not None and not learned.intersection(step.placeholders()):
                 continue
-            command = render(step.command, values)
-            if command is None:
-                skipped.append(step.command)
+            params = fill_params(step.params, values)
+            if params is None:
+                skipped.append(f"{step.tool}({', '.join(sorted(step.placeholders()))})")
                 continue
-            parser = step.parser or parser_for_command(command)
-            targets = hosts[:1] if step.scope == "cluster" else hosts
-            # a cluster step runs once: skip it when it was planned already, or when a recording
-            # already answered that kind of output (two db_settings steps both run live)
-            if step.scope == "cluster" and any(p.command == command or (p.parser == parser and p.origin == "recorded")
-                                               for p in planned + earlier):
-                continue
+            tool = catalogue.get(step.tool or "")
+            targets = hosts[:1] if tool.scope != "host" else hosts
             for host in targets:
-                if recorded and (host, parser) in recorded_parsers:
-                    continue  # the recording answers this program with what it holds; it is already read
-                add(host, command, parser, step.timeout, f"playbook:{playbook.name}")
-    if refused:
-        notes.append(note(f"{len(refused)} command(s) not run because the guard does not allow them as diagnostics: {'; '.join(refused[:3])}", "info"))
+                call = ToolCall(tool=tool.name, params=params, host=host)
+                try:
+                    rendered = catalogue.render(call)
+                except ToolParamError as exc:
+                    invalid.append(str(exc))
+                    continue
+                plan = PlannedCommand(host, call, rendered, tool.parser_for(rendered.params), step.timeout or tool.timeout_s,
+                                      f"playbook:{playbook.name}")
+                if _key(plan) in seen:
+                    continue
+                seen.add(_key(plan))
+                planned.append(plan)
+    if invalid:
+        notes.append(note(f"{len(invalid)} step(s) not run because a value did not fit its parameter: {'; '.join(invalid[:2])}", "info"))
     if skipped and learned is None:
-        notes.append(note(f"{len(skipped)} playbook step(s) skipped for want of a label to fill them (e.g. `{skipped[0]}`)", "info"))
+        notes.append(note(f"{len(skipped)} playbook step(s) skipped for want of a value to fill them (e.g. {skipped[0]})", "info"))
     return planned
+
+
+def _key(plan: PlannedCommand) -> tuple[str, tuple[str, ...]]:
+    return ("*" if plan.rendered.scope != "host" else plan.host, tuple(plan.rendered.argv))
 
 
 async def run_all(ctx: AgentContext, request: Request, planned: list[PlannedCommand]):
@@ -163,7 +143,7 @@ async def run_all(ctx: AgentContext, request: Request, planned: list[PlannedComm
     async def one(p: PlannedCommand):
         async with gate:
             try:
-                return await tools.run(p.host, p.command, timeout=p.timeout)
+                return await tools.call(p.call, timeout=p.timeout)
             except Exception as exc:  # a tool failure is a fact about the world, not a crash of the graph
                 return exc
 
@@ -200,7 +180,7 @@ def command_evidence(book: EvidenceBook, plan: PlannedCommand, outcome: Any, not
         notes.append(note(f"`{plan.command}` on {plan.host} was not run: {outcome.verdict.verdict} ({outcome.verdict.rule})", "warning"))
         return
     if result.exit_status == NOT_RECORDED_STATUS and not result.stdout:
-        book.add(kind="command", source=source, host=plan.host, command=plan.command, ok=False,
+        book.add(kind="command", source=source, host=plan.host, command=plan.command, tool=plan.rendered.tool, ok=False,
                  summary="not recorded in this incident" if "not recorded" in (result.stderr or "") else f"command not found: {result.stderr[:160]}",
                  facts={"parser": plan.parser or "", "ok": False, "error": "not recorded"})
         return
@@ -214,7 +194,8 @@ def command_evidence(book: EvidenceBook, plan: PlannedCommand, outcome: Any, not
             return
         seen_outputs[key] = plan.command
     if plan.parser:
-        facts = parse_output(plan.parser, result.stdout, command=plan.command, stderr=result.stderr)
+        # A recording answers with the output of the command it recorded: read it as that command's output.
+        facts = parse_output(plan.parser, result.stdout, command=result.command or plan.command, stderr=result.stderr)
         data = facts.model_dump(mode="json")
         summary = facts.summary()
         ok = facts.ok
@@ -230,5 +211,5 @@ def command_evidence(book: EvidenceBook, plan: PlannedCommand, outcome: Any, not
             summary = f"exit {result.exit_status}: {result.stderr.strip().splitlines()[0][:200]}"
     if result.timed_out:
         summary = f"timed out; {summary}"
-    book.add(kind="command", source=source, host=plan.host, command=plan.command, ok=ok,
+    book.add(kind="command", source=source, host=plan.host, command=plan.command, tool=plan.rendered.tool, ok=ok,
              summary=summary[:400], excerpt=_excerpt(result), facts=data)

@@ -7,7 +7,7 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from agents.diagnosis.advice import NEXT_CHECKS, REMEDY_COMMANDS, TITLES
+from agents.diagnosis.advice import NEXT_CHECKS, REMEDY_ACTIONS, TITLES
 from agents.diagnosis.analyzers import Analysis, EvidenceView, Situation
 from agents.diagnosis.analyzers.rollout import releases
 from agents.diagnosis.code_smells import CodeFacts
@@ -20,10 +20,9 @@ from agents.diagnosis.parsers.rollout import RolloutHistoryFacts
 from agents.diagnosis.parsers.systemd import UnitFacts
 from agents.diagnosis.parsers.terraform import TerraformFacts
 from agents.diagnosis.parsers.tls import TlsFacts
-from agents.diagnosis.playbooks import SAFE_VALUE
 from agents.diagnosis.remedies import Remedy
 from agents.diagnosis.timeline import parse_timestamp
-from graphs.state import AgentNote, Diagnosis, Evidence, RootCauseCandidate
+from graphs.state import AgentNote, Diagnosis, Evidence, RootCauseCandidate, SuggestedAction
 from tools.guard import describe, judge_command
 from tools.redact import redact
 
@@ -213,45 +212,66 @@ def fix_kind_for(category: str, remedies: dict[str, Remedy], target: dict[str, A
     return fix if fix in ("terraform", "code_patch", "command", "none") else "none"
 
 
-def _fill(template: str, values: dict[str, Any]) -> str | None:
-    missing = False
+def remedy_actions(category: str, target: dict[str, Any]) -> tuple[list[SuggestedAction], list[AgentNote]]:
+    """The category's typed remedy actions with parameters from the target; those whose values do not fit are dropped."""
+    from agents.diagnosis.playbooks import fill_params
+    from tools.actions import plan_action
+    from tools.catalogue import ToolCall, ToolParamError
 
-    def sub(m: re.Match[str]) -> str:
-        nonlocal missing
-        value = values.get(m.group(1))
-        if value is None or not SAFE_VALUE.match(str(value)):
-            missing = True
-            return ""
-        return str(value)
-
-    out = _PLACEHOLDER.sub(sub, template)
-    return None if missing else out
-
-
-def remedy_commands(category: str, target: dict[str, Any]) -> list[str]:
-    by_platform = REMEDY_COMMANDS.get(category, {})
+    by_platform = REMEDY_ACTIONS.get(category, {})
     if "mysql" in by_platform or "postgres" in by_platform:
         platform = "postgres" if target.get("engine", "").startswith("postgres") else "mysql"
     else:
         platform = "k8s" if target.get("deployment") and target.get("namespace") and "k8s" in by_platform else "host"
-    out = []
-    for template in by_platform.get(platform, []):
-        command = _fill(template, target)
-        if command:
-            out.append(command)
-    return out
+    values = {k: str(v) for k, v in target.items() if isinstance(v, (str, int)) and not isinstance(v, bool)}
+    host = target.get("host") if platform == "host" else None
+    out: list[SuggestedAction] = []
+    notes: list[AgentNote] = []
+    for tool, template in by_platform.get(platform, []):
+        params = fill_params(template, values)
+        if params is None:
+            continue
+        try:
+            plan_action(ToolCall(tool=tool, params=params, host=host))
+        except ToolParamError as exc:
+            notes.append(AgentNote(agent="diagnostician", level="info", text=redact(f"remedy {tool} not suggested: {exc}")))
+            continue
+        out.append(SuggestedAction(tool=tool, params=params, host=host))
+    return out, notes
 
 
-def judge_suggestions(commands: list[str], environment: str) -> tuple[list[str], list[AgentNote]]:
-    """Keep suggestions the guard would run with approval (or allow); drop forbidden ones, saying why."""
-    kept, notes = [], []
+def judge_suggestions(commands: list[str], environment: str) -> tuple[list[SuggestedAction], list[AgentNote]]:
+    """Free-form suggestions (a model's) as typed actions: a catalogue action is kept with its typed parameters;
+    anything else is dropped, saying why (reads are not remedies; other commands are not catalogue actions)."""
+    kept: list[SuggestedAction] = []
+    notes: list[AgentNote] = []
     for command in commands:
         verdict = judge_command(command, environment)
+        shown = redact(command[:200])
         if verdict.verdict == "forbid":
-            notes.append(AgentNote(agent="diagnostician", level="warning", text=redact(f"suggested command `{command[:200]}` dropped — {describe(verdict)}")))
-        elif command not in kept:
-            kept.append(command)
+            notes.append(AgentNote(agent="diagnostician", level="warning", text=f"suggested command `{shown}` dropped — {redact(describe(verdict))}"))
+        elif verdict.tool is None or verdict.tool_kind != "action":
+            notes.append(AgentNote(agent="diagnostician", level="info",
+                                   text=f"suggested command `{shown}` dropped — it is not a catalogue action ({redact(describe(verdict))})"))
+        else:
+            action = SuggestedAction(tool=verdict.tool, params=verdict.params)
+            if action not in kept:
+                kept.append(action)
     return kept, notes
+
+
+def action_lines(actions: list[SuggestedAction]) -> list[str]:
+    """Each suggested action's argv, for people."""
+    from tools.actions import approval_line, plan_action
+    from tools.catalogue import ToolCall, ToolParamError
+
+    lines = []
+    for action in actions:
+        try:
+            lines.append(approval_line(plan_action(ToolCall(tool=action.tool, params=action.params, host=action.host))))
+        except ToolParamError:
+            continue
+    return lines
 
 
 def next_checks_for(category: str, target: dict[str, Any]) -> list[str]:
@@ -296,7 +316,7 @@ def conclude(analysis: Analysis, evidence: list[Evidence], situation: Situation,
         if active:
             target["lock_holder_active"] = True
     fix_kind = fix_kind_for(category, remedies, target, scored.reasons if scored else [])
-    suggested, notes = judge_suggestions(remedy_commands(category, target), environment)
+    suggested, notes = remedy_actions(category, target)
     runners = [c for c in analysis.candidates(6) if c.category != category][:3]
     next_checks = next_checks_for(category, target)
     if target.get("lock_holder_active"):
@@ -310,7 +330,8 @@ def conclude(analysis: Analysis, evidence: list[Evidence], situation: Situation,
         citations=citations,
         fix_kind=fix_kind,  # type: ignore[arg-type]
         next_checks=next_checks,
-        suggested_commands=suggested,
+        suggested_commands=action_lines(suggested),
+        suggested_actions=suggested,
         decided_by="rules",
         target=target,
     )
@@ -320,4 +341,5 @@ def conclude(analysis: Analysis, evidence: list[Evidence], situation: Situation,
     return diagnosis, notes
 
 
-__all__ = ["RootCauseCandidate", "build_target", "conclude", "fix_kind_for", "judge_suggestions", "next_checks_for", "remedy_commands"]
+__all__ = ["RootCauseCandidate", "action_lines", "build_target", "conclude", "fix_kind_for", "judge_suggestions", "next_checks_for",
+           "remedy_actions"]

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from agents.diagnosis.analyzers import Analysis, EvidenceView
 from agents.diagnosis.collect import Collected
-from agents.diagnosis.conclude import build_target, fix_kind_for, judge_suggestions, next_checks_for
+from agents.diagnosis.conclude import action_lines, build_target, fix_kind_for, judge_suggestions, next_checks_for
 from agents.diagnosis.remedies import Remedy
 from graphs.errors import ProviderError
 from graphs.state import AgentNote, Diagnosis, Evidence, RoleUsage, RootCauseCandidate
@@ -147,7 +147,9 @@ def _to_diagnosis(answer: LlmDiagnosis, collected: Collected, rules: Diagnosis, 
     target = rules.target if category == rules.root_cause else build_target(category, view, collected.values, answer.citations)
     reasons = [e.summary for e in collected.evidence if e.id in answer.citations]
     fix_kind = fix_kind_for(category, remedies, target, reasons)
-    suggested, dropped = judge_suggestions([redact(c) for c in answer.suggested_commands] + (rules.suggested_commands if category == rules.root_cause else []), environment)
+    suggested, dropped = judge_suggestions([redact(c) for c in answer.suggested_commands], environment)
+    if category == rules.root_cause:  # the rules' typed remedies stand beside the model's
+        suggested = rules.suggested_actions + [a for a in suggested if a not in rules.suggested_actions]
     notes.extend(dropped)
     return Diagnosis(
         summary=redact(answer.summary)[:1200],
@@ -158,7 +160,8 @@ def _to_diagnosis(answer: LlmDiagnosis, collected: Collected, rules: Diagnosis, 
         citations=list(dict.fromkeys(answer.citations)),
         fix_kind=fix_kind,  # type: ignore[arg-type]
         next_checks=[redact(c)[:300] for c in answer.next_checks][:8] or next_checks_for(category, target),
-        suggested_commands=suggested,
+        suggested_commands=action_lines(suggested),
+        suggested_actions=suggested,
         decided_by="llm",
         target=target,
     )

@@ -1,40 +1,51 @@
-"""Playbooks (config/playbooks/*.yaml): which read-only commands to run for which kind of alert.
+"""Playbooks (config/playbooks/*.yaml): which catalogue reads to run for which kind of alert.
 
 A playbook matches alert names (globs), words in the alert, the person's text
-and label values (English and Korean), and lists steps: a command template
-with {unit}/{service}/{db}/... placeholders filled from the alert's labels (or,
-in a follow-up round, from values learned from the first evidence: learn.py), a
-timeout and the parser that reads the output. A step whose placeholder has no
-safe value is skipped, never guessed. Every rendered command still goes
-through the guard when it runs.
+and label values (English and Korean), and lists steps: a catalogue read tool
+(config/tools/) with parameters whose values may hold {unit}/{service}/{db}/...
+placeholders, filled from the alert's labels (or, in a follow-up round, from
+values learned from the first evidence: learn.py). A step whose placeholder
+has no value is skipped, never guessed; a filled value still goes through the
+parameter's type. Operators may write a step as a command string
+(`command: "kubectl describe pod {pod} -n {namespace}"`): it loads only when it
+reads back as a catalogue read with valid parameters, else the playbook fails
+to load with a message naming the step.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import re
-import shlex
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from graphs.errors import ConfigError
 from graphs.state import Request
 
-SAFE_VALUE = re.compile(r"^[A-Za-z0-9@._:/-]{1,200}$")
-PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+SAFE_VALUE = re.compile(r"^[A-Za-z0-9@._:/=-]{1,200}$")
+PLACEHOLDER = re.compile(r"(?<!\{)\{([a-z_][a-z0-9_]*)\}(?!\})")
 
 
 class Step(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    command: str
-    timeout: float = 15.0
-    parser: str | None = None  # None: chosen from the command (parsers.parser_for_command)
-    scope: Literal["host", "cluster"] = "host"  # cluster steps (kubectl, database clients) run once, not per host
+    tool: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    command: str | None = None  # an operator's step written as a command; resolved to `tool` and `params` at load
+    timeout: float | None = None  # None: the tool's own
     when: dict[str, list[str]] = Field(default_factory=dict)  # e.g. {engine: [mysql]}: run only when the value matches
+
+    @model_validator(mode="after")
+    def _one_form(self) -> "Step":
+        if (self.tool is None) == (self.command is None):
+            raise ValueError("a step names a `tool` (with `params`) or a `command`, not both")
+        return self
+
+    def placeholders(self) -> set[str]:
+        return set(PLACEHOLDER.findall(repr(self.params)))
 
 
 class Match(BaseModel):
@@ -58,18 +69,52 @@ class Playbook(BaseModel):
 
 @lru_cache(maxsize=8)
 def _load(directory: str) -> tuple[Playbook, ...]:
+    from tools.catalogue import default_catalogue
+    from tools.command_rules import default_rules
+
+    catalogue, rules = default_catalogue(), default_rules()
     out = []
     for path in sorted(Path(directory).glob("*.yaml")):
         try:
             raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-            out.append(Playbook.model_validate(raw))
+            playbook = Playbook.model_validate(raw)
         except yaml.YAMLError as exc:
             raise ConfigError(f"{path}: invalid YAML: {str(exc).splitlines()[0]}") from None
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
             raise ConfigError(f"{path}: {where}: {first['msg']}") from None
+        out.append(playbook.model_copy(update={"steps": [_resolve(step, i, path, catalogue, rules) for i, step in enumerate(playbook.steps)]}))
     return tuple(out)
+
+
+def _resolve(step: Step, index: int, path: Path, catalogue: Any, rules: Any) -> Step:
+    """A step as a catalogue read: a command string is read back into a tool call; the tool must be a read."""
+    from tools.param_types import ParamTypeError, validate
+    from tools.tool_match import TemplateError, template_to_call
+
+    where = f"{path}: steps[{index}]"
+    if step.command is not None:
+        try:
+            tool, params = template_to_call(step.command, catalogue, rules)
+        except TemplateError as exc:
+            raise ConfigError(f"{where} `{step.command}` {exc}") from None
+        return step.model_copy(update={"tool": tool, "params": params, "command": None})
+    try:
+        spec = catalogue.get(step.tool)
+    except KeyError:
+        raise ConfigError(f"{where}: no tool named {step.tool!r} in config/tools") from None
+    if spec.kind != "read":
+        raise ConfigError(f"{where}: {step.tool} is an action; playbooks only read")
+    for key, value in step.params.items():
+        if key not in spec.params:
+            raise ConfigError(f"{where}: {step.tool} has no parameter {key!r} (it takes {', '.join(spec.params) or 'none'})")
+        if PLACEHOLDER.search(repr(value)) is None:
+            try:
+                validate(spec.params[key].type, value, catalogue._resolved_options(spec.params[key]))
+            except ParamTypeError as exc:
+                raise ConfigError(f"{where}: {step.tool}: parameter {key}: {exc}") from None
+    return step
 
 
 def load_playbooks(directory: str | Path) -> list[Playbook]:
@@ -129,21 +174,35 @@ def select_playbooks(playbooks: list[Playbook], request: Request, limit: int = 3
     return always + [p for p in chosen if p not in always]
 
 
-def render(template: str, values: dict[str, str]) -> str | None:
-    """Fill placeholders; None when one has no value or an unsafe one (never guess, never inject)."""
+def fill_params(params: dict[str, Any], values: dict[str, str]) -> dict[str, Any] | None:
+    """A step's parameters with placeholders filled; None when one has no value or an unsafe one (never guess)."""
     missing = False
 
-    def fill(m: re.Match[str]) -> str:
+    def fill(value: Any) -> Any:
         nonlocal missing
-        value = values.get(m.group(1))
-        if not value or not SAFE_VALUE.match(value):
-            missing = True
-            return ""
-        return shlex.quote(value)
+        if isinstance(value, list):
+            return [fill(v) for v in value]
+        if not isinstance(value, str):
+            return value
 
-    escaped = template.replace("{{", "\x00").replace("}}", "\x01")  # literal braces: curl's -w '%{{http_code}}'
-    out = PLACEHOLDER.sub(fill, escaped).replace("\x00", "{").replace("\x01", "}")
+        def one(m: re.Match[str]) -> str:
+            nonlocal missing
+            found = values.get(m.group(1))
+            if not found or not SAFE_VALUE.match(found):
+                missing = True
+                return ""
+            return found
+
+        return PLACEHOLDER.sub(one, value)
+
+    out = {k: fill(v) for k, v in params.items()}
     return None if missing else out
+
+
+def render(template: str, values: dict[str, str]) -> str | None:
+    """Fill placeholders in a name (a log source, a metric); None when one has no value or an unsafe one."""
+    filled = fill_params({"v": template}, values)
+    return None if filled is None else str(filled["v"])
 
 
 def step_applies(step: Step, values: dict[str, str]) -> bool:
