@@ -19,6 +19,8 @@ from agents.context import AgentContext
 from agents.deployer import REPLAY_OUTPUT, deployer
 from config.settings import Settings
 from graphs.state import ApprovalDecision, ApprovalRequest, Proposal, Request, SpecChange, UserRef
+from tools.actions import plan_action
+from tools.catalogue import ToolCall
 from tools.plan_summary import summarize_plan
 from tools.terraform_errors import build_unlock_proposal, lock_holder_evidence, parse_lock_info
 from tools.terraform_runner import TerraformRunner
@@ -229,35 +231,91 @@ async def test_unlock_runs_only_for_the_approved_lock(tmp_path, fake_env, monkey
 # ----------------------------------------------------------------- commands
 
 
-async def test_approved_command_runs_through_the_guard(tmp_path, fake_env):
+def hosts_world() -> "LocalWorld":
+    world = LocalWorld()
+    world.hosts_in = lambda group: ["localhost"]  # type: ignore[attr-defined]
+    return world
+
+
+async def test_an_approved_typed_action_runs_its_exact_argv_and_is_verified(tmp_path, fake_env):
     sleeper = subprocess.Popen(["sleep", "60"])
     try:
-        proposal = Proposal(id="P-cmd", kind="command", title="stop the runaway process", environment="dev",
-                            commands=[f"kill -TERM {sleeper.pid}"])
-        update = await deployer(state_for(proposal), config_for(LocalWorld(), settings_for(tmp_path)))
-        assert update["deployed"] is True
-        assert statuses(update) == [(f"kill -TERM {sleeper.pid}", "executed")]
-        assert update["actions"][0].verdict == "approve"
+        action = plan_action(ToolCall(tool="process.signal", params={"pid": sleeper.pid, "signal": "TERM"}, host="localhost"))
+        assert action.argv == ["kill", "-s", "TERM", str(sleeper.pid)]
+        proposal = Proposal(id="P-cmd", kind="command", title="stop the runaway process", environment="dev", actions=[action])
+        settings = settings_for(tmp_path).model_copy(update={"verify_time_scale": 0.05})
+        update = await deployer(state_for(proposal), config_for(hosts_world(), settings))
+        assert statuses(update)[0] == (f"kill -s TERM {sleeper.pid}", "executed")
+        assert update["actions"][0].verdict == "approve" and update["actions"][0].tool == "process.signal"
         assert sleeper.wait(timeout=5) == -15
+        verified = [n.text for n in update["notes"] if "verification" in n.text]
+        assert verified and verified[0].startswith("process.signal: verification passed: the process is gone")
+        assert update["deployed"] is True
     finally:
         sleeper.kill()
 
 
-async def test_forbidden_command_never_runs_and_stops_the_rest(tmp_path, fake_env):
+async def test_an_action_whose_argv_was_changed_after_approval_never_runs(tmp_path, fake_env):
     victim = tmp_path / "keep.txt"
     victim.write_text("precious")
-    proposal = Proposal(id="P-cmd-bad", kind="command", title="clean up", environment="dev",
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        approved = plan_action(ToolCall(tool="process.signal", params={"pid": sleeper.pid}, host="localhost"))
+        # the approved hash travels with other parameters (another pid): the rendering no longer hashes to it
+        tampered = approved.model_copy(update={"params": {"pid": os.getpid(), "signal": "KILL"}})
+        proposal = Proposal(id="P-cmd-bad", kind="command", title="clean up", environment="dev", actions=[tampered])
+        update = await deployer(state_for(proposal), config_for(hosts_world(), settings_for(tmp_path)))
+        assert update["deployed"] is False
+        assert statuses(update) == [(f"kill -s KILL {os.getpid()}", "refused")]
+        assert "hash mismatch" in update["actions"][0].output
+        assert sleeper.poll() is None and victim.read_text() == "precious"
+    finally:
+        sleeper.kill()
+
+
+async def test_a_proposal_without_typed_actions_runs_nothing(tmp_path, fake_env):
+    victim = tmp_path / "keep.txt"
+    victim.write_text("precious")
+    proposal = Proposal(id="P-cmd-text", kind="command", title="clean up", environment="dev",
                         commands=[f"rm -rf {victim}", "systemctl restart api"])
-    update = await deployer(state_for(proposal), config_for(LocalWorld(), settings_for(tmp_path)))
+    update = await deployer(state_for(proposal), config_for(hosts_world(), settings_for(tmp_path)))
     assert update["deployed"] is False
-    assert statuses(update) == [(f"rm -rf {victim}", "refused")]
+    assert [s for _, s in statuses(update)] == ["refused"]
     assert victim.read_text() == "precious"
 
 
-async def test_commands_are_not_run_in_a_replay(tmp_path, fake_env):
-    proposal = Proposal(id="P-cmd-replay", kind="command", title="restart", environment="dev",
-                        commands=["systemctl restart api", "rm -rf /var/lib/mysql"])
+async def test_a_failed_verification_runs_the_approved_rollback(tmp_path, fake_env):
+    class UnitWorld(LocalWorld):
+        """systemctl answered by a script: `start` succeeds, `status` says the unit stayed inactive."""
+
+        def __init__(self):
+            self.ran: list[list[str]] = []
+
+        async def run_command(self, host, argv, timeout):
+            self.ran.append(list(argv))
+            if argv[:2] == ["systemctl", "status"]:
+                return CommandResult(host=host, command=shlex.join(argv), exit_status=3,
+                                     stdout="○ cleanup.timer - session cleanup\n     Loaded: loaded\n     Active: inactive (dead)\n")
+            return CommandResult(host=host, command=shlex.join(argv), exit_status=0)
+
+    world = UnitWorld()
+    world.hosts_in = lambda group: ["web1"]  # type: ignore[attr-defined]
+    action = plan_action(ToolCall(tool="systemd.start_unit", params={"unit": "cleanup.timer"}, host="web1"))
+    assert action.rollback_argv == ["systemctl", "stop", "cleanup.timer"]
+    proposal = Proposal(id="P-start", kind="command", title="start the cleanup timer", environment="dev", actions=[action])
+    settings = settings_for(tmp_path).model_copy(update={"verify_time_scale": 0.0})
+    update = await deployer(state_for(proposal), config_for(world, settings))
+    assert update["deployed"] is False
+    assert ["systemctl", "start", "cleanup.timer"] in world.ran and ["systemctl", "stop", "cleanup.timer"] in world.ran
+    assert [a.status for a in update["actions"]] == ["executed", "rolled_back"]
+    assert any("verification failed" in n.text for n in update["notes"])
+    assert any("ran its approved rollback systemd.stop_unit: done" in n.text for n in update["notes"])
+
+
+async def test_actions_are_not_run_in_a_replay(tmp_path, fake_env):
+    action = plan_action(ToolCall(tool="systemd.restart_unit", params={"unit": "api"}, host="web1"))
+    proposal = Proposal(id="P-cmd-replay", kind="command", title="restart", environment="dev", actions=[action])
     world = RecordedWorld(WorldRecord.model_validate({"hosts": {"web1": {"systemctl status api": "active"}}}))
     update = await deployer(state_for(proposal), config_for(world, settings_for(tmp_path)))
-    assert statuses(update) == [("systemctl restart api", "skipped"), ("rm -rf /var/lib/mysql", "refused")]
+    assert statuses(update) == [("systemctl restart api.service", "skipped")]
     assert world.calls == []

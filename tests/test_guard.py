@@ -29,7 +29,6 @@ BYPASSES = [
     "sed -n '1p;w /tmp/pwn' /var/log/syslog",
     "sed -e '1e reboot' /var/log/syslog",
     "find /var/log -exec rm {} +",
-    "find /var/log -name '*.gz' -delete",
     "find / -fprintf /tmp/x '%p'",
     "rg --pre=/tmp/evil pattern /var/log",
     "git -c core.pager='sh -c reboot' log",
@@ -110,7 +109,6 @@ READ_ONLY = [
     "grep -i error /var/log/syslog", "sed -n '10,20p' /var/log/syslog",
     "curl -sS -m 5 -o /dev/null -w '%{http_code} %{time_total}' http://localhost:8080/health",
     'mysql -e "SHOW FULL PROCESSLIST"', "mysql -e \"SHOW GLOBAL STATUS LIKE 'Threads_connected'\"",
-    'psql -c "select pid, state, query from pg_stat_activity"',
     "kubectl get pods -A", "kubectl -n prod get pods", "kubectl describe pod api-1 -n prod",
     "openssl x509 -enddate -noout -in /etc/ssl/certs/api.pem", "terraform plan", "terraform show -json tfplan",
     "git status", "aws logs filter-log-events --log-group-name /shop/api", "ping -c 3 db1",
@@ -155,7 +153,7 @@ def test_forbidden_flag_hidden_in_combined_or_assigned_form():
 
 def test_refusal_names_the_rule():
     verdict = judge_command("rm -rf /var/lib/mysql", "prod")
-    assert verdict.rule == "commands.yaml: programs.rm"
+    assert verdict.rule == "commands.yaml: forbidden_programs.rm"
     assert describe(verdict).startswith("refused: `rm` is forbidden by commands.yaml")
 
 
@@ -166,13 +164,14 @@ def test_operator_inside_quotes_is_data_not_syntax():
 
 
 def test_named_actions():
-    assert judge_action("deploy:canary").verdict == "approve"
+    assert judge_action("systemd.restart_unit").verdict == "approve"
+    assert judge_action("host.uptime").verdict == "allow"
     assert judge_action("launch:missiles").verdict == "forbid"
 
 
 def test_custom_rules_file(tmp_path, monkeypatch):
     rules = tmp_path / "commands.yaml"
-    rules.write_text("programs:\n  uptime: {verdict: forbid}\n")
+    rules.write_text("forbidden_programs:\n  uptime: not here\n")
     monkeypatch.setenv("CLOUD_DOCTOR_COMMANDS_FILE", str(rules))
     from config.settings import reset_settings
 

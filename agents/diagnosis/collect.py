@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from agents.context import AgentContext
 from agents.diagnosis.analyzers.base import Situation
 from agents.diagnosis.code_smells import find_code_smells
-from agents.diagnosis.learn import learn_values
+from agents.diagnosis.learn import follow_up_playbooks, learn_values
 from agents.diagnosis.commands import (
     EXCERPT_CHARS,
     EvidenceBook,
@@ -40,7 +40,7 @@ from tools.redact import redact
 MAX_LOG_SOURCES = 12
 MAX_METRICS = 12
 MAX_REPO_FILES = 200
-FOLLOW_UP_ROUNDS = 2  # evidence -> a value (a Secret's name, an RDS instance) -> a step that needed it -> its evidence
+FOLLOW_UP_ROUNDS = 3  # evidence -> a value (a Secret's name, an RDS instance) -> a step that needed it -> its evidence
 
 
 class Collected(BaseModel):
@@ -70,7 +70,8 @@ def _digest(lines: list[str], budget: int, source: str) -> tuple[list[dict], str
 
 
 async def collect_logs(ctx: AgentContext, book: EvidenceBook, request: Request, situation: Situation, playbooks: list[Playbook],
-                       values: dict[str, str], notes: list[AgentNote]) -> None:
+                       values: dict[str, str], notes: list[AgentNote], skip: set[str] | None = None) -> set[str]:
+    """Read the world's log sources and the playbooks' hints; returns the sources read (a second call skips them)."""
     try:
         sources = list(ctx.world.log_sources())
     except Exception as exc:
@@ -82,6 +83,10 @@ async def collect_logs(ctx: AgentContext, book: EvidenceBook, request: Request, 
             name = render(hint, values)
             if name and name not in sources:
                 sources.append(name)
+    skip = skip or set()
+    sources = [s for s in sources if s not in skip]
+    if not sources:
+        return set(skip)
     names = situation.names
     sources.sort(key=lambda s: 0 if any(n in s.lower() for n in names) else 1)
     if len(sources) > MAX_LOG_SOURCES:
@@ -104,6 +109,7 @@ async def collect_logs(ctx: AgentContext, book: EvidenceBook, request: Request, 
         facts.templates = templates
         book.add(kind="log", source=source, ok=bool(lines), summary=facts.summary() if lines else "no lines in the window",
                  excerpt=text[:EXCERPT_CHARS * 2], facts=facts.model_dump(mode="json"))
+    return set(skip) | set(sources[:MAX_LOG_SOURCES])
 
 
 def collect_terraform(ctx: AgentContext, book: EvidenceBook, notes: list[AgentNote]) -> None:
@@ -208,12 +214,17 @@ async def collect_evidence(ctx: AgentContext, request: Request) -> Collected:
     if not folder.is_dir():  # a custom config folder without playbooks still gets the shipped ones
         notes.append(note(f"no playbooks in {folder}; using the built-in ones", "warning"))
         folder = CONFIG_DIR / "playbooks"
-    playbooks = select_playbooks(load_playbooks(folder), request)
+    every = load_playbooks(folder)
+    playbooks = select_playbooks(every, request)
     book = EvidenceBook()
     alert_evidence(book, request)
     hosts = choose_hosts(ctx, request, values, playbooks, notes)
     if hosts and "host" not in values:
         values = {**values, "host": hosts[0]}
+    # The logs first, as a person reads them: what they say decides which reads follow.
+    read_logs = await collect_logs(ctx, book, request, situation, playbooks, values, notes)
+    collect_terraform(ctx, book, notes)
+    collect_code(ctx, book)
     planned = plan_commands(ctx, playbooks, hosts, values, notes, request.environment)
     actions: list[ActionRecord] = []
     seen_outputs: dict[tuple[str, str], str] = {}
@@ -228,19 +239,24 @@ async def collect_evidence(ctx: AgentContext, request: Request) -> Collected:
         if round_ == FOLLOW_UP_ROUNDS:
             break
         learned = learn_values(book.items, values, situation)
-        if not learned:
+        called = [p for p in every if p.name in follow_up_playbooks(book.items, situation) and p not in playbooks]
+        if not learned and not called:
             break
         values = {**values, **learned}
         planned = plan_commands(ctx, playbooks, hosts, values, notes, request.environment, learned=set(learned), earlier=done)
+        planned += plan_commands(ctx, called, hosts, values, notes, request.environment, earlier=done + planned)
+        playbooks = playbooks + called
         if planned:
-            notes.append(note(f"learned {', '.join(f'{k} {v!r}' for k, v in learned.items())} from the evidence; "
-                              f"{len(planned)} follow-up command(s)", "info"))
+            why = []
+            if learned:
+                why.append(f"learned {', '.join(f'{k} {v!r}' for k, v in learned.items())}")
+            if called:
+                why.append(f"the evidence points at {', '.join(p.name for p in called)}")
+            notes.append(note(f"{'; '.join(why)} from the evidence; {len(planned)} follow-up read(s)", "info"))
     missing = sum(1 for e in book.items if e.kind == "command" and e.summary == "not recorded in this incident")
     if missing:
         notes.append(note(f"{missing} playbook command(s) were not recorded in this incident", "info"))
-    await collect_logs(ctx, book, request, situation, playbooks, values, notes)
-    collect_terraform(ctx, book, notes)
-    collect_code(ctx, book)
+    await collect_logs(ctx, book, request, situation, playbooks, values, notes, skip=read_logs)  # sources a learned value names
     await collect_metrics(ctx, book, playbooks, values)
     await collect_incidents(ctx, book, request, notes)
     return Collected(evidence=book.items, actions=actions, notes=notes, situation=situation, values=values,

@@ -18,7 +18,11 @@ from agents.diagnosis.analyzers.base import EvidenceView, Situation
 from agents.diagnosis.config_refs import missing_refs
 from agents.diagnosis.parsers.aws import RdsFacts, SecurityGroupsFacts
 from agents.diagnosis.parsers.database import DbErrorFacts
+from agents.diagnosis.parsers.disk import DiskFacts
 from agents.diagnosis.parsers.kubernetes import KubeDescribeFacts, KubeEventsFacts, KubePodsFacts
+from agents.diagnosis.parsers.network import ResolvConfFacts
+from agents.diagnosis.parsers.tls import TlsFacts
+from agents.diagnosis.parsers.usage import DiskUsageFacts, UnitListFacts
 from agents.diagnosis.playbooks import SAFE_VALUE
 from graphs.state import Evidence
 
@@ -27,6 +31,26 @@ _RDS_ENDPOINT = re.compile(r"\b([a-z][a-z0-9-]{0,62})\.[a-z0-9]{12}\.[a-z]{2}(?:
 _RS_HASH = re.compile(r"^(.+)-[a-z0-9]{6,10}$")
 _POD_OF_RS = re.compile(r"^(.+)-[a-z0-9]{6,10}-[a-z0-9]{5}$")
 _KUBE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+_RDS_HOST = re.compile(r"\b[a-z][a-z0-9-]{0,62}\.[a-z0-9]{12}\.[a-z]{2}(?:-[a-z]+)+-\d\.rds\.amazonaws\.com\b")
+# Names a resolver failed on, as programs print them: getaddrinfo ENOTFOUND x, Could not resolve host: x, lookup x on ...,
+# UnknownHostException: x, x: Name or service not known, Unknown MySQL server host 'x'.
+_UNRESOLVED = re.compile(r"(?:ENOTFOUND|EAI_AGAIN|resolve host:?|lookup|UnknownHostException:?|server host|no such host[^a-z0-9]*)\s*['\"(]?"
+                         r"([a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)+)", re.I)
+_UNRESOLVED_BEFORE = re.compile(r"([a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)+)['\")]?:?\s*(?:Name or service not known|Temporary failure in name resolution|"
+                                r"nodename nor servname|no such host)", re.I)
+_URL = re.compile(r"https?://[A-Za-z0-9.-]+(?::\d+)?(?:/[A-Za-z0-9._~/-]*)?")
+_NO_SPACE_PATH = re.compile(r"(/[A-Za-z0-9._/-]+)[^\n]{0,80}(?:No space left on device|ENOSPC)|(?:No space left on device|ENOSPC)[^\n]{0,80}?(/[A-Za-z0-9._/-]+)")
+_FULL = 90.0
+
+# Categories the first evidence points at -> the playbooks an SRE would run next for them.
+FOLLOW_UP_PLAYBOOKS: dict[str, tuple[str, ...]] = {
+    "disk_full": ("disk",), "inode_exhaustion": ("disk",), "disk_io_bottleneck": ("disk",),
+    "db_connection_exhaustion": ("database",), "db_slow_query": ("database",), "db_unreachable": ("database", "network"),
+    "connection_leak": ("database",), "dns_failure": ("network",), "network_unreachable": ("network",),
+    "dependency_failure": ("network",), "missing_timeout": ("network",), "memory_leak": ("memory",), "memory_pressure": ("memory",),
+    "cpu_saturation": ("cpu",), "certificate_expired": ("certificates",), "capacity_exhausted": ("kubernetes",),
+    "service_crashloop": ("application",), "config_error": ("application",),
+}
 
 
 def _texts(view: EvidenceView) -> Iterable[str]:
@@ -43,6 +67,23 @@ def _texts(view: EvidenceView) -> Iterable[str]:
     for e in view.evidence:
         if e.kind in ("command", "log") and e.ok:
             yield e.excerpt or ""
+
+
+def follow_up_playbooks(evidence: list[Evidence], situation: Situation | None = None) -> list[str]:
+    """Playbooks the first evidence calls for: the categories its log and output lines point at (not the alert's own words)."""
+    view = EvidenceView(evidence, situation)
+    weights: dict[str, float] = {}
+    for stream in view.logs():
+        if stream.origin == "alert":
+            continue
+        for hit in stream.facts.hits:
+            weights[hit.category] = weights.get(hit.category, 0.0) + hit.count
+    names: list[str] = []
+    for category, _ in sorted(weights.items(), key=lambda kv: -kv[1]):
+        for name in FOLLOW_UP_PLAYBOOKS.get(category, ()):
+            if name not in names:
+                names.append(name)
+    return names
 
 
 def learn_values(evidence: list[Evidence], values: dict[str, str], situation: Situation | None = None) -> dict[str, str]:
@@ -72,16 +113,60 @@ def learn_values(evidence: list[Evidence], values: dict[str, str], situation: Si
             put("secret" if ref.kind == "Secret" else "configmap", ref.name, _KUBE_NAME)
             put("namespace", ref.namespace, _KUBE_NAME)
     for _, pods in view.facts(KubePodsFacts):
+        # the workload the request names, not the noisiest pod; without names, the unhealthy pods of the known namespace
         mine = [p for p in pods.unhealthy if names and any(n in p.name for n in names)]
+        if not mine and values.get("namespace"):
+            mine = [p for p in pods.unhealthy if p.namespace in ("", values["namespace"])]
+        if not mine and not names and len({p.namespace for p in pods.unhealthy}) == 1:
+            mine = list(pods.unhealthy)
         if mine:
             put("namespace", mine[0].namespace, _KUBE_NAME)
+            put("pod", mine[0].name, _KUBE_NAME)
             m = _POD_OF_RS.match(mine[0].name)
             put("deployment", m.group(1) if m else None, _KUBE_NAME)
+    for _, units in view.facts(UnitListFacts):
+        failed = [u.unit for u in units.failed]
+        named = [u for u in failed if names and any(n in u for n in names)]
+        put("unit", (named or failed or [None])[0])
+    for _, disk in view.facts(DiskFacts):
+        full = sorted((f for f in disk.filesystems if not f.pseudo and (f.use_pct or 0) >= _FULL), key=lambda f: -(f.use_pct or 0))
+        if full:
+            put("inode_mount" if disk.inodes else "full_mount", full[0].mount)
+    for _, usage in view.facts(DiskUsageFacts):
+        largest = usage.largest()
+        if largest is not None and not usage.inodes:
+            put("big_dir", largest.path)
+        elif largest is not None:
+            put("inode_dir", largest.path)
+    for _, resolv in view.facts(ResolvConfFacts):
+        put("nameserver", resolv.nameservers[0] if resolv.nameservers else None)
+    for _, tls in view.facts(TlsFacts):
+        for cert in tls.certificates:
+            put("cert_path", cert.path or None)
+            put("cert_name", cert.name or None)
     for text in texts:
         m = _RDS_ENDPOINT.search(text)
         if m:
             put("db", m.group(1))
+            put("db_endpoint", _RDS_HOST.search(text).group(0) if _RDS_HOST.search(text) else None)
             break
+    for text in texts:  # a name the resolver failed on: what to look up
+        for line in text.splitlines():
+            m = _UNRESOLVED.search(line) or _UNRESOLVED_BEFORE.search(line)
+            if m and "." in m.group(1) and not m.group(1).replace(".", "").isdigit():
+                put("target", m.group(1).lower())
+    for text in texts:  # an internal endpoint an error line names: what to check
+        for line in text.splitlines():
+            if not re.search(r"error|fail|timeout|timed out|refused|unavailable|5\d\d", line, re.I):
+                continue
+            for url in _URL.findall(line):
+                if _internal(url):
+                    put("url", url.rstrip("/.,;"))
+    for text in texts:  # the directory a write failed in for want of space
+        m = _NO_SPACE_PATH.search(text)
+        if m:
+            path = (m.group(1) or m.group(2) or "").rstrip("/")
+            put("full_dir", path.rsplit("/", 1)[0] or None)  # the file that could not be written: its directory
     for _, rds in view.facts(RdsFacts):
         for instance in rds.instances:
             put("security_group", instance.security_groups[0] if instance.security_groups else None)
@@ -90,3 +175,14 @@ def learn_values(evidence: list[Evidence], values: dict[str, str], situation: Si
         for group in groups.groups:
             put("vpc", group.vpc_id)
     return learned
+
+
+def _internal(url: str) -> bool:
+    from tools.catalogue import default_catalogue
+    from tools.param_types import ParamTypeError, validate
+
+    try:
+        validate("url", url, {"hosts": (default_catalogue().sets.get("url_hosts") or {}).get("internal", [])})
+        return True
+    except ParamTypeError:
+        return False

@@ -206,8 +206,9 @@ def render(template: str, values: dict[str, str]) -> str | None:
 
 
 def step_applies(step: Step, values: dict[str, str]) -> bool:
+    """A step's `when` holds when each named value is absent (unknown) or matches one of its globs."""
     for key, allowed in step.when.items():
         value = values.get(key)
-        if value is not None and value.lower() not in [a.lower() for a in allowed]:
+        if value is not None and not any(fnmatch.fnmatch(value.lower(), a.lower()) for a in allowed):
             return False
     return True

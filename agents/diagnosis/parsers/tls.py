@@ -29,6 +29,7 @@ class Certificate(BaseModel):
     not_before: datetime | None = None
     not_after: datetime | None = None
     invalid_reason: str = ""  # certbot's "INVALID: EXPIRED"
+    path: str = ""  # certbot's "Certificate Path"
 
 
 class TlsFacts(Facts):
@@ -68,7 +69,9 @@ def parse_tls(text: str, *, command: str = "", stderr: str = "") -> TlsFacts:
                 when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
             except ValueError:
                 pass
-            certs.append(Certificate(name=block.group(1), not_after=when, invalid_reason=(expiry.group(2) or "") if "INVALID" in (expiry.group(2) or "") else ""))
+            path = re.search(r"Certificate Path:\s*(/\S+)", block.group(2))
+            certs.append(Certificate(name=block.group(1), not_after=when, invalid_reason=(expiry.group(2) or "") if "INVALID" in (expiry.group(2) or "") else "",
+                                     path=path.group(1) if path else ""))
     verify = re.search(r"Verify return code:\s*(\d+)\s*\(([^)]*)\)", body) or re.search(r"verify error:num=(\d+):(.+)", body)
     errors = [e.strip()[:200] for e in re.findall(r"(?:^|:)((?:[^:\n]*)(?:certificate (?:has )?expired|certificate verify failed|unable to get local issuer certificate|hostname mismatch|self[- ]signed certificate)[^\n]*)", body, re.I)]
     if not certs and verify is None and not errors:

@@ -1,0 +1,84 @@
+"""`du` by level and `systemctl list-units`: where space went, and which units are down."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel
+
+from agents.diagnosis.parsers.base import Facts, ParserError, nonblank_lines, size_to_mb
+
+
+class UsageEntry(BaseModel):
+    path: str
+    size_mb: float | None = None  # MiB, or a count of inodes for `du --inodes`
+
+
+class DiskUsageFacts(Facts):
+    """`du -h --max-depth=1 DIR`: the children of a directory, largest first."""
+
+    parser: str = "du"
+    inodes: bool = False
+    root: str = ""
+    total_mb: float | None = None
+    entries: list[UsageEntry] = []  # children of `root`, largest first, at most 20
+
+    def largest(self) -> UsageEntry | None:
+        return self.entries[0] if self.entries else None
+
+    def summary(self) -> str:
+        unit = "inodes" if self.inodes else "MiB"
+        top = ", ".join(f"{e.path} {e.size_mb:,.0f} {unit}" for e in self.entries[:3] if e.size_mb is not None)
+        return f"{self.root or 'du'}: {self.total_mb:,.0f} {unit} in all; largest {top}" if self.total_mb is not None else f"largest {top}"
+
+
+def parse_du(text: str, *, command: str = "", stderr: str = "") -> DiskUsageFacts:
+    inodes = "--inodes" in (command or "")
+    rows: list[UsageEntry] = []
+    for line in nonblank_lines(text):
+        parts = line.split(None, 1)
+        if len(parts) != 2 or not parts[1].startswith("/"):
+            continue
+        size = float(parts[0]) if inodes and parts[0].isdigit() else size_to_mb(parts[0], default_unit="K")
+        rows.append(UsageEntry(path=parts[1].strip(), size_mb=size))
+    if not rows:
+        raise ParserError("no `SIZE PATH` lines")
+    root = min((r.path for r in rows), key=len)
+    total = next((r.size_mb for r in rows if r.path == root), None)
+    children = sorted((r for r in rows if r.path != root), key=lambda r: -(r.size_mb or 0))
+    return DiskUsageFacts(inodes=inodes, root=root, total_mb=total, entries=children[:20])
+
+
+class ListedUnit(BaseModel):
+    unit: str
+    load: str = ""
+    active: str = ""
+    sub: str = ""
+
+
+class UnitListFacts(Facts):
+    """`systemctl list-units [--failed]`: units and their states."""
+
+    parser: str = "systemd_units"
+    units: list[ListedUnit] = []
+
+    @property
+    def failed(self) -> list[ListedUnit]:
+        return [u for u in self.units if u.active == "failed" or u.sub == "failed"]
+
+    def summary(self) -> str:
+        failed = self.failed
+        if not failed:
+            return f"{len(self.units)} unit(s) listed, none failed"
+        return f"{len(failed)} failed unit(s): {', '.join(u.unit for u in failed[:5])}"
+
+
+_UNIT_LINE = re.compile(r"^[\s●*×]*([A-Za-z0-9@:._\\-]+\.(?:service|socket|timer|mount|target|path|slice|scope|swap|automount))\s+(\S+)\s+(\S+)\s+(\S+)")
+
+
+def parse_unit_list(text: str, *, command: str = "", stderr: str = "") -> UnitListFacts:
+    units = [ListedUnit(unit=m.group(1), load=m.group(2), active=m.group(3), sub=m.group(4))
+             for m in (_UNIT_LINE.match(line) for line in nonblank_lines(text)) if m]
+    if not units and not re.search(r"0 loaded units listed", text or ""):
+        raise ParserError("no unit lines")
+    return UnitListFacts(units=units)
