@@ -16,13 +16,13 @@ from typing import Iterable
 
 from agents.diagnosis.analyzers.base import EvidenceView, Situation
 from agents.diagnosis.config_refs import missing_refs
-from agents.diagnosis.parsers.aws import RdsFacts, SecurityGroupsFacts
+from agents.diagnosis.parsers.aws import NetworkInterfacesFacts, RdsFacts, SecurityGroupsFacts
 from agents.diagnosis.parsers.database import DbErrorFacts
 from agents.diagnosis.parsers.disk import DiskFacts
 from agents.diagnosis.parsers.kubernetes import KubeDescribeFacts, KubeEventsFacts, KubePodsFacts
-from agents.diagnosis.parsers.network import ResolvConfFacts
+from agents.diagnosis.parsers.network import ResolvConfFacts, SocketFacts
 from agents.diagnosis.parsers.tls import TlsFacts
-from agents.diagnosis.parsers.usage import DiskUsageFacts, UnitListFacts
+from agents.diagnosis.parsers.usage import DiskUsageFacts, KubeTopFacts, UnitListFacts
 from agents.diagnosis.playbooks import SAFE_VALUE
 from graphs.state import Evidence
 
@@ -41,6 +41,8 @@ _UNRESOLVED_BEFORE = re.compile(r"([a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)+)['\")]?:?
 _URL = re.compile(r"https?://[A-Za-z0-9.-]+(?::\d+)?(?:/[A-Za-z0-9._~/-]*)?")
 _NO_SPACE_PATH = re.compile(r"(/[A-Za-z0-9._/-]+)[^\n]{0,80}(?:No space left on device|ENOSPC)|(?:No space left on device|ENOSPC)[^\n]{0,80}?(/[A-Za-z0-9._/-]+)")
 _FULL = 90.0
+# A peer that does not answer: `connect ETIMEDOUT 10.1.2.3:5432`, `timed out ... 10.1.2.3:5432`, `SYN-SENT ... 10.1.2.3:5432`.
+_SILENT_PEER = re.compile(r"(?:ETIMEDOUT|EHOSTUNREACH|timed out|timeout|No route to host)[^\n]{0,60}?\b((?:\d{1,3}\.){3}\d{1,3})(?::\d{1,5})?\b", re.I)
 
 # Categories the first evidence points at -> the playbooks an SRE would run next for them.
 FOLLOW_UP_PLAYBOOKS: dict[str, tuple[str, ...]] = {
@@ -112,6 +114,12 @@ def learn_values(evidence: list[Evidence], values: dict[str, str], situation: Si
         if ref is not None:
             put("secret" if ref.kind == "Secret" else "configmap", ref.name, _KUBE_NAME)
             put("namespace", ref.namespace, _KUBE_NAME)
+    words = view.situation.words.lower()
+    usage_kind = "memory" if re.search(r"memory|oom|메모리|heap|rss", words) else "cpu" if re.search(r"cpu|throttl|load|부하", words) else None
+    for _, top in view.facts(KubeTopFacts):  # a memory (or CPU) alert: the pod of the workload that uses the most
+        busiest = top.busiest(usage_kind, names) if usage_kind else None
+        if busiest is not None and (busiest.namespace or values.get("namespace")):
+            put("pod", busiest.name, _KUBE_NAME)
     for _, pods in view.facts(KubePodsFacts):
         # the workload the request names, not the noisiest pod; without names, the unhealthy pods of the known namespace
         mine = [p for p in pods.unhealthy if names and any(n in p.name for n in names)]
@@ -138,6 +146,19 @@ def learn_values(evidence: list[Evidence], values: dict[str, str], situation: Si
             put("big_dir", largest.path)
         elif largest is not None:
             put("inode_dir", largest.path)
+    for _, sockets in view.facts(SocketFacts):  # connections that never got an answer: the peer to place in the network
+        if sockets.syn_sent_by_peer:
+            put("peer_ip", sockets.syn_sent_by_peer[0].key.rsplit(":", 1)[0].strip("[]"))
+    for text in texts:
+        m = _SILENT_PEER.search(text)
+        if m:
+            put("peer_ip", m.group(1))
+            break
+    for _, enis in view.facts(NetworkInterfacesFacts):
+        for eni in enis.interfaces[:1]:
+            put("vpc", eni.vpc_id or None)
+            put("subnet", eni.subnet_id or None)
+            put("security_group", eni.security_groups[0] if eni.security_groups else None)
     for _, resolv in view.facts(ResolvConfFacts):
         put("nameserver", resolv.nameservers[0] if resolv.nameservers else None)
     for _, tls in view.facts(TlsFacts):

@@ -283,3 +283,45 @@ def cidr_contains(cidr: str, ip: str | None) -> bool:
         return ipaddress.ip_address(ip) in ipaddress.ip_network(cidr, strict=False)
     except ValueError:
         return False
+
+
+# ------------------------------------------------------------------ network interfaces
+
+
+class NetworkInterface(BaseModel):
+    id: str
+    private_ips: list[str] = []
+    subnet_id: str = ""
+    vpc_id: str = ""
+    security_groups: list[str] = []
+    description: str = ""
+    requester: str = ""  # amazon-rds, amazon-elasticache, ...: who owns the address
+    status: str = ""
+
+
+class NetworkInterfacesFacts(Facts):
+    """`ec2 describe-network-interfaces`: which subnet, VPC and security groups an address lives in."""
+
+    parser: str = "aws_enis"
+    interfaces: list[NetworkInterface] = []
+
+    def summary(self) -> str:
+        if not self.interfaces:
+            return "no network interface has that address"
+        parts = [f"{i.id} ({', '.join(i.private_ips[:2])}) in {i.subnet_id}/{i.vpc_id}, groups {', '.join(i.security_groups)}"
+                 + (f", owned by {i.requester}" if i.requester else "") for i in self.interfaces[:3]]
+        return "; ".join(parts)
+
+
+def parse_aws_enis(text: str, *, command: str = "", stderr: str = "") -> NetworkInterfacesFacts:
+    out = []
+    for item in _document(text, "NetworkInterfaces"):
+        out.append(NetworkInterface(
+            id=str(item.get("NetworkInterfaceId", "")),
+            private_ips=[str(a.get("PrivateIpAddress")) for a in item.get("PrivateIpAddresses") or [] if a.get("PrivateIpAddress")]
+            or ([str(item["PrivateIpAddress"])] if item.get("PrivateIpAddress") else []),
+            subnet_id=str(item.get("SubnetId", "")), vpc_id=str(item.get("VpcId", "")),
+            security_groups=[str(g.get("GroupId")) for g in item.get("Groups") or [] if g.get("GroupId")],
+            description=str(item.get("Description", ""))[:200], requester=str(item.get("RequesterId", "")), status=str(item.get("Status", "")),
+        ))
+    return NetworkInterfacesFacts(interfaces=out)

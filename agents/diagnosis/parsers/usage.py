@@ -82,3 +82,44 @@ def parse_unit_list(text: str, *, command: str = "", stderr: str = "") -> UnitLi
     if not units and not re.search(r"0 loaded units listed", text or ""):
         raise ParserError("no unit lines")
     return UnitListFacts(units=units)
+
+
+class TopEntry(BaseModel):
+    name: str
+    namespace: str = ""
+    cpu_millicores: float | None = None
+    memory_mb: float | None = None
+
+
+class KubeTopFacts(Facts):
+    """`kubectl top pods|nodes`: what each pod or node uses now."""
+
+    parser: str = "kube_top"
+    entries: list[TopEntry] = []
+
+    def busiest(self, by: str = "memory", names: list[str] | None = None) -> TopEntry | None:
+        pool = [e for e in self.entries if not names or any(n in e.name for n in names)] or ([] if names else self.entries)
+        key = (lambda e: e.memory_mb or 0) if by == "memory" else (lambda e: e.cpu_millicores or 0)
+        return max(pool, key=key, default=None)
+
+    def summary(self) -> str:
+        top = sorted(self.entries, key=lambda e: -(e.memory_mb or 0))[:3]
+        return "; ".join(f"{e.name} {e.cpu_millicores or 0:.0f}m cpu {e.memory_mb or 0:.0f} MiB" for e in top) or "no usage listed"
+
+
+def parse_kube_top(text: str, *, command: str = "", stderr: str = "") -> KubeTopFacts:
+    lines = nonblank_lines(text)
+    if not lines or "CPU" not in lines[0].upper():
+        raise ParserError("no `NAME CPU(cores) MEMORY(bytes)` header")
+    header = lines[0].split()
+    has_ns = header[0].upper() == "NAMESPACE"
+    entries = []
+    for line in lines[1:]:
+        cells = line.split()
+        if len(cells) < (4 if has_ns else 3):
+            continue
+        ns, rest = (cells[0], cells[1:]) if has_ns else ("", cells)
+        cpu = rest[1].rstrip("m")
+        entries.append(TopEntry(name=rest[0], namespace=ns, cpu_millicores=float(cpu) * (1 if rest[1].endswith("m") else 1000) if cpu.replace(".", "").isdigit() else None,
+                                memory_mb=size_to_mb(rest[2].replace("i", ""), default_unit="B")))
+    return KubeTopFacts(entries=entries)
