@@ -17,6 +17,8 @@ from typing import Iterable
 from agents.diagnosis.analyzers.base import EvidenceView, Situation
 from agents.diagnosis.config_refs import missing_refs
 from agents.diagnosis.parsers.aws import NetworkInterfacesFacts, RdsFacts, SecurityGroupsFacts
+from agents.diagnosis.parsers.cpu import LoadFacts
+from agents.diagnosis.parsers.memory import MemoryFacts
 from agents.diagnosis.parsers.database import DbErrorFacts
 from agents.diagnosis.parsers.disk import DiskFacts
 from agents.diagnosis.parsers.kubernetes import KubeDescribeFacts, KubeEventsFacts, KubePodsFacts
@@ -80,6 +82,17 @@ def follow_up_playbooks(evidence: list[Evidence], situation: Situation | None = 
             continue
         for hit in stream.facts.hits:
             weights[hit.category] = weights.get(hit.category, 0.0) + hit.count
+    # what the host's own numbers say, before any log line does
+    for _, load in view.facts(LoadFacts):
+        if load.load5 >= 4.0:  # a run queue this long is CPU or I/O wait: both playbooks tell which
+            weights["cpu_saturation"] = weights.get("cpu_saturation", 0.0) + 1
+            weights["disk_io_bottleneck"] = weights.get("disk_io_bottleneck", 0.0) + 1
+    for _, memory in view.facts(MemoryFacts):
+        if memory.total_mb and ((memory.available_mb is not None and memory.available_mb < 0.1 * memory.total_mb) or memory.swap_used_mb > 0.5 * max(memory.swap_total_mb, 1)):
+            weights["memory_pressure"] = weights.get("memory_pressure", 0.0) + 1
+    for _, disk in view.facts(DiskFacts):
+        if any(not f.pseudo and (f.use_pct or 0) >= _FULL for f in disk.filesystems):
+            weights["disk_full"] = weights.get("disk_full", 0.0) + 1
     names: list[str] = []
     for category, _ in sorted(weights.items(), key=lambda kv: -kv[1]):
         for name in FOLLOW_UP_PLAYBOOKS.get(category, ()):
@@ -103,8 +116,8 @@ def learn_values(evidence: list[Evidence], values: dict[str, str], situation: Si
     secret = next((r for r in refs if r.kind == "Secret"), None)
     configmap = next((r for r in refs if r.kind == "ConfigMap"), None)
     for describe in (d for _, d in view.facts(KubeDescribeFacts) if d.kind == "pod"):
-        stuck = any(c.state_reason in ("CreateContainerConfigError", "CreateContainerError") for c in describe.containers)
-        if stuck and secret is None:  # the kubelet's message was cut off: the Secrets the container takes keys from
+        stuck = any(c.state_reason in ("CreateContainerConfigError", "CreateContainerError", "CrashLoopBackOff") for c in describe.containers)
+        if stuck and secret is None:  # a container that cannot start or keeps dying: the Secrets it takes keys from
             secret = next((r for r in describe.key_refs if r.kind == "Secret"), None)
         put("namespace", describe.namespace, _KUBE_NAME)
         if describe.controlled_by.startswith("ReplicaSet/"):
@@ -153,7 +166,12 @@ def learn_values(evidence: list[Evidence], values: dict[str, str], situation: Si
         m = _SILENT_PEER.search(text)
         if m:
             put("peer_ip", m.group(1))
+            port = re.search(re.escape(m.group(1)) + r":(\d{1,5})\b", text)
+            put("peer_port", port.group(1) if port else None)
             break
+    for _, sockets in view.facts(SocketFacts):
+        if sockets.syn_sent_by_peer and ":" in sockets.syn_sent_by_peer[0].key:
+            put("peer_port", sockets.syn_sent_by_peer[0].key.rsplit(":", 1)[1])
     for _, enis in view.facts(NetworkInterfacesFacts):
         for eni in enis.interfaces[:1]:
             put("vpc", eni.vpc_id or None)
