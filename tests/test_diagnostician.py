@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from graphs.errors import ConfigError
+
 from agents.context import AgentContext
 from agents.diagnostician import diagnostician
 from agents.llm import ModelRouter, ModelsConfig, RoleConfig
@@ -46,9 +48,11 @@ async def run_scenario(path: Path, tmp_path: Path, models=None) -> tuple[dict, o
 
 
 def cites(update: dict, prefix: str) -> bool:
-    """The eval's rule: a cited evidence matches when its command or its source starts with the prefix."""
+    """The eval's rule: a cited command or source starts with the prefix, or is the same catalogue read."""
+    from evals.scoring import evidence_matches
+
     by_id = {e.id: e for e in update["evidence"]}
-    return any((by_id[c].command or "").startswith(prefix) or by_id[c].source.startswith(prefix) for c in update["diagnosis"].citations)
+    return evidence_matches(prefix, [(by_id[c].command or "", by_id[c].source) for c in update["diagnosis"].citations])
 
 
 def assert_only_diagnostics_ran(update: dict) -> None:
@@ -69,7 +73,8 @@ async def test_memory_leak_example_cites_ps_and_dmesg(tmp_path):
     assert cites(update, "ps aux") and cites(update, "dmesg")
     assert not cites(update, "df")  # the 84% disk is a distractor
     assert d.fix_kind == "command" and d.target["host"] == "web2" and d.target["pid"] == 21877
-    assert d.suggested_commands == ["systemctl restart api"]
+    assert [(a.tool, a.params) for a in d.suggested_actions] == [("systemd.restart_unit", {"unit": "api.service"})]
+    assert d.suggested_commands == ["on web2: systemctl restart api.service"]
     assert_only_diagnostics_ran(update)
     assert [e.id for e in update["evidence"]] == [f"E{i}" for i in range(1, len(update["evidence"]) + 1)]
     not_recorded = [e for e in update["evidence"] if e.summary == "not recorded in this incident"]
@@ -161,9 +166,10 @@ async def test_secrets_are_redacted_in_evidence_notes_and_diagnosis(tmp_path):
 async def test_forbidden_remedies_are_never_suggested(tmp_path):
     from agents.diagnosis.conclude import judge_suggestions
 
-    kept, notes = judge_suggestions(["rm -rf /var/log/journal", "systemctl restart api", "shutdown -h now"], "prod")
-    assert kept == ["systemctl restart api"]
-    assert len(notes) == 2 and all("refused" in n.text for n in notes)
+    kept, notes = judge_suggestions(["rm -rf /var/log/journal", "systemctl restart api", "shutdown -h now", "df -h"], "prod")
+    assert [(a.tool, a.params) for a in kept] == [("systemd.restart_unit", {"unit": "api.service"})]
+    assert len(notes) == 3 and sum("refused" in n.text for n in notes) == 2
+    assert any("df -h" in n.text and "not a catalogue action" in n.text for n in notes)  # a read is no remedy
 
 
 # ------------------------------------------------------------------ the LLM layer (real router, Bedrock wire format)
@@ -198,7 +204,7 @@ async def test_llm_answer_with_valid_citations_is_used_and_counted(tmp_path, aws
         prompt = server.bodies()
     d = update["diagnosis"]
     assert d.decided_by == "llm" and d.citations == ["E3", "E5"] and d.root_cause == "memory_leak"
-    assert d.suggested_commands == ["systemctl restart api"]  # `rm -rf /` judged and dropped
+    assert [(a.tool, a.params) for a in d.suggested_actions] == [("systemd.restart_unit", {"unit": "api.service"})]  # `rm -rf /` dropped
     assert any("dropped" in n.text and "rm -rf" in n.text for n in update["notes"])
     usage = update["usage"]["triage"]
     assert usage.calls == 1 and usage.input_tokens == 120 and usage.cost_usd > 0
@@ -316,25 +322,55 @@ async def test_a_lock_whose_holder_is_still_working_is_waited_for_not_unlocked(t
     assert update["diagnosis"].fix_kind == "command"  # the run finished: the lock is stale, unlock with approval
 
 
-def test_every_playbook_step_is_an_allowed_diagnostic_with_a_parser():
+def test_every_playbook_step_is_a_catalogue_read_the_guard_allows():
     from agents.diagnosis.parsers import PARSERS
-    from agents.diagnosis.playbooks import load_playbooks, render
+    from agents.diagnosis.playbooks import fill_params, load_playbooks
     from config.settings import CONFIG_DIR
+    from tools.catalogue import ToolCall, default_catalogue
     from tools.guard import judge_command
 
     values = {"unit": "api", "service": "api", "host": "web1", "db": "shop-prod", "namespace": "shop", "pod": "api-7d9f8c6b5-2xkqj",
               "deployment": "api", "url": "http://api.shop.internal/health", "target": "payments.shop.internal",
-              "cert_path": "/etc/letsencrypt/live/api.shop.example/fullchain.pem", "engine": "mysql",
-              "secret": "api-secrets", "configmap": "api-config", "security_group": "sg-0c4e8a1f2b3d5e6f7", "vpc": "vpc-0a7d3c9e5b1f24680"}
+              "cert_path": "/etc/letsencrypt/live/api.shop.example/fullchain.pem", "engine": "mysql", "db_endpoint": "shop-prod.abc.rds.amazonaws.com",
+              "secret": "api-secrets", "configmap": "api-config", "security_group": "sg-0c4e8a1f2b3d5e6f7", "vpc": "vpc-0a7d3c9e5b1f24680",
+              "subnet": "subnet-0d1e2f3a4b5c6d7e8", "url_host": "api.shop.example", "peer_ip": "10.10.21.37", "peer_port": "5432", "nameserver": "10.10.0.2",
+              "full_mount": "/var/lib/mysql", "big_dir": "/var/lib/mysql/binlog", "inode_mount": "/srv", "full_dir": "/srv/api/tmp"}
+    catalogue = default_catalogue()
     playbooks = load_playbooks(CONFIG_DIR / "playbooks")
     assert {"memory", "cpu", "disk", "network", "application", "database"} <= {p.name for p in playbooks}
     for playbook in playbooks:
         for step in playbook.steps:
-            command = render(step.command, values)
-            assert command is not None, step.command
+            params = fill_params(step.params, values)
+            assert params is not None, (playbook.name, step)
+            rendered = catalogue.render(ToolCall(tool=step.tool, params=params))
             for env in ("dev", "prod"):
-                assert judge_command(command, env).verdict == "allow", (playbook.name, command)
-            assert step.parser in PARSERS, step
+                verdict = judge_command(rendered.argv, env)
+                assert verdict.verdict == "allow" and verdict.tool == step.tool, (playbook.name, rendered.argv, verdict)
+            parser = catalogue.get(step.tool).parser_for(rendered.params)
+            assert parser is None or parser in PARSERS, step
+
+
+def test_a_custom_step_written_as_a_command_loads_only_as_a_catalogue_read(tmp_path):
+    from agents.diagnosis.playbooks import load_playbooks
+
+    good = tmp_path / "good"
+    good.mkdir()
+    (good / "p.yaml").write_text("name: p\nsteps:\n  - {command: \"kubectl describe pod {pod} -n {namespace}\"}\n"
+                                 "  - {command: \"journalctl -u {unit} -n 50 --no-pager\"}\n")
+    [playbook] = load_playbooks(good)
+    assert [(s.tool, s.params) for s in playbook.steps] == [
+        ("kubernetes.describe", {"kind": "pods", "name": "{pod}", "namespace": "{namespace}"}),
+        ("journal.unit", {"unit": "{unit}", "lines": 50})]
+    for bad_step, why in (("kubectl delete pod {pod} -n {namespace}", "is the action kubernetes.delete_pod"),
+                          ("journalctl -u {unit} --vacuum-size=1K", "is no catalogue read"),
+                          ("cat /etc/shadow", "is no catalogue read"),
+                          ("kubectl --cache-dir get delete ns prod", "not of the allowed form")):
+        folder = tmp_path / f"bad{abs(hash(bad_step))}"
+        folder.mkdir()
+        (folder / "p.yaml").write_text(f"name: p\nsteps:\n  - {{command: \"{bad_step}\"}}\n")
+        with pytest.raises(ConfigError) as exc:
+            load_playbooks(folder)
+        assert "steps[0]" in str(exc.value) and why in str(exc.value), str(exc.value)
 
 
 def test_placeholders_never_carry_shell_syntax():
@@ -351,26 +387,19 @@ def test_placeholders_never_carry_shell_syntax():
 OUTPUTS = Path(__file__).parent / "fixtures" / "outputs"
 
 
-class ExactWorld(RecordedWorld):
-    """Like a live world: answers only the exact commands it knows, and offers no recording to browse."""
+def asked_at(world: RecordedWorld, command: str) -> int | None:
+    """Where in the world's calls the diagnostician asked for `command` (the same catalogue read, any spelling)."""
+    from tools.world import identify_command
 
-    recorded_hosts = None
-
-    async def run_command(self, host, argv, timeout):
-        import shlex
-
-        from tools.world import NOT_RECORDED_STATUS, CommandResult, normalize_command
-
-        command = shlex.join(argv)
-        self.calls.append((host, command))
-        for cmd, out in self.record.hosts.get(host, {}).items():
-            if normalize_command(cmd) == normalize_command(command):
-                return self._result(host, command, out)
-        return CommandResult(host=host, command=command, exit_status=NOT_RECORDED_STATUS, stderr=f"{argv[0]}: not recorded in this incident")
+    wanted = identify_command(command)
+    for i, (_, call) in enumerate(world.calls):
+        if identify_command(call) == wanted:
+            return i
+    return None
 
 
-async def run_exact(request: Request, hosts: dict, tmp_path: Path) -> tuple[dict, ExactWorld]:
-    world = ExactWorld(WorldRecord.model_validate({"hosts": hosts}))
+async def run_exact(request: Request, hosts: dict, tmp_path: Path) -> tuple[dict, RecordedWorld]:
+    world = RecordedWorld(WorldRecord.model_validate({"hosts": hosts}))  # answers only what is asked, as a live host would
     ctx = AgentContext(world=world, settings=Settings(data_dir=tmp_path))
     return await diagnostician({"request": request}, {"configurable": {"ctx": ctx}}), world
 
@@ -385,11 +414,10 @@ async def test_the_secret_a_pod_cannot_find_is_described_in_a_follow_up_round(tm
         describe_pod: (OUTPUTS / "kubectl_describe_pod_config_error.txt").read_text(),
         describe_secret: (OUTPUTS / "kubectl_describe_secret.txt").read_text(),
     }}, tmp_path)
-    calls = [c for _, c in world.calls]
-    assert describe_secret in calls and calls.index(describe_secret) > calls.index(describe_pod)
+    assert asked_at(world, describe_secret) is not None and asked_at(world, describe_secret) > asked_at(world, describe_pod)
     assert any("learned" in n.text and "secret 'payment-secrets'" in n.text for n in update["notes"])
     assert update["diagnosis"].root_cause == "config_error" and cites(update, "kubectl describe secret")
-    assert not any(c.startswith("kubectl get secret") for c in calls)
+    assert not any(c.startswith("kubectl get secret") for _, c in world.calls)
     assert_only_diagnostics_ran(update)
 
 
@@ -398,7 +426,9 @@ async def test_a_database_endpoint_in_an_error_leads_to_rds_then_to_its_network_
     from config.settings import CONFIG_DIR
 
     database = next(p for p in load_playbooks(CONFIG_DIR / "playbooks") if p.name == "database")
-    psql = next(s.command for s in database.steps if s.parser == "pg_activity")
+    psql = "psql -c \"select pid, usename, application_name, client_addr, state, now() - query_start as duration, wait_event_type, " \
+           "wait_event, left(query, 120) as query from pg_stat_activity where backend_type = 'client backend'\""
+    assert any(s.tool == "postgres.activity" for s in database.steps)
     rds = json.loads((OUTPUTS / "aws_rds_describe_db_instances.txt").read_text())
     rds["DBInstances"][0].update(DBInstanceStatus="available", PendingModifiedValues={})
     request = Request(alert=Alert(name="SettlementDbConnectionErrors", summary="settlement cannot connect to the database",
@@ -412,8 +442,7 @@ async def test_a_database_endpoint_in_an_error_leads_to_rds_then_to_its_network_
         "aws rds describe-db-instances --db-instance-identifier shop-prod-orders-pg": json.dumps(rds, indent=4),
         "aws ec2 describe-network-acls --filters Name=vpc-id,Values=vpc-0a7d3c9e5b1f24680": (OUTPUTS / "aws_ec2_describe_network_acls.txt").read_text(),
     }}, tmp_path)
-    calls = [c for _, c in world.calls]
-    assert "aws ec2 describe-security-groups --group-ids sg-0c4e8a1f2b3d5e6f7" in calls  # learned from the instance, not recorded here
+    assert asked_at(world, "aws ec2 describe-security-groups --group-ids sg-0c4e8a1f2b3d5e6f7") is not None  # learned, not recorded here
     assert update["diagnosis"].root_cause == "network_unreachable" and cites(update, "aws ec2 describe-network-acls")
     assert_only_diagnostics_ran(update)
 

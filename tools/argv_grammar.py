@@ -105,6 +105,7 @@ class CommandGrammar(BaseModel):
     case_insensitive_words: bool = False  # redis-cli: `info` == `INFO`
     secret_kinds: SecretKindsRule | None = None
     sql_option: str | None = None  # the option whose value is a SQL statement: only named queries run
+    positionals_first: bool = False  # render positionals before options (find's paths, ps's BSD words, kubectl's kinds)
     split_positional: str | None = None  # kubectl reads `deployment/api` as two words
     any_long_options: bool = False  # unknown `--name [value]` options are read (never allowed: `otherwise` decides)
     paths: PathsRule | None = None

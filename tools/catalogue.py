@@ -426,6 +426,9 @@ def render_argv(tool: ToolSpec, params: dict[str, Any], grammars: Any) -> list[s
         if value in (None, [], False):
             continue
         words += [str(v) for v in value] if isinstance(value, list) else [str(value)]
+    sub = grammars.subcommand(tool.program, tuple(tool.subcommand))
+    if program.positionals_first or (sub is not None and sub.positionals_first):
+        return [tool.program, *before, *tool.subcommand, *words, *after]
     return [tool.program, *before, *tool.subcommand, *after, *words]
 
 

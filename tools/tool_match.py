@@ -166,7 +166,7 @@ def template_to_call(template: str, catalogue: Catalogue, rules: CommandRules) -
             for key, value in params.items():
                 if not _has_placeholder(value):
                     spec = tool.params[key]
-                    validate(spec.type, value, catalogue._resolved_options(spec))
+                    params[key] = validate(spec.type, value, catalogue._resolved_options(spec))
         except ParamTypeError as exc:
             misses.append(f"{tool.name}: {exc}")
             continue

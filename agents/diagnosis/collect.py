@@ -143,13 +143,21 @@ def collect_code(ctx: AgentContext, book: EvidenceBook) -> None:
         book.add(kind="file", source=f"repo:{path}", ok=True, summary=facts.summary(), excerpt=redact(excerpt), facts=facts.model_dump(mode="json"))
 
 
-async def collect_metrics(ctx: AgentContext, book: EvidenceBook, playbooks: list[Playbook], values: dict[str, str]) -> None:
+async def collect_metrics(ctx: AgentContext, book: EvidenceBook, playbooks: list[Playbook], values: dict[str, str],
+                          subjects: set[str] | None = None) -> None:
+    """The metrics the playbooks name, and the ones the world lists for the request's own subjects (a service,
+    a deployment, a host, a database: what CloudWatch's ListMetrics by dimension would return), nothing else."""
     names: list[str] = []
-    for playbook in playbooks:  # the metrics the playbooks ask for, in every world (a recording answers only those)
+    for playbook in playbooks:
         for hint in playbook.metrics:
             name = render(hint, values)
             if name and name not in names:
                 names.append(name.replace("'", ""))
+    listing = getattr(ctx.world, "metric_names", None)
+    if callable(listing) and subjects:
+        for name in listing(sorted(subjects)):
+            if name not in names:
+                names.append(name)
     for name in names[:MAX_METRICS]:
         try:
             series = await ctx.world.read_metric(name)
@@ -257,7 +265,8 @@ async def collect_evidence(ctx: AgentContext, request: Request) -> Collected:
     if missing:
         notes.append(note(f"{missing} playbook command(s) were not recorded in this incident", "info"))
     await collect_logs(ctx, book, request, situation, playbooks, values, notes, skip=read_logs)  # sources a learned value names
-    await collect_metrics(ctx, book, playbooks, values)
+    subjects = {v.lower() for k, v in values.items() if k in ("service", "deployment", "host", "db", "unit", "pod") and v} | situation.names
+    await collect_metrics(ctx, book, playbooks, values, subjects)
     await collect_incidents(ctx, book, request, notes)
     return Collected(evidence=book.items, actions=actions, notes=notes, situation=situation, values=values,
                      playbooks=[p.name for p in playbooks], hosts=hosts)

@@ -232,11 +232,11 @@ def remedy_actions(category: str, target: dict[str, Any]) -> tuple[list[Suggeste
         if params is None:
             continue
         try:
-            plan_action(ToolCall(tool=tool, params=params, host=host))
+            planned = plan_action(ToolCall(tool=tool, params=params, host=host))
         except ToolParamError as exc:
             notes.append(AgentNote(agent="diagnostician", level="info", text=redact(f"remedy {tool} not suggested: {exc}")))
             continue
-        out.append(SuggestedAction(tool=tool, params=params, host=host))
+        out.append(SuggestedAction(tool=tool, params={k: v for k, v in planned.params.items() if v is not None}, host=host))
     return out, notes
 
 

@@ -64,6 +64,9 @@ def placeholder_values(request: Request, spec: dict[str, Any] | None = None) -> 
         url = labels["instance"]
     if url and url.startswith(("http://", "https://")):
         values["url"] = url
+        host = urlsplit(url).hostname
+        if host:
+            values["url_host"] = host  # certbot keeps a name's certificate under /etc/letsencrypt/live/<name>/
     target = _first(labels, "target", "dependency", "upstream", "domain", "db_host", "endpoint_host")
     if not target and url:
         target = urlsplit(url).hostname
