@@ -103,7 +103,7 @@ def test_a_run_streams_progress_report_and_approval_then_two_approvals_finish_it
     report = next(e[2] for e in events if e[1] == "report")
     assert report["status"] == "awaiting_approval" and "memory_leak" in report["markdown"]
     approval = events[-1][2]
-    assert approval["action"] == "systemctl restart api" and approval["risk"] == "high"
+    assert approval["action"] == "on web2: systemctl restart api.service" and approval["risk"] == "high"
     assert approval["rollback"] and approval["cost"] and "devops-lead or cto" in approval["still_needed"]
     assert set(approval["roles"]) >= {"sre", "devops-lead", "cto"}
 
@@ -192,7 +192,7 @@ def test_a_waiting_run_survives_a_restart_and_is_approved_by_the_new_server(tmp_
     with serve(_app(tmp_path)) as base, httpx.Client(base_url=base, timeout=60) as client:
         snapshot = read_events(client, thread, KIM, until="approval")
         assert [k for _, k, _ in snapshot] == ["report", "approval"] and snapshot[0][2]["status"] == "awaiting_approval"
-        assert snapshot[1][2]["action"] == "systemctl restart api"
+        assert snapshot[1][2]["action"] == "on web2: systemctl restart api.service"
         response = client.post(f"/api/runs/{thread}/decisions", json={"approved": True, "role": "sre"}, headers=bearer(KIM))
         assert response.status_code == 200 and response.json()["status"] == "awaiting_approval"
         assert response.json()["pending"]["still_needed"] == (

@@ -162,6 +162,8 @@ def _k8s_duration(value: Any, options: dict[str, Any]) -> str:
 def _systemd_unit(value: Any, options: dict[str, Any]) -> str:
     """systemd's unit-name grammar; a bare name means `.service`, as systemctl reads it."""
     text = _pattern(value, r"[A-Za-z0-9:_.\\@-]+", "a systemd unit name", max_length=255)
+    if text.isdigit():
+        raise ParamTypeError(f"{text!r} is a process id, not a unit name (systemctl reads digits as a PID)")
     suffixes = (".service", ".socket", ".timer", ".target", ".mount", ".path", ".slice", ".scope", ".device", ".swap", ".automount")
     if not text.endswith(suffixes):
         text += ".service"

@@ -254,7 +254,7 @@ def judge_suggestions(commands: list[str], environment: str) -> tuple[list[Sugge
             notes.append(AgentNote(agent="diagnostician", level="info",
                                    text=f"suggested command `{shown}` dropped — it is not a catalogue action ({redact(describe(verdict))})"))
         else:
-            action = SuggestedAction(tool=verdict.tool, params=verdict.params)
+            action = SuggestedAction(tool=verdict.tool, params={k: v for k, v in verdict.params.items() if v is not None})
             if action not in kept:
                 kept.append(action)
     return kept, notes

@@ -23,6 +23,8 @@ from agents.diagnosis.parsers.database import DbErrorFacts
 from agents.diagnosis.parsers.disk import DiskFacts
 from agents.diagnosis.parsers.kubernetes import KubeDescribeFacts, KubeEventsFacts, KubePodsFacts
 from agents.diagnosis.parsers.network import ResolvConfFacts, SocketFacts
+from agents.diagnosis.parsers.processes import ProcessFacts
+from agents.diagnosis.parsers.systemd import UnitFacts
 from agents.diagnosis.parsers.tls import TlsFacts
 from agents.diagnosis.parsers.usage import DiskUsageFacts, KubeTopFacts, UnitListFacts
 from agents.diagnosis.playbooks import SAFE_VALUE
@@ -129,6 +131,12 @@ def learn_values(evidence: list[Evidence], values: dict[str, str], situation: Si
             put("namespace", ref.namespace, _KUBE_NAME)
     words = view.situation.words.lower()
     usage_kind = "memory" if re.search(r"memory|oom|메모리|heap|rss", words) else "cpu" if re.search(r"cpu|throttl|load|부하", words) else None
+    for _, procs in view.facts(ProcessFacts):  # the process a memory or CPU alert is about, to find its unit
+        busiest = (procs.top_mem if usage_kind == "memory" else procs.top_cpu if usage_kind == "cpu" else [])[:1]
+        if busiest:
+            put("pid", str(busiest[0].pid))
+    for _, unit in view.facts(UnitFacts):
+        put("unit", unit.unit or None)
     for _, top in view.facts(KubeTopFacts):  # a memory (or CPU) alert: the pod of the workload that uses the most
         busiest = top.busiest(usage_kind, names) if usage_kind else None
         if busiest is not None and (busiest.namespace or values.get("namespace")):

@@ -149,7 +149,8 @@ def _to_diagnosis(answer: LlmDiagnosis, collected: Collected, rules: Diagnosis, 
     fix_kind = fix_kind_for(category, remedies, target, reasons)
     suggested, dropped = judge_suggestions([redact(c) for c in answer.suggested_commands], environment)
     if category == rules.root_cause:  # the rules' typed remedies stand beside the model's
-        suggested = rules.suggested_actions + [a for a in suggested if a not in rules.suggested_actions]
+        known = {(a.tool, repr(sorted(a.params.items()))) for a in rules.suggested_actions}
+        suggested = rules.suggested_actions + [a for a in suggested if (a.tool, repr(sorted(a.params.items()))) not in known]
     notes.extend(dropped)
     return Diagnosis(
         summary=redact(answer.summary)[:1200],

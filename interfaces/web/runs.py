@@ -66,6 +66,8 @@ class ProgressAudit(AuditLog):
 
 def progress_line(event: str, fields: dict[str, Any]) -> str:
     if event == "command":
+        if fields.get("status") == "started":  # the audit's before-run record; the outcome line follows
+            return ""
         where = f"{fields.get('host')}: " if fields.get("host") else ""
         return f"{where}`{fields.get('command')}` — {fields.get('status', fields.get('verdict', ''))}"
     if event == "log_read":
