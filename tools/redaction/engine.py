@@ -27,11 +27,13 @@ _BLOCK_TRIGGERS = ("-----begin", "data")
 class RuleSet:
     """Every rule, indexed by its trigger words."""
 
-    def __init__(self, config: RedactionConfig):
+    def __init__(self, config: RedactionConfig, rules: list[LineRule] | None = None):
+        """All rules of `config`, or only `rules` (to measure a part alone)."""
         self.config = config
         self.mask = config.mask
         self.judge = NameJudge(config)
-        self.rules: list[LineRule] = [*SHAPES, *named_rules(config, self.judge), *plugin_rules(config.detector)]
+        self.rules: list[LineRule] = rules if rules is not None else [
+            *SHAPES, *named_rules(config, self.judge), *plugin_rules(config.detector)]
         self._automaton = ahocorasick.Automaton()
         by_word: dict[str, set[int]] = {}
         for i, rule in enumerate(self.rules):

@@ -18,7 +18,7 @@ from tools.redaction.spans import Span, unquote
 
 _VALUE = r"""(?P<value>\\"(?:[^"\\\n]|\\[^"])*\\"|"(?:[^"\\\n]|\\.)*"|'[^'\n]*'|<[^>\n]*>?|\(sensitive(?: value)?\)|[^\s,;&"'<>{}\[\]()|]+)"""
 _ASSIGNMENT = re.compile(
-    r"""(?P<key>(?<![\w.\-/])(?:\\?["'])?[A-Za-z_@$][\w.\-]*(?:\\?["'])?)[ \t]*(?P<sep>:=|=>|=|:)(?![/=])[ \t]*""" + _VALUE)
+    r"""(?P<key>(?<![\w.\-/:])(?:\\?["'])?[A-Za-z_@$][\w.\-]*(?:\\?["'])?)[ \t]*(?P<sep>:=|=>|=|:)(?![/=])[ \t]*""" + _VALUE)
 _OPTION = re.compile(r"""(?<![\w-])--(?P<key>[A-Za-z][\w.\-]*)(?:=|[ \t]+)(?!-)""" + _VALUE)
 _SET = re.compile(r"""(?i)\bset\s+(?P<key>[\w.\-]+)\s+""" + _VALUE)
 _CONFIG_LINE = re.compile(r"""^\s*(?P<key>[\w.\-]+)[ \t]+""" + _VALUE + r"""\s*$""")
@@ -30,6 +30,7 @@ _AUTHORIZATION = re.compile(
 _YAML_KEY_AT_START = re.compile(r"""^\s*(?:-\s+)?$""")
 _TF_ADDRESS = re.compile(r"^(?:module\.[\w-]+(?:\[[^\]]*\])?\.?)+$|^(?:module\.[\w\-\[\]\"]+\.)*(?:data\.)?[a-z][a-z0-9]*_[a-z0-9_]+\.[\w\-\[\]\"]+$")
 _COMMENT = re.compile(r"\s+#.*$")
+_SIZE = re.compile(r"^\d+ bytes$")
 
 
 @dataclass
@@ -45,20 +46,31 @@ class NamedRule:
     yaml_rest_of_line: bool = False
 
     def spans(self, line: str) -> Iterator[Span]:
-        for m in self.pattern.finditer(line):
-            strength = self.fixed or self.judge.strength(m.group("key"))
-            if strength is None:
-                continue
-            start, end = m.span("value")
-            if self.yaml_rest_of_line and m.group("sep") == ":" and _YAML_KEY_AT_START.match(line[:m.start("key")]) \
-                    and line[start] not in "\"'":
-                end = start + len(_COMMENT.sub("", line[start:]).rstrip())
-            start, end = unquote(start, end, line)
-            value = line[start:end]
-            if self._terraform_line(m.group("key"), value) or self._size(line, end, value):
-                continue
-            if self.judge.should_mask(strength, value):
-                yield Span(start, end, self.name)
+        pos = 0
+        while True:
+            m = self.pattern.search(line, pos)
+            if m is None:
+                return
+            # a value may hold the next pair (`dsn='host=db password=x'`, `"msg":"{\"password\":…}"`): look inside it too
+            pos = m.start("value") if m.end() > m.start("value") else m.end()
+            span = self._span(line, m)
+            if span is not None:
+                yield span
+                pos = max(pos, span.end)
+
+    def _span(self, line: str, m: re.Match[str]) -> Span | None:
+        strength = self.fixed or self.judge.strength(m.group("key"))
+        if strength is None:
+            return None
+        start, end = m.span("value")
+        if self.yaml_rest_of_line and strength == "password" and m.group("sep") == ":" and _YAML_KEY_AT_START.match(line[:m.start("key")]) \
+                and line[start:start + 1] not in ("\"", "'"):
+            end = start + len(_COMMENT.sub("", line[start:]).rstrip())  # `Password: correct horse battery`
+        start, end = unquote(start, end, line)
+        value = line[start:end]
+        if self._terraform_line(m.group("key"), value) or self._size(line, end, value):
+            return None
+        return Span(start, end, self.name) if self.judge.should_mask(strength, value) else None
 
     def _terraform_line(self, key: str, value: str) -> bool:
         first = value.split(None, 1)[0].rstrip(".:").lower() if value.strip() else ""
@@ -67,7 +79,7 @@ class NamedRule:
     @staticmethod
     def _size(line: str, end: int, value: str) -> bool:
         """`kubectl describe secret` prints `password:  24 bytes`: a size, not the secret."""
-        return value.isdigit() and line[end:end + 6] == " bytes"
+        return (value.isdigit() and line[end:end + 6] == " bytes") or bool(_SIZE.match(value))
 
 
 @dataclass
@@ -133,8 +145,8 @@ def _korean_rule(config: RedactionConfig, judge: NameJudge) -> KoreanLabelRule |
     if not strengths:
         return None
     alternation = "|".join(r"\s*".join(re.escape(w) for w in label.split()) for label in sorted(strengths, key=len, reverse=True))
-    pattern = re.compile(r"(?<![\uac00-\ud7a3])(?P<label>" + alternation + r")\s*(?P<sep>[:=：]|은|는|을|를|이|가)?\s*"
-                         r"""(?P<value>["'`“]?[!-~]+)(?![\uac00-\ud7a3])""")
+    pattern = re.compile(r"(?<![\uac00-\ud7a3])(?P<label>" + alternation + r")[\"']?\s*(?P<sep>[:=：]|은|는|을|를|이|가)?\s*"
+                         r"""(?P<value>["'`“]?[!-~]+)""")
     triggers = tuple(sorted({label.split()[-1].lower() for label in strengths}))
     return KoreanLabelRule("korean_label", pattern, triggers, judge, strengths)
 

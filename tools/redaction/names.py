@@ -6,7 +6,7 @@ readable: `passed`, `bypass`, `tokens`, `PWD` (the shell's working directory),
 `SECRET_NAME` (a descriptor: it names a secret, it does not hold one).
 Three strengths decide how much a value must look like a secret before it is
 masked: `password` masks anything, `token` spares plain words and numbers,
-`weak` (`key`, `auth`) masks only random-looking values.
+`weak` (`key`, `auth`, as the last component only) masks only random-looking values.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ _REFERENCE = re.compile(r"^(?:\$\{.*\}|\$\(.*\)|\$[A-Za-z_]\w*|\{\{.*\}\}|\{%.*%
                         r"arn:aws:(?:secretsmanager|ssm|kms):.*|vault:.*|ref\+.*)$")
 _NUMBER = re.compile(r"^[+-]?\d+(?:[.,]\d+)*(?:[a-zA-Z%]{0,3})$")
 _PLAIN_WORD = re.compile(r"^[A-Za-z][a-z]{0,13}$")
+_IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*(?:\.[A-Za-z_$][\w$]*)+(?:@[0-9a-f]+)?$")  # android.os.BinderProxy@2bd79ce
 _MASKED = re.compile(r"^[*xX•#.\-_]+$")
 _B64 = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
 
@@ -66,7 +67,7 @@ class NameJudge:
             return "password"
         if any(p in self.token for p in parts) or any(pair in self.pairs for pair in zip(parts, parts[1:])):
             return "token"
-        if any(p in self.weak for p in parts):
+        if parts[-1] in self.weak:  # `ssh_key`, `licenseKey`; not `interceptKeyBeforeQueueing`, `AuthFail`
             return "weak"
         return None
 
@@ -80,12 +81,14 @@ class NameJudge:
         if _NUMBER.match(v):
             return False
         if strength == "token":
-            return not _PLAIN_WORD.match(v)
+            return not (_PLAIN_WORD.match(v) or _IDENTIFIER.match(v))
         return looks_random(v)
 
 
 def looks_random(value: str) -> bool:
-    """Long and mixed (letters and digits), or long base64: what generated keys look like."""
+    """Long and mixed (letters and digits), or long base64: what generated keys look like (not a URL or a path)."""
+    if "://" in value or value.startswith(("/", "./", "~/")):
+        return False
     if len(value) >= 16 and any(c.isdigit() for c in value) and any(c.isalpha() for c in value):
         return True
     return len(value) >= 20 and bool(_B64.match(value.replace("-", "+").replace("_", "/"))) and not value.isalpha()
