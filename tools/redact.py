@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tools.redaction import MASK, Redactor, find_secrets, redact, redact_lines, redact_value
+from tools.redaction import MASK, Redactor, find_secrets, mask_blocks, redact, redact_lines, redact_value
 
-__all__ = ["MASK", "Redactor", "find_secrets", "redact", "redact_lines", "redact_obj", "redact_value"]
+__all__ = ["MASK", "Redactor", "find_secrets", "mask_blocks", "redact", "redact_lines", "redact_obj", "redact_value"]
 
 
 def redact_obj(value: Any) -> Any:

@@ -4,6 +4,8 @@ incident memory or the console.
 - `redact(text)`: a text (a command's output, a prompt, a report), multi-line blocks included.
 - `redact_lines(lines)`: lines that belong together (a log read as a list); a PEM key split across
   them is masked as a block. `Redactor().lines(iterable)` does the same lazily, for streams.
+- `mask_blocks(lines)`: only the multi-line blocks, cheaply, for a stream whose output is redacted
+  again where it leaves (the log digest).
 - `redact_value(obj)`: dicts, lists and pydantic models, judging each value with its key.
 - `find_secrets(text)`: the kinds found (for tests and audit notes).
 
@@ -18,10 +20,10 @@ from __future__ import annotations
 from typing import Iterable
 
 from tools.redaction.config import load_config
-from tools.redaction.engine import Redactor, RuleSet, default_rules
+from tools.redaction.engine import Redactor, RuleSet, default_rules, mask_blocks
 from tools.redaction.values import redact_value
 
-__all__ = ["MASK", "Redactor", "RuleSet", "find_secrets", "redact", "redact_lines", "redact_value"]
+__all__ = ["MASK", "Redactor", "RuleSet", "find_secrets", "mask_blocks", "redact", "redact_lines", "redact_value"]
 
 MASK = load_config().mask
 

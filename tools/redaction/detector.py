@@ -28,7 +28,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from tools.redaction.spans import Span, whole_token
+from tools.redaction.spans import Hits, Span, whole_token
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ class PluginRule:
     triggers: tuple[str, ...]
     plugin: Any
 
-    def spans(self, line: str) -> Iterator[Span]:
+    def spans(self, line: str, hits: Hits | None = None) -> Iterator[Span]:
         for secret in set(self.plugin.analyze_string(line)):
             if not secret or len(secret) < 6:
                 continue

@@ -19,7 +19,7 @@ from tools.redaction.detector import plugin_rules
 from tools.redaction.named import named_rules
 from tools.redaction.names import NameJudge
 from tools.redaction.shapes import SHAPES
-from tools.redaction.spans import LineRule, Span, apply
+from tools.redaction.spans import Hits, LineRule, Span, apply
 
 _BLOCK_TRIGGERS = ("-----begin", "data")
 
@@ -45,14 +45,16 @@ class RuleSet:
             self._automaton.add_word(word, (word, frozenset(ids)))
         self._automaton.make_automaton()
 
-    def triggered(self, low: str) -> tuple[set[int], bool]:
-        """(indexes of the rules whose words are in `low`, whether a block may start here)."""
-        ids: set[int] = set()
+    def triggered(self, low: str) -> tuple[dict[int, Hits], bool]:
+        """(rule index -> where its words are in `low`, whether a multi-line block may start here)."""
+        hits: dict[int, Hits] = {}
         block = False
-        for _, (word, rule_ids) in self._automaton.iter(low):
-            ids |= rule_ids
+        for end, (word, rule_ids) in self._automaton.iter(low):
+            where = (end - len(word) + 1, end + 1)
+            for i in rule_ids:
+                hits.setdefault(i, []).append(where)
             block = block or word in _BLOCK_TRIGGERS or bool(rule_ids)
-        return ids, block
+        return hits, block
 
     def names_of(self, text: str) -> list[str]:
         """The kinds of secret found in `text`, in rule order (for tests and audit notes)."""
@@ -66,12 +68,13 @@ class RuleSet:
 
 def _line_spans(rules: RuleSet, state: BlockState, line: str) -> list[Span]:
     low = line.lower()
-    ids, maybe_block = rules.triggered(low)
+    hits, maybe_block = rules.triggered(low)
     spans: list[Span] = []
     if maybe_block or state.active:
         spans += state.spans(line, low)
-    for i in sorted(ids):
-        spans += rules.rules[i].spans(line)
+    same_length = len(low) == len(line)  # lower() can change a string's length; positions are then unknown
+    for i in sorted(hits):
+        spans += rules.rules[i].spans(line, hits[i] if same_length else None)
     return spans
 
 
@@ -116,3 +119,22 @@ class Redactor:
             return text
         parts = text.split("\n")
         return "\n".join(self.line(p) for p in parts)
+
+
+def mask_blocks(lines: Iterable[str], rules: RuleSet | None = None) -> Iterator[str]:
+    """Only the multi-line blocks (PEM keys, Secret data, env name/value pairs) masked, for a stream whose
+    every line is too many to redact one by one but whose output is redacted again where it leaves
+    (the log digest redacts each template and sample it shows). A line is looked at only when it
+    can open a block or one is open: a few substring tests per line.
+    """
+    rules = rules or default_rules()
+    state = BlockState(rules.judge)
+    mask = rules.mask
+    for raw in lines:
+        if state.active or "-----BEGIN" in raw or "ata" in raw or "name" in raw:
+            newline = raw.endswith("\n")
+            line = raw[:-1] if newline else raw
+            spans = state.spans(line, line.lower())
+            if spans:
+                raw = apply(line, spans, mask) + ("\n" if newline else "")
+        yield raw

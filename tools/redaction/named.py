@@ -14,12 +14,13 @@ from typing import Iterator
 
 from tools.redaction.config import RedactionConfig
 from tools.redaction.names import NameJudge, Strength
-from tools.redaction.spans import Span, unquote
+from tools.redaction.spans import Hits, Span, unquote
 
 _VALUE = r"""(?P<value>\\"(?:[^"\\\n]|\\[^"])*\\"|"(?:[^"\\\n]|\\.)*"|'[^'\n]*'|<[^>\n]*>?|\(sensitive(?: value)?\)|[^\s,;&"'<>{}\[\]()|]+)"""
-_ASSIGNMENT = re.compile(
-    r"""(?P<key>(?<![\w.\-/:])(?:\\?["'])?[A-Za-z_@$][\w.\-]*(?:\\?["'])?)[ \t]*(?P<sep>:=|=>|=|:)(?![/=])[ \t]*""" + _VALUE)
-_OPTION = re.compile(r"""(?<![\w-])--(?P<key>[A-Za-z][\w.\-]*)(?:=|[ \t]+)(?!-)""" + _VALUE)
+_ASSIGNMENT_TAIL = re.compile(r"""(?:\\?["'])?[ \t]*(?P<sep>:=|=>|=|:)(?![/=])[ \t]*""" + _VALUE)
+_OPTION_TAIL = re.compile(r"""(?P<sep>=|[ \t]+)(?!-)""" + _VALUE)
+_KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-$@")
+_BEFORE_KEY = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-/:")
 _SET = re.compile(r"""(?i)\bset\s+(?P<key>[\w.\-]+)\s+""" + _VALUE)
 _CONFIG_LINE = re.compile(r"""^\s*(?P<key>[\w.\-]+)[ \t]+""" + _VALUE + r"""\s*$""")
 _SENTENCE = re.compile(r"""(?i)\b(?P<key>password|passphrase|passcode|pass ?word)\s+(?:is|was|to)\s+["'`]?(?P<value>[^\s"'`]+)""")
@@ -27,14 +28,100 @@ _ENV_PAIR = re.compile(
     r"""["']?name["']?\s*[:=]\s*["']?(?P<key>[\w.\-]+)["']?\s*,\s*["']?value["']?\s*[:=]\s*""" + _VALUE)
 _AUTHORIZATION = re.compile(
     r"""(?i)\b(?P<key>(?:proxy-)?authori[sz]ation)\b\\?["']?\s*[:=]\s*\\?["']?(?:(?:bearer|basic|token|digest|negotiate|ntlm|apikey|sso-key|ssws|aws4-hmac-sha256|splunk)\s+)?(?P<value>[^"'\\\n]+)""")
-_YAML_KEY_AT_START = re.compile(r"""^\s*(?:-\s+)?$""")
+_YAML_KEY_AT_START = re.compile(r"""^\s*(?:-\s+)?["']?$""")
 _TF_ADDRESS = re.compile(r"^(?:module\.[\w-]+(?:\[[^\]]*\])?\.?)+$|^(?:module\.[\w\-\[\]\"]+\.)*(?:data\.)?[a-z][a-z0-9]*_[a-z0-9_]+\.[\w\-\[\]\"]+$")
 _COMMENT = re.compile(r"\s+#.*$")
 _SIZE = re.compile(r"^\d+ bytes$")
 
 
+class _ValueJudging:
+    """What every name rule does once it has a key and a value match."""
+
+    judge: NameJudge
+    name: str
+    terraform_words: frozenset[str]
+
+    def _span(self, line: str, key: str, key_start: int, m: re.Match[str], strength: Strength | None,
+              rest_of_line: bool = False) -> Span | None:
+        if strength is None:
+            return None
+        start, end = m.span("value")
+        if rest_of_line and strength == "password" and m.group("sep") == ":" \
+                and _YAML_KEY_AT_START.match(line[:key_start]) and line[start:start + 1] not in ("\"", "'"):
+            end = start + len(_COMMENT.sub("", line[start:]).rstrip())  # `Password: correct horse battery`
+        start, end = unquote(start, end, line)
+        value = line[start:end]
+        if self._terraform_line(key, value) or self._size(line, end, value):
+            return None
+        return Span(start, end, self.name) if self.judge.should_mask(strength, value) else None
+
+    def _terraform_line(self, key: str, value: str) -> bool:
+        """`module.secrets: create 3`, `aws_secretsmanager_secret.rds_password: Creating...`: a plan, not a value."""
+        if not self.terraform_words or not value.strip():
+            return False
+        first = value.split(None, 1)[0].rstrip(".:").lower()
+        return first in self.terraform_words and bool(_TF_ADDRESS.match(key.strip("\"'")))
+
+    @staticmethod
+    def _size(line: str, end: int, value: str) -> bool:
+        """`kubectl describe secret` prints `password:  24 bytes`: a size, not the secret."""
+        return (value.isdigit() and line[end:end + 6] == " bytes") or bool(_SIZE.match(value))
+
+
 @dataclass
-class NamedRule:
+class KeyValueRule(_ValueJudging):
+    """`KEY=value`, `key: value`, `"key": "value"`, `--key value`, `-storepass value`, found where a name word is.
+
+    Starting from the trigger words' positions (not from every `a=b` in a line) keeps
+    a log line full of `status=200 duration_ms=3` pairs cheap."""
+
+    name: str
+    triggers: tuple[str, ...]
+    judge: NameJudge
+    terraform_words: frozenset[str] = frozenset()
+    _words: re.Pattern[str] | None = None
+
+    def spans(self, line: str, hits: Hits | None = None) -> Iterator[Span]:
+        if hits is None:
+            words = self._words or re.compile("|".join(re.escape(w) for w in sorted(self.triggers, key=len, reverse=True)))
+            self._words = words
+            hits = [m.span() for m in words.finditer(line.lower())]
+        done: set[int] = set()
+        for hit_start, hit_end in hits:
+            start, end = hit_start, hit_end
+            while start > 0 and line[start - 1] in _KEY_CHARS:
+                start -= 1
+            while end < len(line) and line[end] in _KEY_CHARS:
+                end += 1
+            if start in done:
+                continue
+            done.add(start)
+            span = self._at(line, start, end)
+            if span is not None:
+                yield span
+
+    def _at(self, line: str, start: int, end: int) -> Span | None:
+        key = line[start:end]
+        if key.startswith("-"):
+            name = key.lstrip("-")
+            if len(name) < 2 or (len(key) - len(name)) > 2:
+                return None
+            m = _OPTION_TAIL.match(line, end)
+            return self._span(line, name, start, m, self.judge.strength(name)) if m else None
+        before = start
+        if before and line[before - 1] in "\"'":
+            before -= 1
+            if before and line[before - 1] == "\\":
+                before -= 1
+        if before and line[before - 1] in _BEFORE_KEY:
+            return None
+        key = key.rstrip(".-")
+        m = _ASSIGNMENT_TAIL.match(line, start + len(key))
+        return self._span(line, key, before, m, self.judge.strength(key), rest_of_line=True) if m else None
+
+
+@dataclass
+class NamedRule(_ValueJudging):
     """A regex with `key` and `value` groups: the value is masked when the key is a secret's name."""
 
     name: str
@@ -43,43 +130,12 @@ class NamedRule:
     judge: NameJudge
     terraform_words: frozenset[str] = frozenset()
     fixed: Strength | None = None
-    yaml_rest_of_line: bool = False
 
-    def spans(self, line: str) -> Iterator[Span]:
-        pos = 0
-        while True:
-            m = self.pattern.search(line, pos)
-            if m is None:
-                return
-            # a value may hold the next pair (`dsn='host=db password=x'`, `"msg":"{\"password\":…}"`): look inside it too
-            pos = m.start("value") if m.end() > m.start("value") else m.end()
-            span = self._span(line, m)
+    def spans(self, line: str, hits: Hits | None = None) -> Iterator[Span]:
+        for m in self.pattern.finditer(line):
+            span = self._span(line, m.group("key"), m.start("key"), m, self.fixed or self.judge.strength(m.group("key")))
             if span is not None:
                 yield span
-                pos = max(pos, span.end)
-
-    def _span(self, line: str, m: re.Match[str]) -> Span | None:
-        strength = self.fixed or self.judge.strength(m.group("key"))
-        if strength is None:
-            return None
-        start, end = m.span("value")
-        if self.yaml_rest_of_line and strength == "password" and m.group("sep") == ":" and _YAML_KEY_AT_START.match(line[:m.start("key")]) \
-                and line[start:start + 1] not in ("\"", "'"):
-            end = start + len(_COMMENT.sub("", line[start:]).rstrip())  # `Password: correct horse battery`
-        start, end = unquote(start, end, line)
-        value = line[start:end]
-        if self._terraform_line(m.group("key"), value) or self._size(line, end, value):
-            return None
-        return Span(start, end, self.name) if self.judge.should_mask(strength, value) else None
-
-    def _terraform_line(self, key: str, value: str) -> bool:
-        first = value.split(None, 1)[0].rstrip(".:").lower() if value.strip() else ""
-        return bool(self.terraform_words) and first in self.terraform_words and bool(_TF_ADDRESS.match(key.strip("\"'")))
-
-    @staticmethod
-    def _size(line: str, end: int, value: str) -> bool:
-        """`kubectl describe secret` prints `password:  24 bytes`: a size, not the secret."""
-        return (value.isdigit() and line[end:end + 6] == " bytes") or bool(_SIZE.match(value))
 
 
 @dataclass
@@ -92,7 +148,7 @@ class KoreanLabelRule:
     judge: NameJudge
     strengths: dict[str, Strength]
 
-    def spans(self, line: str) -> Iterator[Span]:
+    def spans(self, line: str, hits: Hits | None = None) -> Iterator[Span]:
         for m in self.pattern.finditer(line):
             label = re.sub(r"\s+", " ", m.group("label"))
             strength = self.strengths.get(label, "token")
@@ -112,7 +168,7 @@ class FlagRule:
     pattern: re.Pattern[str]
     triggers: tuple[str, ...]
 
-    def spans(self, line: str) -> Iterator[Span]:
+    def spans(self, line: str, hits: Hits | None = None) -> Iterator[Span]:
         for m in self.pattern.finditer(line):
             start, end = unquote(*m.span("value"), line)
             if end > start:
@@ -157,8 +213,7 @@ def named_rules(config: RedactionConfig, judge: NameJudge) -> list:
                          | {b.lower() for _, b in config.names.token_pairs}))
     tf = frozenset(w.lower() for w in config.terraform_words)
     rules: list = [
-        NamedRule("password_assignment", _ASSIGNMENT, words, judge, tf, yaml_rest_of_line=True),
-        NamedRule("secret_option", _OPTION, words, judge),
+        KeyValueRule("password_assignment", words, judge, tf),
         NamedRule("secret_set", _SET, ("set",), judge),
         NamedRule("secret_config_line", _CONFIG_LINE, words, judge, tf),
         NamedRule("password_sentence", _SENTENCE, ("pass",), judge, fixed="token"),

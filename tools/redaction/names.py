@@ -54,9 +54,20 @@ class NameJudge:
         self.not_lower = {w for w in n.not_secret if w == w.lower()}
         self.placeholders = {p.lower() for p in config.placeholders}
         self.mask = config.mask
+        self._seen: dict[str, Strength | None] = {}
 
     def strength(self, name: str) -> Strength | None:
         """How strongly `name` announces a secret; None when it does not."""
+        try:
+            return self._seen[name]
+        except KeyError:
+            pass
+        if len(self._seen) > 20_000:  # names in logs repeat; a stream of unique ones must not grow without bound
+            self._seen.clear()
+        found = self._seen[name] = self._strength(name)
+        return found
+
+    def _strength(self, name: str) -> Strength | None:
         name = name.strip("\"'`\\ $@-")
         if not name or name in self.not_exact or name.lower() in self.not_lower:
             return None

@@ -54,7 +54,7 @@ SHAPES: tuple[ShapeRule, ...] = (
     ShapeRule("basic_credentials", re.compile(r"\b(?:Basic|BASIC|basic)\s+([A-Za-z0-9+/]{6,}={0,2})(?![A-Za-z0-9+/=])"), ("basic",), (1,),
               lambda m: basic_credentials(m.group(1))),
     ShapeRule("openssl_pass", re.compile(r"(?<![\w-])-(?:passin|passout|pass|k)\s+pass:(\S+)"), ("pass:",), (1,)),
-    ShapeRule("netrc_password", re.compile(r"\blogin\s+\S+\s+(?:password|passwd)\s+(\S+)"), ("login",), (1,)),
+    ShapeRule("netrc_password", re.compile(r"\blogin\s+\S+\s+(?:password|passwd)\s+(\S+)"), ("password", "passwd"), (1,)),
     ShapeRule("redis_auth", re.compile(r"(?:^|[>\s])AUTH\s+(?:\S+\s+)?(\S+)\s*$"), ("auth",), (1,),
               lambda m: not m.group(1).endswith(":") and m.group(1).lower() not in {"failed", "ok", "error", "required"}),
 )

@@ -17,13 +17,19 @@ class Span:
     kind: str
 
 
+Hits = list[tuple[int, int]]  # where a rule's trigger words are in the line (start, end)
+
+
 class LineRule(Protocol):
-    """A rule that finds secrets inside one line; it runs only when one of its triggers is in the line."""
+    """A rule that finds secrets inside one line; it runs only when one of its triggers is in the line.
+
+    `hits` says where those words are, so a rule can look there instead of scanning the whole line;
+    None means "not known" (the rule scans)."""
 
     name: str
     triggers: tuple[str, ...]
 
-    def spans(self, line: str) -> Iterable[Span]: ...
+    def spans(self, line: str, hits: Hits | None = None) -> Iterable[Span]: ...
 
 
 @dataclass(frozen=True)
@@ -36,7 +42,7 @@ class ShapeRule:
     groups: tuple[int | str, ...] = (0,)
     check: Callable[[re.Match[str]], bool] | None = None
 
-    def spans(self, line: str) -> Iterator[Span]:
+    def spans(self, line: str, hits: Hits | None = None) -> Iterator[Span]:
         for m in self.pattern.finditer(line):
             if self.check is not None and not self.check(m):
                 continue
