@@ -24,8 +24,9 @@ _JSON_DATA_OPEN = re.compile(r"\"(?P<kind>data|stringData|binaryData)\"\s*:\s*\{
 _JSON_DATA_INLINE = re.compile(r"\"(?P<kind>data|stringData|binaryData)\"\s*:\s*\{(?P<body>[^{}]*)\}")
 _JSON_STRING_VALUE = re.compile(r"\"[^\"\n]+\"\s*:\s*\"(?P<value>[^\"\n]*)\"")
 _YAML_ENTRY = re.compile(r"^\s*[\w.\-]+:[ \t]*(?P<value>\S.*?)\s*$")
-_ENV_NAME = re.compile(r"""^\s*(?:-\s+)?["']?name["']?\s*:\s*["']?(?P<key>[\w.\-]+)["']?\s*,?\s*$""")
-_ENV_VALUE = re.compile(r"""^\s*["']?value["']?\s*:\s*(?P<value>"(?:[^"\\]|\\.)*"|'[^']*'|\S.*?)\s*,?\s*$""")
+# a log prefix may stand before either line (`2026-… ERROR     - name: DB_PASSWORD`)
+_ENV_NAME = re.compile(r"""(?:^|\s)(?:-\s+)?["']?name["']?\s*:\s*["']?(?P<key>[\w.\-]+)["']?\s*,?\s*$""")
+_ENV_VALUE = re.compile(r"""(?:^|\s)["']?value["']?\s*:\s*(?P<value>"(?:[^"\\]|\\.)*"|'[^']*'|\S.*?)\s*,?\s*$""")
 _MAX_PEM_LINES = 400
 _MAX_MISSES = 3
 
@@ -141,12 +142,12 @@ class BlockState:
         if self.pending_name:
             strength = self.judge.strength(self.pending_name)
             self.pending_name = ""
-            m = _ENV_VALUE.match(line)
+            m = _ENV_VALUE.search(line)
             if m and strength:
                 start, end = unquote(*m.span("value"), line)
                 if self.judge.should_mask(strength, line[start:end]):
                     out.append(Span(start, end, "secret_env_pair"))
                 return
-        m = _ENV_NAME.match(line)
+        m = _ENV_NAME.search(line)
         if m and self.judge.strength(m.group("key")) in ("password", "token"):
             self.pending_name = m.group("key")
