@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from config.settings import Settings, get_settings
 from graphs.errors import ConfigError, ProviderError
 from graphs.state import RoleUsage
-from tools.redact import redact, redact_obj
+from tools.redact import redact, redact_obj, redact_value
 
 T = TypeVar("T", bound=BaseModel)
 ProviderName = Literal["bedrock", "vertex", "ollama", "none"]
@@ -157,7 +157,7 @@ class ModelRouter:
         try:
             runnable = model.with_structured_output(schema, include_raw=True)
             # The sync path in a thread: Vertex's REST transport has no async client.
-            out = await asyncio.to_thread(runnable.invoke, prompt)
+            out = await asyncio.to_thread(runnable.invoke, redact_value(prompt))  # the request boundary: nothing unredacted leaves
         except Exception as exc:  # provider SDKs raise many types; the user needs one line
             raise ProviderError(f"{cfg.provider} ({role}, {cfg.model}) failed: {_one_line(exc)}") from exc
         raw, parsed, error = out.get("raw"), out.get("parsed"), out.get("parsing_error")
@@ -176,7 +176,7 @@ class ModelRouter:
         cfg = self.config.roles.get(role, RoleConfig())
         prompt = render_prompt(load_prompt(str(self.settings.prompts_dir), prompt_name), variables)
         try:
-            message = await asyncio.to_thread(self.chat_model(role).bind_tools(tools).invoke, prompt)
+            message = await asyncio.to_thread(self.chat_model(role).bind_tools(tools).invoke, redact_value(prompt))
         except Exception as exc:
             raise ProviderError(f"{cfg.provider} ({role}, {cfg.model}) failed: {_one_line(exc)}") from exc
         return message, self._usage(cfg, message)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from markdown_it import MarkdownIt
 
+from graphs.report import SKIPPED_CHECKS_PREFIX, skipped_checks_line
 from tools.policy import describe_rules
 from tools.redact import redact
 
@@ -39,7 +40,8 @@ def _what(item: "ReplayItem") -> str:
 
 
 def render_replay_markdown(items: list["ReplayItem"], details: bool = True) -> str:
-    lines = ["# Replay report", "", f"{len(items)} scenario(s).", "",
+    skipped = skipped_checks_line([p for item in items if item.outcome for p in item.outcome.proposals])
+    lines = ["# Replay report", "", f"{len(items)} scenario(s).", "", *([skipped, ""] if skipped else []),
              "| scenario | status | route | diagnosis / plan | proposals | approval | actions (run / refused) | tokens | cost | wall |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for item in items:
@@ -64,7 +66,8 @@ def render_replay_markdown(items: list["ReplayItem"], details: bool = True) -> s
         if item.outcome is None or item.outcome.report is None:
             continue
         title = item.scenario.title if item.scenario else item.path
-        lines += [f"## {item.scenario.id if item.scenario else item.path}: {title}", "", item.outcome.report.markdown, ""]
+        report = "\n".join(line for line in item.outcome.report.markdown.split("\n") if not line.startswith(SKIPPED_CHECKS_PREFIX))
+        lines += [f"## {item.scenario.id if item.scenario else item.path}: {title}", "", report, ""]  # skipped checks: said once, above
     return redact("\n".join(lines))
 
 

@@ -10,6 +10,9 @@ from graphs.state import OpsState, Report
 from tools.policy import describe_rules
 from tools.redact import redact
 
+SKIPPED_CHECKS_PREFIX = "_Checks that did not run: "
+_CHECK_WORDS = {"passed": "passed", "failed": "FAILED", "skipped": "skipped (did not run)"}
+
 
 def run_status(state: OpsState, interrupted: bool = False) -> str:
     approval = state.get("approval_status") or "none"
@@ -111,6 +114,7 @@ def _plan_section(state: OpsState) -> list[str]:
 
 def _proposals_section(state: OpsState) -> list[str]:
     out: list[str] = []
+    skipped = skipped_checks_line(state.get("proposals") or [])
     for p in state.get("proposals") or []:
         out.append(f"\n### Proposal {p.id}: {p.title} ({p.kind}, {p.environment}, risk {p.risk})")
         if p.description:
@@ -123,12 +127,26 @@ def _proposals_section(state: OpsState) -> list[str]:
             out.append(f"- plan: {p.plan.add} to add, {p.plan.change} to change, {p.plan.destroy} to destroy"
                        + (f"; replaced: {', '.join(p.plan.replace)}" if p.plan.replace else ""))
         for v in p.validation:
-            out.append(f"- check {v.check}: {'passed' if v.passed else 'FAILED'}{' — ' + v.details if v.details else ''}")
+            out.append(f"- check {v.check}: {_CHECK_WORDS[v.status or 'failed']}{' — ' + v.details if v.details else ''}")
         if p.rollback:
             out.append(f"- rollback: {p.rollback}")
         if p.diff:
             out.append("```diff\n" + p.diff.rstrip() + "\n```")
+    if skipped:
+        out.append("\n" + skipped)
     return out
+
+
+def skipped_checks_line(proposals: list) -> str:
+    """One line naming each check that did not run and how to enable it; empty when every check ran."""
+    hints: dict[str, str] = {}
+    for p in proposals:
+        for v in p.validation:
+            if v.status == "skipped":
+                hints.setdefault(v.check, v.enable)
+    if not hints:
+        return ""
+    return SKIPPED_CHECKS_PREFIX + "; ".join(f"{check}" + (f" (to enable: {how})" if how else "") for check, how in hints.items()) + "._"
 
 
 def _approvals_section(state: OpsState) -> list[str]:

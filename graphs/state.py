@@ -175,9 +175,32 @@ class PlanSummary(Record):
 
 
 class ValidationResult(Record):
+    """One check on a proposal. `status` says what happened: a check that did not run is
+    "skipped" (with `enable` saying how to run it), never "passed".
+
+    `passed` is kept for old checkpoints and callers and means "does not block the change"
+    (true for passed and skipped); renderers show `status`. Either field alone is accepted."""
+
     check: str  # "hcl2", "checkov", "lint:naming", "tests"
-    passed: bool
+    passed: bool = True
     details: str = ""
+    status: Literal["passed", "failed", "skipped"] | None = None
+    enable: str = ""  # how to make a skipped check run, e.g. "run `make checkov`"
+
+    @model_validator(mode="after")
+    def _status_and_passed_agree(self) -> "ValidationResult":
+        fields = self.model_fields_set
+        if "passed" not in fields and "status" not in fields:
+            raise ValueError("a ValidationResult needs a status (passed, failed or skipped) or passed")
+        if self.status is None:
+            object.__setattr__(self, "status", "passed" if self.passed else "failed")
+        elif "passed" not in fields:
+            object.__setattr__(self, "passed", self.status != "failed")
+        return self
+
+    @property
+    def skipped(self) -> bool:
+        return self.status == "skipped"
 
 
 class PlannedAction(Record):

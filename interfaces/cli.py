@@ -220,6 +220,14 @@ def eval_(
     raise typer.Exit(code)
 
 
+@app.command("redact")
+def redact_(source: str = typer.Argument(..., help="a file, or - for standard input")) -> None:
+    """Print a file as a model would be shown it: every secret masked (check before connecting a model)."""
+    from interfaces.cli_redact import redact_command
+
+    redact_command(source)
+
+
 @app.command()
 def serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(8080, "--port")) -> None:
     """Serve the web widget and its API."""
@@ -240,6 +248,9 @@ def _parse_time(value: str) -> datetime:
 
 
 def main() -> None:
+    from tools.redaction.console import install as redact_console
+
+    redact_console()  # every command's output passes redaction, whichever module prints it
     _register_subapps()
     try:
         code = app(standalone_mode=False)

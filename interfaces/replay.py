@@ -20,6 +20,7 @@ from config.settings import Settings, get_settings
 from evals.scenario import Scenario, find_scenarios, load_scenario
 from graphs.errors import CloudDoctorError
 from graphs.runner import RunOutcome, run_scenario
+from tools.redact import redact_value
 
 
 class ReplayItem(BaseModel):
@@ -86,7 +87,7 @@ def write_results(items: list[ReplayItem], out: Path) -> Path:
                 "error": item.error,
                 "outcome": item.outcome.model_dump(mode="json") if item.outcome else None,
             }
-            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+            fh.write(json.dumps(redact_value(record), ensure_ascii=False) + "\n")
     return path
 
 

@@ -34,7 +34,7 @@ from interfaces import slack_blocks as blocks
 from interfaces.web.config import load_yaml_config
 from interfaces.web.events import ApprovalView, RunEvent, approval_view, pick_role
 from interfaces.web.runs import RunService
-from tools.redact import redact
+from tools.redact import redact, redact_value
 
 log = logging.getLogger(__name__)
 SEEN_EVENTS = 5000
@@ -325,14 +325,14 @@ class SlackDoor:
 
     async def _upsert(self, channel: str, thread_ts: str, msg_ts: str | None, message: dict[str, Any]) -> str | None:
         if msg_ts:
-            await self.client.chat_update(channel=channel, ts=msg_ts, **message)
+            await self.client.chat_update(channel=channel, ts=msg_ts, **redact_value(message))
             return msg_ts
         response = await self._post(channel, thread_ts, **message)
         return response.get("ts") if response else None
 
     async def _post(self, channel: str, thread_ts: str, **message: Any) -> Any:
-        message["text"] = redact(message.get("text") or "")
-        return await self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, **message)
+        message["text"] = message.get("text") or ""
+        return await self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, **redact_value(message))
 
     async def _ephemeral(self, channel: str, user: str, thread_ts: str | None, text: str) -> None:
         extra = {"thread_ts": thread_ts} if thread_ts else {}

@@ -24,7 +24,7 @@ from config.settings import Settings
 from graphs.errors import ConfigError, NotFoundError, UserInputError
 from memory.embeddings import MemoryUnavailable, MiniLMEmbeddingFunction, check_available, embed
 from memory.records import ImportSummary, IncidentRecord, SimilarIncident
-from tools.redact import redact
+from tools.redact import redact_value
 
 __all__ = [
     "IncidentStore", "MemoryUnavailable", "open_incident_store", "record_from_run", "record_from_scenario",
@@ -235,10 +235,7 @@ def open_incident_store(settings: Settings) -> IncidentStore:
 
 
 def _redacted(record: IncidentRecord) -> IncidentRecord:
-    return record.model_copy(update={
-        "title": redact(record.title), "summary": redact(record.summary), "fix": redact(record.fix),
-        "outcome": redact(record.outcome), "evidence": [redact(e) for e in record.evidence],
-    })
+    return redact_value(record)
 
 
 def _metadata(record: IncidentRecord) -> dict[str, Any]:

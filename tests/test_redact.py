@@ -5,8 +5,8 @@ import pytest
 from tools.redact import MASK, find_secrets, redact, redact_obj
 
 CASES = [
-    ("aws_access_key_id", "export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLE"),
-    ("aws_secret_access_key", "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+    ("detect-secrets:AWSKeyDetector", "export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLE"),
+    ("password_assignment", "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
     ("url_password", "DATABASE_URL=postgresql://shop:Sup3rS3cret@db.internal:5432/shop", "Sup3rS3cret"),
     ("url_password", "connecting to mysql://app:hunter2@10.0.3.14:3306/orders failed", "hunter2"),
     ("password_assignment", "spring.datasource.password=ChangeMe123!", "ChangeMe123!"),

@@ -8,7 +8,8 @@ import pytest
 
 import tools.tf_validate as tf_validate
 from tools.tf_lint import lint_files, read_terraform_dir
-from tools.tf_validate import check_checkov, check_lints, check_parse, find_checkov, validate_files
+from graphs.state import Proposal
+from tools.tf_validate import check_checkov, check_lints, check_parse, find_checkov, summarize, validate_files
 
 TERRAFORM = Path(__file__).resolve().parents[1] / "terraform"
 
@@ -147,7 +148,8 @@ def test_lints_count_only_what_the_change_adds():
 def test_unparseable_change_does_not_run_checkov():
     results = {r.check: r for r in validate_files({"main.tf": "resource {"}, require_checkov=True)}
     assert not results["hcl2"].passed
-    assert not results["checkov"].passed and "do not parse" in results["checkov"].details
+    assert results["checkov"].status == "skipped" and "do not parse" in results["checkov"].details
+    assert not Proposal(id="p", kind="terraform", title="t", validation=list(results.values())).valid  # hcl2 still blocks
 
 
 def test_missing_checkov_is_a_failure_when_required_and_a_recorded_skip_when_not(monkeypatch):
@@ -156,7 +158,9 @@ def test_missing_checkov_is_a_failure_when_required_and_a_recorded_skip_when_not
     required = check_checkov(files, None, require=True)
     assert not required.passed and "make checkov" in required.details
     optional = check_checkov(files, None, require=False)
-    assert optional.passed and optional.details.startswith("checkov not installed: skipped")
+    assert optional.status == "skipped" and "not installed" in optional.details and "make checkov" in optional.enable
+    summary = summarize([optional])
+    assert "skipped" in summary and "passed" not in summary and "✓" not in summary  # never shown as a pass
 
 
 # ---------------------------------------------------------------- checkov

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from tools.redact import redact
+from tools.redact import redact_value
 
 _lock = threading.Lock()
 
@@ -24,7 +24,8 @@ class AuditLog:
 
     def append(self, event: str, **fields: Any) -> dict[str, Any]:
         record = {"ts": datetime.now(timezone.utc).isoformat(), "event": event, **fields}
-        line = redact(json.dumps(record, default=str, ensure_ascii=False)) + "\n"
+        safe = redact_value(json.loads(json.dumps(record, default=str, ensure_ascii=False)))  # judged per key, blocks kept
+        line = json.dumps(safe, ensure_ascii=False) + "\n"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with _lock:
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)

@@ -31,7 +31,7 @@ from drain3.drain import Drain, LogCluster
 from pydantic import BaseModel, Field
 
 from tools.log_masking import WILDCARD, ShapeMasker, parse_line
-from tools.redact import redact
+from tools.redact import mask_blocks, redact
 
 LOGS_CONFIG = Path(__file__).resolve().parent.parent / "config" / "logs.yaml"
 Level = Literal["error", "warn", "info", "debug", "unknown"]
@@ -343,7 +343,7 @@ def summarize_logs(lines: Iterable[str], budget_tokens: int = 2000, source: str 
     s = miner.settings
     chars = 0
     line_no = 0
-    for raw in lines:
+    for raw in mask_blocks(lines):  # a PEM key split over lines is masked as a block; samples are redacted when shown
         line_no += 1
         raw = raw.rstrip("\r\n")
         if not raw.strip():

@@ -35,6 +35,7 @@ from tools.tf_lint import RULES, HclParseError, LintConfig, LintFinding, lint_fi
 
 CHECKOV_VENV = REPO_ROOT / ".venv-checkov"
 CHECKOV_TIMEOUT_S = 180.0
+CHECKOV_ENABLE = "run `make checkov` (installs checkov into .venv-checkov)"
 _CACHE: "OrderedDict[str, CheckovRun]" = OrderedDict()
 _CACHE_SIZE = 32
 
@@ -240,7 +241,8 @@ def check_checkov(files: dict[str, str], baseline: dict[str, str] | None, *, var
         if required:
             return ValidationResult(check="checkov", passed=False,
                                     details=f"checkov is required but not found (looked in {CHECKOV_VENV}/bin and PATH): run `make checkov`")
-        return ValidationResult(check="checkov", passed=True, details="checkov not installed: skipped (run `make checkov` to enable)")
+        return ValidationResult(check="checkov", status="skipped", details="checkov is not installed, so it did not run",
+                                enable=CHECKOV_ENABLE)
     if baseline is not None:  # two checkov runs side by side: each is one process, mostly single-threaded
         with ThreadPoolExecutor(max_workers=2) as pool:
             after_future = pool.submit(run_checkov, files, var_file=var_file, checkov_bin=binary)
@@ -298,11 +300,13 @@ def validate_files(files: dict[str, str], *, baseline: dict[str, str] | None = N
     if parse.passed:
         results.append(check_checkov(files, baseline, var_file=var_file, require=require_checkov, checkov_bin=checkov_bin))
     else:
-        results.append(ValidationResult(check="checkov", passed=False, details="not run: the files do not parse"))
+        results.append(ValidationResult(check="checkov", status="skipped", details="not run: the files do not parse",
+                                        enable="fix the parse errors reported by hcl2"))
     results += check_lints(files, baseline, lint_config)
     return results
 
 
 def summarize(results: list[ValidationResult]) -> str:
-    """One line per check, for a proposal's description and the report."""
-    return "\n".join(f"{'✓' if r.passed else '✗'} {r.check}: {r.details}" for r in results)
+    """One line per check, for a proposal's description: a check that did not run says "skipped", never ✓."""
+    marks = {"passed": "✓", "failed": "✗", "skipped": "–"}
+    return "\n".join(f"{marks[r.status or 'failed']} {r.check}: {r.status}" + (f" — {r.details}" if r.details else "") for r in results)

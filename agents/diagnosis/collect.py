@@ -35,7 +35,7 @@ from agents.diagnosis.situation import placeholder_values, situation_of
 from agents.diagnosis.timeline import scan_lines
 from config.settings import CONFIG_DIR
 from graphs.state import ActionRecord, AgentNote, Evidence, Request
-from tools.redact import redact
+from tools.redact import redact, redact_lines
 
 MAX_LOG_SOURCES = 12
 MAX_METRICS = 12
@@ -101,7 +101,7 @@ async def collect_logs(ctx: AgentContext, book: EvidenceBook, request: Request, 
         except Exception as exc:
             book.add(kind="log", source=source, ok=False, summary=f"could not read: {redact(str(exc))[:200]}")
             continue
-        lines = [redact(str(line)) for line in raw]
+        lines = redact_lines([str(line) for line in raw])  # as one stream: a key split over lines is masked whole
         if not lines and source not in configured:
             continue  # a playbook's guess at a source that has nothing: not evidence
         facts = scan_lines(lines, year=at.year if at else None)

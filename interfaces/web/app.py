@@ -39,6 +39,7 @@ from interfaces.web.config import WebConfig, load_web_config
 from interfaces.web.events import ApprovalView, EventLog, approval_view, pick_role
 from interfaces.web.runs import Clock, ContextFactory, RunService
 from tools.policy import ApprovalError, default_policy
+from tools.redact import redact_value
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -221,10 +222,10 @@ async def _view(service: RunService, thread_id: str) -> RunView:
     info = service.thread(thread_id)
     pending = await service.pending(thread_id) if info.status == "awaiting_approval" else None
     outcome = service.last_outcome(thread_id)
-    return RunView(thread_id=thread_id, door=info.door, environment=info.environment, status=info.status,
-                   headline=info.headline, waiting_for=info.waiting_for,
-                   pending=approval_view(thread_id, pending) if pending else None,
-                   report=outcome.report if outcome is not None else None)
+    return redact_value(RunView(thread_id=thread_id, door=info.door, environment=info.environment, status=info.status,
+                                headline=info.headline, waiting_for=info.waiting_for,
+                                pending=approval_view(thread_id, pending) if pending else None,
+                                report=outcome.report if outcome is not None else None))
 
 
 async def _sse(events: EventLog, after: int, keepalive_s: float) -> AsyncIterator[str]:

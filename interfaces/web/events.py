@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from graphs.state import ApprovalRequest
 from tools.policy import describe_rules
-from tools.redact import redact
+from tools.redact import redact, redact_value
 
 EventType = Literal["progress", "report", "approval", "decision", "error", "done"]
 MAX_EVENTS_PER_RUN = 500
@@ -87,7 +87,7 @@ class EventLog:
         self._followers: set[asyncio.Queue[RunEvent | None]] = set()
 
     def add(self, type_: EventType, data: dict[str, Any]) -> RunEvent:
-        event = RunEvent(id=self._next_id, thread_id=self.thread_id, type=type_, data=data)
+        event = RunEvent(id=self._next_id, thread_id=self.thread_id, type=type_, data=redact_value(data))
         self._next_id += 1
         self.events.append(event)
         del self.events[:-MAX_EVENTS_PER_RUN]
