@@ -200,10 +200,9 @@ def parse_argv(argv: list[str], grammar: ProgramGrammar, *, source: str = "comma
 def _split(positionals: list[str], grammar: CommandGrammar) -> list[str]:
     if not grammar.split_positional:
         return positionals
-    out: list[str] = []
-    for word in positionals:
-        out += [part for part in word.split(grammar.split_positional, 1)] if grammar.split_positional in word else [word]
-    return out
+    if not positionals or grammar.split_positional not in positionals[0]:
+        return positionals
+    return [*positionals[0].split(grammar.split_positional, 1), *positionals[1:]]  # only the resource (TYPE/NAME) is split
 
 
 def _parse_leading(args: list[str], grammar: CommandGrammar, style: Style, where: str) -> tuple[list[tuple[str, str | None]], list[str]]:
@@ -383,6 +382,8 @@ def render_option(spec: OptionSpec, value: str | None, style: Style) -> list[str
     name = spec.name
     if value is None:
         return [name]
+    if spec.arity == "optional" and not name.startswith("--") and len(name) == 2:
+        return [f"{name}{value}"]  # getopt reads a short option's optional value only glued: -i:5432
     if spec.arity == "optional" or (style in ("gnu", "cobra", "go") and name.startswith("--")):
         return [f"{name}={value}"]
     if style == "go":

@@ -257,8 +257,13 @@ class RenderedCall(BaseModel):
     scope: Scope = "host"
 
     def label(self) -> str:
-        shown = ", ".join(f"{k}={v}" for k, v in self.params.items() if v not in (None, False, [], ""))
+        shown = ", ".join(f"{k}={v}" for k, v in self.params.items() if not absent(v))
         return f"{self.tool}({shown})"
+
+
+def absent(value: Any) -> bool:
+    """Unset: None, False, an empty list or text (0 is a value, although 0 == False in Python)."""
+    return value is None or value is False or (isinstance(value, (list, str)) and len(value) == 0)
 
 
 def argv_hash(host: str | None, argv: list[str]) -> str:
@@ -307,7 +312,7 @@ class Catalogue:
         out: dict[str, Any] = {}
         for key, spec in tool.params.items():
             value = params.get(key)
-            if value is None or value == [] or (value == "" and spec.type != "bool"):
+            if value is None or (isinstance(value, (list, str)) and len(value) == 0):
                 if spec.required:
                     raise ToolParamError(f"{tool.name}: parameter `{key}` is required ({spec.description or spec.type})")
                 value = spec.default
@@ -318,6 +323,10 @@ class Catalogue:
                 out[key] = validate(spec.type, value, self._resolved_options(spec))
             except ParamTypeError as exc:
                 raise ToolParamError(f"{tool.name}: parameter `{key}`: {exc}") from None
+            if spec.type == "bool" and out[key] is False:  # one canonical form: an unset flag is absent
+                if spec.default is True:
+                    raise ToolParamError(f"{tool.name}: parameter `{key}` is always on for this tool")
+                out[key] = None
         for refusal in tool.refuse:
             import jmespath
 
@@ -357,11 +366,11 @@ class Catalogue:
     def identity(self, tool: ToolSpec, params: dict[str, Any]) -> tuple[str, tuple[tuple[str, str], ...]]:
         """What replay compares: the tool and its identifying parameters (canonical values)."""
         items = tuple(sorted((k, json.dumps(v, sort_keys=True)) for k, v in params.items()
-                             if tool.params[k].role == "identifying" and v not in (None, False, [], "")))
+                             if tool.params[k].role == "identifying" and not absent(v)))
         return tool.name, items
 
     def context(self, tool: ToolSpec, params: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in params.items() if tool.params[k].role == "context" and v not in (None, "")}
+        return {k: v for k, v in params.items() if tool.params[k].role == "context" and not absent(v)}
 
 
 def render_argv(tool: ToolSpec, params: dict[str, Any], grammars: Any) -> list[str]:
@@ -402,10 +411,10 @@ def render_argv(tool: ToolSpec, params: dict[str, Any], grammars: Any) -> list[s
     for key, spec in tool.params.items():
         value = params.get(key)
         if spec.flag_choice:
-            if value not in (None, ""):
+            if not absent(value):
                 add(str(value), None)
             continue
-        if spec.option is None or value in (None, False, []):
+        if spec.option is None or absent(value):
             continue
         option_spec, _ = spec_for(spec.option)
         if spec.type == "bool":
@@ -423,7 +432,7 @@ def render_argv(tool: ToolSpec, params: dict[str, Any], grammars: Any) -> list[s
     words: list[str] = []
     for _, key in positional:
         value = params.get(key)
-        if value in (None, [], False):
+        if absent(value):
             continue
         words += [str(v) for v in value] if isinstance(value, list) else [str(value)]
     sub = grammars.subcommand(tool.program, tuple(tool.subcommand))

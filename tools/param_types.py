@@ -20,6 +20,8 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Characters a shell acts on (tcsh even inside single quotes: `!`, except before `=` and `(`): no parameter value carries them.
+SHELL_META = re.compile(r"[;&|<>$`\\]|!(?![=(])")
 
 
 class ParamTypeError(ValueError):
@@ -118,8 +120,12 @@ def _enum(value: Any, options: dict[str, Any]) -> str:
 
 @param_type("text")
 def _free_text(value: Any, options: dict[str, Any]) -> str:
-    """Printable text used as data by the program (a grep pattern), never as a path or an option."""
-    return _text(value, max_length=int(options.get("max_length", 200)))
+    """Printable text used as data by the program (a grep pattern), never as a path or an option, and without
+    the characters a shell acts on (`;&|<>$` backticks, backslashes, `!`)."""
+    text = _text(value, max_length=int(options.get("max_length", 200)))
+    if SHELL_META.search(text):
+        raise ParamTypeError("must not contain ; & | < > $ ` \\ or ! (run a pattern with them by hand, with approval)")
+    return text
 
 
 # ------------------------------------------------------------------ names
@@ -212,8 +218,11 @@ def _identifier(value: Any, options: dict[str, Any]) -> str:
 @param_type("name")
 def _name(value: Any, options: dict[str, Any]) -> str:
     """A resource name in a cloud API: letters, digits and . _ - / (AWS identifiers, certbot names, images)."""
-    return _pattern(value, options.get("pattern") or r"[A-Za-z0-9][A-Za-z0-9._/:+@-]{0,254}", options.get("what", "a resource name"),
+    text = _pattern(value, options.get("pattern") or r"[A-Za-z0-9][A-Za-z0-9._/:+@-]{0,254}", options.get("what", "a resource name"),
                     max_length=int(options.get("max_length", 255)))
+    if SHELL_META.search(text):
+        raise ParamTypeError(f"{text[:60]!r} carries a character a shell acts on")
+    return text
 
 
 @param_type("aws_id")
@@ -343,6 +352,8 @@ def _url(value: Any, options: dict[str, Any]) -> str:
     text = _text(value, max_length=2048)
     if re.search(r"\s", text):
         raise ParamTypeError("a URL has no spaces")
+    if SHELL_META.search(text) or any(q in text for q in "'\""):
+        raise ParamTypeError("a URL here has no ; & | < > $ ` ! or quotes (no query strings with several parameters)")
     try:
         parts = urlsplit(text)
         port = parts.port
@@ -384,8 +395,8 @@ _CURL_VARIABLES = {"http_code", "response_code", "time_total", "time_connect", "
 @param_type("curl_write_out")
 def _curl_write_out(value: Any, options: dict[str, Any]) -> str:
     text = str(value)
-    if not text or len(text) > 200 or text.startswith("@") or _CONTROL.search(text.replace("\n", "")):
-        raise ParamTypeError("a write-out format of %{variable} and plain text (no @file)")
+    if not text or len(text) > 200 or text.startswith("@") or _CONTROL.search(text) or SHELL_META.search(text):
+        raise ParamTypeError("a write-out format of %{variable} and plain text (no @file, no escapes)")
     for match in re.finditer(r"%(\w*)\{([^}]*)\}|%", text):
         if match.group(0) == "%":
             continue

@@ -195,7 +195,7 @@ def parse_go_time(text: str) -> datetime | None:
 
 
 def _lock_issue(title: str, body: str, lock: LockInfo) -> TerraformIssue:
-    summary = f"state lock {lock.id} held by {lock.who or 'an unknown holder'} ({lock.operation or 'unknown operation'})"
+    summary = f"state lock {lock.id} ({_holder(lock.who)}; {lock.operation or 'unknown operation'})"
     if lock.created:
         summary += f" since {lock.created.isoformat()}"
     return TerraformIssue(category="terraform_state_lock", code="state_lock", summary=summary, title=title, detail=body,
@@ -378,7 +378,7 @@ def lock_holder_evidence(lock: LockInfo, now: datetime, runs: list[KnownRun] | l
     """
     if now.tzinfo is None:
         now = now.replace(tzinfo=timezone.utc)
-    facts: list[str] = [f"lock {lock.id} on {lock.path or 'the state'} taken by {lock.who or 'an unknown holder'} "
+    facts: list[str] = [f"lock {lock.id} on {lock.path or 'the state'} ({_holder(lock.who)}) "
                         f"for {lock.operation or 'an unknown operation'} with Terraform {lock.version or '?'}"]
     unknowns: list[str] = []
     evidence = HolderEvidence(lock_id=lock.id, who=lock.who, operation=lock.operation, created=lock.created)
@@ -395,7 +395,7 @@ def lock_holder_evidence(lock: LockInfo, now: datetime, runs: list[KnownRun] | l
     host = lock.host.lower()
     evidence.looks_like_ci = any(hint in host or hint in lock.user.lower() for hint in CI_HOST_HINTS)
     if evidence.looks_like_ci:
-        facts.append(f"the holder {lock.who} looks like a CI runner; hosted runners are discarded after their job")
+        facts.append(f"the holder looks like a CI runner ({_holder(lock.who)}); hosted runners are discarded after their job")
     known = [r if isinstance(r, KnownRun) else KnownRun.model_validate(r) for r in runs or []]
     matching = [r for r in known if r.who and (r.who == lock.who or (lock.host and r.who in (lock.host, lock.who)))]
     if any(r.status == "running" for r in matching):
@@ -409,11 +409,11 @@ def lock_holder_evidence(lock: LockInfo, now: datetime, runs: list[KnownRun] | l
             run = matching[-1]
             facts.append(f"the run by {run.who} ended ({run.status}{', ' + run.ended_at.isoformat() if run.ended_at else ''}; {run.source or 'known run'})")
     if evidence.holder_alive is None:
-        unknowns.append(f"whether {lock.who or 'the holder'} is still running: nothing offline can tell")
+        unknowns.append(f"whether the holder ({_holder(lock.who)}) is still running: nothing offline can tell")
     evidence.facts = facts
     evidence.unknowns = unknowns
     evidence.confirm = [
-        f"no Terraform process or CI job for this workspace is still running as {lock.who or 'the holder'} "
+        f"no Terraform process or CI job for this workspace is still running as the holder ({_holder(lock.who)}) "
         f"(check the CI run list and `ps` on {lock.host or 'the holder host'})",
         f"nobody else is about to run Terraform on {lock.path or 'this state'} while it is unlocked",
     ]
@@ -422,10 +422,22 @@ def lock_holder_evidence(lock: LockInfo, now: datetime, runs: list[KnownRun] | l
     return evidence
 
 
+def _holder(who: str | None) -> str:
+    """The lock's `Who` is whatever the holder's machine said: shown only as its words, quoted."""
+    from tools.actions import quoted
+
+    return quoted("holder", who) if who else "holder unknown"
+
+
 def build_unlock_proposal(lock: LockInfo, workspace_dir: str, evidence: HolderEvidence) -> Proposal:
-    """An approve-class proposal to force-unlock, carrying the evidence; never executed without approval."""
-    command = f"terraform force-unlock -force {lock.id}"
-    verdict = judge_command(command)
+    """An approve-class proposal to force-unlock, carrying the evidence and the typed action; never executed without approval."""
+    from tools.actions import approval_line, plan_action
+    from tools.catalogue import ToolCall
+
+    action = plan_action(ToolCall(tool="terraform.force_unlock", params={"lock_id": lock.id}),
+                         why=f"lock {lock.id} ({_holder(lock.who)}), {evidence.age_text} old")
+    command = approval_line(action)
+    verdict = judge_command(action.argv)
     lines = ["Terraform state lock left behind. Evidence about its holder:"]
     lines += [f"- {fact}" for fact in evidence.facts]
     if evidence.unknowns:
@@ -440,9 +452,10 @@ def build_unlock_proposal(lock: LockInfo, workspace_dir: str, evidence: HolderEv
     return Proposal(
         id=f"P-unlock-{lock.id[:8]}",
         kind="unlock",
-        title=f"force-unlock Terraform state lock {lock.id[:8]} held by {lock.who or 'unknown'} for {evidence.age_text}",
+        title=f"force-unlock Terraform state lock {lock.id[:8]} ({_holder(lock.who)}), held {evidence.age_text}",
         description="\n".join(lines),
         commands=[command],
+        actions=[action],
         rollback=("A force-unlock cannot be undone. If the holder was still running, stop it, run `terraform plan` to "
                   "compare state with reality, and restore the previous state version from the backend's history "
                   "(S3 object versions) if two runs wrote it."),
@@ -455,8 +468,8 @@ def build_unlock_proposal(lock: LockInfo, workspace_dir: str, evidence: HolderEv
 
 def unlock_target(proposal: Proposal) -> tuple[str | None, str | None]:
     """The lock ID and workspace an unlock proposal names (the format build_unlock_proposal writes)."""
-    lock_id = None
-    for command in proposal.commands:
+    lock_id = next((str(a.params.get("lock_id")) for a in proposal.actions if a.tool == "terraform.force_unlock"), None)
+    for command in proposal.commands if lock_id is None else []:
         m = re.match(r"^terraform force-unlock (?:-force )?([A-Za-z0-9-]+)$", command.strip())
         if m:
             lock_id = m.group(1)
