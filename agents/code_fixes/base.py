@@ -50,6 +50,7 @@ class CodeFix:
     rationale: str
     lines: tuple[int, int]  # 1-based inclusive span of original lines the patch may touch
     language: Language
+    extra_lines: tuple[tuple[int, int], ...] = ()  # other spans it may touch (an import, a module-level definition)
     function: str = ""  # the function patched ("<module>" for module-level code)
     moved: tuple[str, ...] = ()  # original statements the patch moves or replaces on purpose (checked by validate)
     flow: ReleaseFlow | None = None  # set by release templates: validate runs the control-flow check
