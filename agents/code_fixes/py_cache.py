@@ -155,6 +155,6 @@ def fix_python_cache(target: FixTarget, config: FixConfig) -> CodeFix:
         rationale=(f"`{name}` (line {decl_line}) is filled by `{fn.name}` and nothing ever removes an entry: the "
                    f"process grows with every distinct key until it is killed. {how}; the least recently used "
                    "entries are dropped past the bound."),
-        lines=lines, extra_lines=((first_import, last_import + 1), (decl_line, decl_line)), language="python",
+        lines=lines, extra_lines=((min(first_import, decl_line), max(last_import + 1, decl_line)),), language="python",
         function=fn.name, moved=tuple(moved), risk="low",
     )
