@@ -120,12 +120,13 @@ def network_isolation() -> list[str] | None:
 
 
 def offline_environment(base: dict[str, str]) -> dict[str, str]:
-    """The environment with proxies pointed at a closed port and package managers offline."""
+    """The environment with proxies pointed at a closed port (loopback exempt) and package managers offline."""
     closed = "http://127.0.0.1:9"
     env = dict(base)
     for key in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy"):
         env[key] = closed
-    env.update({"NO_PROXY": "", "no_proxy": "", "npm_config_offline": "true", "PIP_NO_INDEX": "1",
+    loopback = "localhost,127.0.0.1,::1"  # the tests' own local servers stay reachable
+    env.update({"NO_PROXY": loopback, "no_proxy": loopback, "npm_config_offline": "true", "PIP_NO_INDEX": "1",
                 "GOPROXY": "off", "GOTOOLCHAIN": "local",
                 "CI": "true"})
     return env
