@@ -125,3 +125,9 @@ def choose_sites(sites: Iterable[Site], line: int | None, what: str, path: str) 
         raise NoFix(f"line {line} of {path} holds no {what}; candidates: "
                     + ", ".join(f"{n} (line {l})" for n, l in candidates))
     raise AmbiguousTarget(what, path, candidates)
+
+
+def describe_sites(chosen: list[Site]) -> tuple[list[int], str, list[str]]:
+    """(lines, "line 3, line 9", the distinct kinds) of sites whose data is (node, edit, kind)."""
+    lines = [s.line for s in chosen]
+    return lines, ", ".join(f"line {n}" for n in lines), sorted({s.data[2] for s in chosen})

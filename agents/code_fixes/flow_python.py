@@ -87,7 +87,7 @@ def assigned_value(stmt: cst.BaseSmallStatement, variable: str) -> cst.BaseExpre
 class PythonFlow:
     """Reads a function body into steps for one resource."""
 
-    def __init__(self, resource: Resource, lines: dict[int, int] | None = None):
+    def __init__(self, resource: Resource):
         self.r = resource
 
     def block(self, body: cst.BaseSuite | None) -> list[Step]:

@@ -20,7 +20,6 @@ import libcst as cst
 import libcst.matchers as m
 
 from agents.code_fixes.base import CodeFix, FixConfig, FixTarget, NoFix, Site, choose_sites
-from agents.code_fixes.flow_python import dotted
 from agents.code_fixes.python_tree import PyFunction, PyModule, add_import, code_of
 from agents.code_fixes.syntax import parse_python_or_refuse
 

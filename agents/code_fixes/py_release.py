@@ -21,7 +21,7 @@ import libcst.matchers as m
 
 from agents.code_fixes.base import CodeFix, FixConfig, FixTarget, NoFix, ReleaseFlow, Site, choose_sites
 from agents.code_fixes.flow import check_flow
-from agents.code_fixes.flow_python import Resource, assigned_value, dotted, function_steps, unwrap_await
+from agents.code_fixes.flow_python import Resource, dotted, function_steps, unwrap_await
 from agents.code_fixes.python_tree import PyFunction, PyModule, code_of, replace_node
 from agents.code_fixes.syntax import parse_python_or_refuse
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import libcst as cst
 import libcst.matchers as m
 
-from agents.code_fixes.base import CodeFix, FixConfig, FixTarget, Site, choose_sites
+from agents.code_fixes.base import CodeFix, FixConfig, FixTarget, describe_sites, Site, choose_sites
 from agents.code_fixes.flow_python import dotted
 from agents.code_fixes.python_tree import PyModule, imported_modules
 from agents.code_fixes.syntax import parse_python_or_refuse
@@ -169,9 +169,7 @@ def fix_python_timeout(target: FixTarget, config: FixConfig) -> CodeFix:
             return swaps.get(id(original), updated)
 
     after = mod.module.visit(Swap()).code
-    lines = [s.line for s in chosen]
-    where = ", ".join(f"line {n}" for n in lines)
-    kinds = sorted({s.data[2] for s in chosen})
+    lines, where, kinds = describe_sites(chosen)
     return CodeFix(
         template=NAME, path=target.path, before=target.source, after=after,
         title=f"Give the HTTP call(s) in {target.path} ({where}) a deadline",

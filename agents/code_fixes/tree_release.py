@@ -30,7 +30,7 @@ from agents.code_fixes.flow_tree import (JS_DECLARATIONS, TreeResource, _own_nod
                                          go_error_variable, is_error_check)
 from agents.code_fixes.syntax import (Edit, alone_on_its_lines, apply_edits, callee_parts, enclosing_function,
                                       function_span, indent_at, indent_unit, language_of, line_end, line_of, line_start,
-                                      parse_or_refuse, reindent, text_of, unwrap_await, walk)
+                                      parse_or_refuse, reindent, text_of, walk)
 
 NAME = "tree_release"
 

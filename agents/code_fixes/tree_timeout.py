@@ -17,7 +17,7 @@ import re
 
 from tree_sitter import Node
 
-from agents.code_fixes.base import CodeFix, FixConfig, FixTarget, NoFix, Site, choose_sites
+from agents.code_fixes.base import CodeFix, FixConfig, FixTarget, describe_sites, NoFix, Site, choose_sites
 from agents.code_fixes.syntax import (Edit, apply_edits, callee_parts, enclosing_function, function_span, indent_at,
                                       language_of, line_end, line_of, line_start, parse_or_refuse, text_of, walk)
 
@@ -203,9 +203,7 @@ def fix_tree_timeout(target: FixTarget, config: FixConfig) -> CodeFix:
         extra = [(source[:e.start].count(b"\n") + 1, source[:e.end].count(b"\n") + 1) for e in support]
         edits += support
     after = apply_edits(target.source, edits)
-    lines = [s.line for s in chosen]
-    where = ", ".join(f"line {n}" for n in lines)
-    kinds = sorted({s.data[2] for s in chosen})
+    lines, where, kinds = describe_sites(chosen)
     return CodeFix(
         template=NAME, path=target.path, before=target.source, after=after,
         title=f"Give the HTTP call(s) in {target.path} ({where}) a deadline",
