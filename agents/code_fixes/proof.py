@@ -34,6 +34,8 @@ TAIL = 4000
 
 
 class TestCommand(BaseModel):
+    __test__ = False  # a model, not a pytest test class
+
     argv: list[str]
     source: str  # where it came from: "config/code_repositories.yaml", "package.json scripts.test", ...
 
@@ -44,6 +46,8 @@ class TestCommand(BaseModel):
 
 class TestRun(BaseModel):
     """What the repository's tests said about a patch."""
+
+    __test__ = False
 
     command: str | None
     status: Literal["passed", "failed", "timed_out", "no_tests", "not_run"]
