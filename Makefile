@@ -9,7 +9,7 @@ PIP    := $(PY) -m pip
 CD     := $(VENV)/bin/cloud-doctor
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test eval bench checkov browser clean
+.PHONY: install run test eval bench checkov browser healer-tools clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,11 @@ eval: install
 browser:
 	-bash scripts/install_browser.sh
 
-test: install checkov browser
+# Go for the Go sample repository and node-postgres for the Node one (tests/test_code_healer_repos.py).
+healer-tools:
+	-bash scripts/install_code_healer_tools.sh
+
+test: install checkov browser healer-tools
 	mkdir -p out
 	$(CD) eval evals/scenarios --out out/eval-ci --json > out/eval-ci.json || (cat out/eval-ci.json; exit 1)
 	$(PY) -m pytest -q -p no:cacheprovider

@@ -95,6 +95,10 @@ async def deployer(state: OpsState, config: RunnableConfig) -> dict:
         return await _run_commands(ctx, state, proposal, approvers, run)
     if proposal.kind == "unlock":
         return await _unlock(ctx, proposal, approvers, run)
+    if proposal.kind == "code_patch":  # a branch, a commit and a pull request (agents/code_delivery.py)
+        from agents.code_delivery import deliver_approved_code_patch
+
+        return await deliver_approved_code_patch(ctx, state, proposal, approvers, run)
     run.note(f"the deployer does not deploy {proposal.kind} proposals yet; {proposal.id} is approved and waits for a person", "limitation")
     return run.result(False)
 

@@ -247,6 +247,9 @@ class Proposal(Record):
     author: str = ""  # agent that wrote it
     workspace: str | None = None  # Terraform working directory the change applies to
     host: str | None = None  # where command remedies run
+    repository: str | None = None  # code patches: the checkout (or registry name) the patch was made and tested in
+    base_commit: str | None = None  # code patches: the commit the patch applies to
+    draft: str | None = None  # why it is not for automatic deployment (e.g. "no tests: not for automatic deployment")
 
     @property
     def valid(self) -> bool:

@@ -39,6 +39,11 @@ def _register_subapps() -> None:
         except ImportError:
             continue
         app.add_typer(sub, name=name)
+    for module, name in (("interfaces.cli_heal", "heal"),):  # single commands that live in their own modules
+        try:
+            app.command(name)(getattr(__import__(module, fromlist=[name]), name))
+        except ImportError:
+            continue
 
 
 @app.callback()
