@@ -177,20 +177,47 @@ def runs(as_json: bool = typer.Option(False, "--json"), limit: int = typer.Optio
 
 @app.command()
 def guard(
-    command: str = typer.Argument(..., help="a command as you would type it"),
+    command: Optional[str] = typer.Argument(None, help="a command as you would type it"),
     env: str = typer.Option("dev", "--env", "-e"),
     as_json: bool = typer.Option(False, "--json"),
+    batch: Optional[Path] = typer.Option(None, "--batch", help="a file of commands, one per line (`-` for standard input)"),
 ) -> None:
-    """Show the guard's verdict for a command and the rule that decided; runs nothing."""
-    from tools.guard import describe, judge_command
+    """Which catalogue entry a command is (with its typed parameters and the argv that would run), or the rule that
+    refused it; runs nothing. With --batch, one verdict per line, in order."""
+    from interfaces.cli_tools import batch_records, dumps, render_verdict, verdict_record
 
-    verdict = judge_command(command, _environment(env))
+    environment = _environment(env)
+    if (command is None) == (batch is None):
+        raise UserInputError("give one command, or --batch FILE (one command per line)")
+    records = batch_records(batch, environment) if batch is not None else iter([verdict_record(command or "", environment)])
+    colours = {"allow": "green", "approve": "yellow", "forbid": "red"}
+    for record in records:
+        if as_json:
+            print(dumps(record), flush=True)
+        else:
+            where = f"{record['line']}: " if "line" in record else ""
+            console.print(f"{where}[bold {colours[record['verdict']]}]{record['verdict']}[/] {render_verdict(record)}", markup=True, highlight=False)
+
+
+@app.command("tools")
+def tools_(
+    as_json: bool = typer.Option(False, "--json"),
+    kind: Optional[str] = typer.Option(None, "--kind", help="read or action"),
+    family: Optional[str] = typer.Option(None, "--family", help="host, files, systemd, kubernetes, mysql, postgres, redis, aws, terraform, http, ..."),
+) -> None:
+    """The catalogue: every read tool and action, its typed parameters, what it renders and its approval class."""
+    from interfaces.cli_tools import catalogue_entries
+
+    entries = catalogue_entries(kind, family)
     if as_json:
-        console.print_json(json.dumps({"verdict": verdict.verdict, "rule": verdict.rule, "reason": verdict.reason,
-                                       "argv": verdict.argv, "program": verdict.program, "environment": env}))
-    else:
-        colour = {"allow": "green", "approve": "yellow", "forbid": "red"}[verdict.verdict]
-        console.print(f"[bold {colour}]{verdict.verdict}[/] {describe(verdict)}")
+        print(json.dumps(entries, ensure_ascii=False, indent=1))
+        return
+    table = Table("tool", "kind", "renders", "parameters", "approval")
+    for e in entries:
+        params = ", ".join(f"{k}{'*' if p['required'] else ''}:{p['type']}" for k, p in e["params"].items())
+        table.add_row(e["name"], e["kind"], e["renders"], params, e["approval"])
+    console.print(table)
+    console.print(f"{len(entries)} entries; * required. `cloud-doctor tools --json` has descriptions, roles, verifications and rollbacks.")
 
 
 @app.command()

@@ -480,7 +480,7 @@ def load_catalogue(folder: str | Path) -> Catalogue:
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ConfigError(f"{folder}: tool names defined twice: {', '.join(duplicates)}")
-    catalogue = Catalogue(tools, sets=sets, source=str(folder))
+    catalogue = Catalogue(tools, sets=sets, source="config/tools" if folder.name == "tools" else str(folder))
     _check_references(catalogue)
     return catalogue
 
