@@ -9,7 +9,7 @@ PIP    := $(PY) -m pip
 CD     := $(VENV)/bin/cloud-doctor
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test eval bench checkov browser healer-tools clean
+.PHONY: install run test eval bench checkov browser healer-tools guard-programs clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -40,7 +40,11 @@ browser:
 healer-tools:
 	-bash scripts/install_code_healer_tools.sh
 
-test: install checkov browser healer-tools
+# The real programs and throwaway servers the guard's differential tests run (tests/test_guard_differential.py).
+guard-programs:
+	-bash scripts/install_guard_programs.sh
+
+test: install checkov browser healer-tools guard-programs
 	mkdir -p out
 	$(CD) eval evals/scenarios --out out/eval-ci --json > out/eval-ci.json || (cat out/eval-ci.json; exit 1)
 	$(PY) -m pytest -q -p no:cacheprovider
