@@ -95,6 +95,8 @@ async def deployer(state: OpsState, config: RunnableConfig) -> dict:
         return await _run_commands(ctx, state, proposal, approvers, run)
     if proposal.kind == "unlock":
         return await _unlock(ctx, proposal, approvers, run)
+    if proposal.kind == "rollback":
+        return await _roll_back_deployment(ctx, state, proposal, approvers, run)
     run.note(f"the deployer does not deploy {proposal.kind} proposals yet; {proposal.id} is approved and waits for a person", "limitation")
     return run.result(False)
 
@@ -330,6 +332,19 @@ async def _roll_back(tools, action, approvers: list[str], run: _Run) -> None:
     run.actions.append(outcome.action.model_copy(update={"status": "rolled_back" if ok else outcome.action.status}))
     run.note(f"{action.tool} was not verified; ran its approved rollback {action.rollback_tool}: {'done' if ok else 'failed — a person must look'}",
              "warning")
+
+
+# -------------------------------------------------------------- rollback
+
+
+async def _roll_back_deployment(ctx: AgentContext, state: OpsState, proposal: Proposal, approvers: list[str], run: _Run) -> dict:
+    """An approved manual rollback of a deployment (agents/delivery/desk.py made the proposal)."""
+    from agents.delivery.desk import execute_rollback
+
+    actions, notes, done = await execute_rollback(ctx, proposal, approvers, requested_by=state["request"].user.name)
+    run.actions += actions
+    run.notes += notes
+    return run.result(done)
 
 
 # ---------------------------------------------------------------- unlock

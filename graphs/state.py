@@ -229,7 +229,7 @@ class Proposal(Record):
     """A change someone must be able to review: what, diff, cost, plan, rollback."""
 
     id: str
-    kind: Literal["terraform", "code_patch", "command", "unlock"]
+    kind: Literal["terraform", "code_patch", "command", "unlock", "rollback"]
     title: str
     description: str = ""
     environment: Environment = "dev"
@@ -247,6 +247,7 @@ class Proposal(Record):
     author: str = ""  # agent that wrote it
     workspace: str | None = None  # Terraform working directory the change applies to
     host: str | None = None  # where command remedies run
+    deployment_id: str | None = None  # the deployment a rollback proposal restores (agents/delivery/desk.py)
 
     @property
     def valid(self) -> bool:

@@ -39,6 +39,11 @@ def _register_subapps() -> None:
         except ImportError:
             continue
         app.add_typer(sub, name=name)
+    try:
+        from interfaces.cli_deploy import register as register_delivery  # deployments, rollback, rollout demo
+    except ImportError:
+        return
+    register_delivery(app)
 
 
 @app.callback()
