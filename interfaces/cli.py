@@ -29,6 +29,7 @@ app = typer.Typer(help="Cloud Doctor: diagnose, propose, approve and deploy fixe
 console = Console()
 err = Console(stderr=True)
 STATE = {"verbose": False}
+CLICK_USAGE_ERRORS = {"UsageError", "BadParameter", "MissingParameter", "NoSuchOption", "BadOptionUsage", "BadArgumentUsage"}
 
 
 def _register_subapps() -> None:
@@ -273,7 +274,7 @@ def main() -> None:
     except Exception as exc:  # click usage errors and anything unexpected
         import click
 
-        if isinstance(exc, click.ClickException):
+        if isinstance(exc, click.ClickException) or type(exc).__name__ in CLICK_USAGE_ERRORS:  # typer vendors click
             exc.show()
             sys.exit(exc.exit_code)
         if STATE["verbose"]:

@@ -99,10 +99,10 @@ class KubernetesRouter:
     def config(self) -> dict[str, Any]:
         return self.cfg.model_dump(mode="json")
 
-    async def _run(self, name: ActionName, **params: Any) -> str:
-        result = await self.executor.run(KubernetesAction(name=name, params={"namespace": self.cfg.namespace, **params}))
+    async def _run(self, action: ActionName, **params: Any) -> str:
+        result = await self.executor.run(KubernetesAction(name=action, params={"namespace": self.cfg.namespace, **params}))
         if not result.ok:
-            raise RouterError(f"{name} {params.get('name', '')} failed: {result.error or result.stdout}".strip())
+            raise RouterError(f"{action} {params.get('name', '')} failed: {result.error or result.stdout}".strip())
         return result.stdout
 
     async def _read(self, deployment: str) -> _DeploymentState:
