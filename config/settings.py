@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     # the repository's own terraform/ is a reference project, never a live world's infrastructure.
     terraform_dir: Path | None = None
     terraform_bin: str = "terraform"
+    nginx_bin: str | None = Field(default=None, description="nginx for the rollout demo's stage; found on PATH or in /usr/sbin otherwise")
     known_hosts: Path | None = None
     memory_enabled: bool = True
     log_token_budget: int = 2000

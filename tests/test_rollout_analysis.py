@@ -171,3 +171,42 @@ def test_bad_delivery_settings_are_refused():
         DeliveryPolicy.model_validate({"canary": {"steps": [10, 50]}})
     with pytest.raises(ValueError):
         AnalysisPolicy.model_validate({"count": 0})
+
+
+# ------------------------------------------------------- infrastructure triggers
+
+
+def _series(start, minutes_values):
+    from datetime import timedelta
+
+    from agents.delivery.triggers import Observation
+
+    return [Observation(at=start + timedelta(minutes=m), value=v) for m, v in minutes_values]
+
+
+def test_infrastructure_rollback_triggers_follow_the_conventions():
+    from datetime import datetime, timezone
+
+    from agents.delivery.triggers import judge_infrastructure
+
+    t0 = datetime(2026, 3, 3, 1, 0, tzinfo=timezone.utc)
+    triggers = default_policy().delivery.infrastructure_rollback
+
+    def fired(**series):
+        kwargs = {"health": [], "cost_ratio": [], "error_rate": [], "baseline_error_rate": 0.02, **series}
+        return {v.trigger: v.fired for v in judge_infrastructure(triggers, **kwargs)}
+
+    # health: 3 failed checks in a row, or failing for 5 minutes; a healthy check in between resets
+    assert fired(health=_series(t0, [(0, 0.0), (1, 0.0), (2, 0.0)]))["health_check"]
+    assert not fired(health=_series(t0, [(0, 0.0), (1, 0.0), (2, 1.0), (3, 0.0)]))["health_check"]
+    assert fired(health=_series(t0, [(0, 0.0), (1, None)]))["health_check"] is False  # 2 in a row, 1 minute
+    assert fired(health=_series(t0, [(0, 0.0), (1, None), (2, None)]))["health_check"]  # no data counts as failing
+    # cost: above 200 % of the baseline for an hour
+    assert not fired(cost_ratio=_series(t0, [(0, 2.5), (59, 2.6)]))["cost"]
+    assert fired(cost_ratio=_series(t0, [(0, 2.5), (30, 2.6), (60, 2.4)]))["cost"]
+    assert not fired(cost_ratio=_series(t0, [(0, 2.5), (30, 1.9), (60, 2.4)]))["cost"]
+    # error rate: +50 % over the baseline for 10 minutes (2 % -> above 3 %)
+    assert fired(error_rate=_series(t0, [(0, 0.031), (5, 0.04), (10, 0.05)]))["error_rate"]
+    assert not fired(error_rate=_series(t0, [(0, 0.029), (5, 0.04), (10, 0.05)]))["error_rate"]
+    skipped = judge_infrastructure(triggers, health=[], cost_ratio=[], error_rate=_series(t0, [(0, 0.5)]), baseline_error_rate=None)
+    assert "skipped" in next(v for v in skipped if v.trigger == "error_rate").detail

@@ -32,6 +32,12 @@ UPSTREAM = "app"
 
 
 def find_nginx() -> str | None:
+    """CLOUD_DOCTOR_NGINX_BIN when set (and only it), else nginx on PATH or where Debian puts it."""
+    from config.settings import get_settings
+
+    configured = get_settings().nginx_bin
+    if configured:
+        return configured if os.access(configured, os.X_OK) else None
     found = shutil.which("nginx")
     if found:
         return found
