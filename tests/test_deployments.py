@@ -10,13 +10,14 @@ from agents.context import AgentContext
 from agents.delivery.clock import ScaledClock
 from agents.delivery.desk import deployment_statistics, list_deployments, request_rollback
 from agents.delivery.rollout import Release, run_rollout
-from agents.delivery.stage import LocalStage, NginxMissing
+from agents.delivery.stage import LocalStage
 from config.settings import Settings
 from graphs.checkpoints import open_checkpointer
 from graphs.errors import NotFoundError, UserInputError
 from graphs.runner import decide
 from graphs.state import ApprovalDecision, UserRef
 from tests.cli_helpers import cli
+from tests.rollout_stage import stage  # noqa: F401 (fixture)
 from tests.postgres_harness import postgres_url  # noqa: F401 (fixture)
 from tools.delivery_policy import DeliveryPolicy
 from tools.deployment_records import DeploymentRecord, RollbackRecord
@@ -28,7 +29,9 @@ from tools.world import RecordedWorld, WorldRecord
 T0 = datetime(2026, 3, 3, 1, 0, tzinfo=timezone.utc)
 POLICY = DeliveryPolicy.model_validate({
     "canary": {"steps": [50, 100]},
-    "analysis": {"interval_seconds": 60, "count": 1, "min_requests": 5, "observe_after_last_step_seconds": 60},
+    "analysis": {"interval_seconds": 60, "count": 1, "min_requests": 5, "observe_after_last_step_seconds": 60,
+                 # a loaded 2-core machine makes loopback p99s jumpy: these tests judge rollbacks, not 20 % latency drifts
+                 "metrics": {"response_time": {"baseline_tolerance_ms": 250}}},
 })
 
 
@@ -87,15 +90,6 @@ def test_the_store_follows_the_checkpoints(tmp_path, postgres_url):
 
 
 # ----------------------------------------------------------- manual rollback
-
-
-@pytest.fixture
-def stage(tmp_path):
-    try:
-        with LocalStage("v1", workdir=tmp_path / "stage") as stage:
-            yield stage
-    except NginxMissing as exc:
-        pytest.skip(str(exc))
 
 
 async def promoted_deployment(stage: LocalStage, settings: Settings, environment: str) -> DeploymentRecord:

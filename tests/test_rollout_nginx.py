@@ -13,7 +13,8 @@ import pytest
 
 from agents.delivery.clock import ScaledClock
 from agents.delivery.rollout import Release, run_rollout
-from agents.delivery.stage import LocalStage, NginxMissing
+from agents.delivery.stage import LocalStage
+from tests.rollout_stage import stage  # noqa: F401 (fixture)
 from tools.delivery_policy import DeliveryPolicy
 from tools.deployments_store import SqliteDeploymentStore
 from tools.traffic.base import Share
@@ -25,17 +26,10 @@ CLOCK = ScaledClock(0.01)
 POLICY = DeliveryPolicy.model_validate({
     "canary": {"steps": [20, 100]},
     "blue_green": {"steps": [20, 100], "retire_after_seconds": 60},
-    "analysis": {"interval_seconds": 60, "count": 1, "min_requests": 5, "observe_after_last_step_seconds": 60},
+    "analysis": {"interval_seconds": 60, "count": 1, "min_requests": 5, "observe_after_last_step_seconds": 60,
+                 # a loaded 2-core machine makes loopback p99s jumpy: these tests judge rollbacks, not 20 % latency drifts
+                 "metrics": {"response_time": {"baseline_tolerance_ms": 250}}},
 })
-
-
-@pytest.fixture
-def stage(tmp_path):
-    try:
-        with LocalStage("v1", workdir=tmp_path / "stage") as stage:
-            yield stage
-    except NginxMissing as exc:
-        pytest.skip(str(exc))
 
 
 async def deliver(stage: LocalStage, version: str, *, strategy: str = "canary", store=None, policy=POLICY, **fault):

@@ -61,17 +61,27 @@ def _unusable(reading: MetricReading, *, traffic_expected: bool) -> Measurement 
     return None
 
 
+def _traffic_sample(reading: MetricReading, reference: float | None, policy: AnalysisPolicy, traffic_expected: bool,
+                    shown: str) -> tuple[Measurement | None, dict]:
+    """A traffic metric's common checks: unusable readings, then too few requests to judge.
+    Returns a final verdict, or None and the fields of the measurement still to judge."""
+    verdict = _unusable(reading, traffic_expected=traffic_expected)
+    if verdict is not None:
+        return verdict.model_copy(update={"limit": shown}), {}
+    base = dict(metric=reading.metric, value=reading.value or 0.0, baseline=reference, limit=shown)
+    if (reading.requests or 0) < policy.min_requests:
+        return Measurement(**base, phase="inconclusive",
+                           detail=f"{reading.requests} requests is too few to judge (min_requests {policy.min_requests})"), base
+    return None, base
+
+
 def judge_error_rate(reading: MetricReading, baseline: Baseline, policy: AnalysisPolicy, traffic_expected: bool) -> Measurement:
     limit = policy.metrics.error_rate
     shown = f"≤ {_pct(limit.max)}" + (f" and ≤ baseline × {1 + limit.max_over_baseline:g}" if limit.max_over_baseline is not None else "")
-    verdict = _unusable(reading, traffic_expected=traffic_expected)
+    verdict, base = _traffic_sample(reading, baseline.error_rate, policy, traffic_expected, shown)
     if verdict is not None:
-        return verdict.model_copy(update={"limit": shown})
-    value = reading.value or 0.0
-    base = dict(metric="error_rate", value=value, baseline=baseline.error_rate, limit=shown)
-    if (reading.requests or 0) < policy.min_requests:
-        return Measurement(**base, phase="inconclusive",
-                           detail=f"{reading.requests} requests is too few to judge (min_requests {policy.min_requests})")
+        return verdict
+    value = base["value"]
     if value > limit.max:
         return Measurement(**base, phase="failed", detail=f"{_pct(value)} errors > {_pct(limit.max)} ({reading.detail})")
     if limit.max_over_baseline is not None and baseline.error_rate is not None and value > baseline.error_rate * (1 + limit.max_over_baseline):
@@ -83,14 +93,10 @@ def judge_error_rate(reading: MetricReading, baseline: Baseline, policy: Analysi
 def judge_response_time(reading: MetricReading, baseline: Baseline, policy: AnalysisPolicy, traffic_expected: bool) -> Measurement:
     limit = policy.metrics.response_time
     shown = f"≤ {limit.max_ms:g} ms and ≤ baseline + {limit.max_over_baseline * 100:g} %"
-    verdict = _unusable(reading, traffic_expected=traffic_expected)
+    verdict, base = _traffic_sample(reading, baseline.response_time, policy, traffic_expected, shown)
     if verdict is not None:
-        return verdict.model_copy(update={"limit": shown})
-    value = reading.value or 0.0
-    base = dict(metric="response_time", value=value, baseline=baseline.response_time, limit=shown)
-    if (reading.requests or 0) < policy.min_requests:
-        return Measurement(**base, phase="inconclusive",
-                           detail=f"{reading.requests} requests is too few to judge (min_requests {policy.min_requests})")
+        return verdict
+    value = base["value"]
     if value > limit.max_ms:
         return Measurement(**base, phase="failed", detail=f"{reading.detail}: {value:.0f} ms > {limit.max_ms:g} ms")
     ref = baseline.response_time

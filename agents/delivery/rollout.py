@@ -184,7 +184,6 @@ class Rollout:
         shares = plan_shares(strategy.steps, self.router.unit, self.router.total_units())
         self._say(f"{self.release.strategy} from {self.release.previous_version}: steps "
                   f"{' → '.join(s.label for s in shares)}; replacing {snapshot.summary}")
-        stage: StageRecord | None = None
         try:
             if self.release.strategy == "blue_green":
                 await self._deploy_green()
