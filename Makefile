@@ -9,7 +9,7 @@ PIP    := $(PY) -m pip
 CD     := $(VENV)/bin/cloud-doctor
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test eval bench checkov browser healer-tools guard-programs clean
+.PHONY: install run test eval bench checkov browser healer-tools guard-programs nginx demo clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -44,7 +44,14 @@ healer-tools:
 guard-programs:
 	-bash scripts/install_guard_programs.sh
 
-test: install checkov browser healer-tools guard-programs
+# Debian's nginx for the rollout tests and `cloud-doctor rollout demo` (needs root; without it they skip / say how).
+nginx:
+	-bash scripts/install_nginx.sh
+
+demo: install nginx
+	$(CD) rollout demo
+
+test: install checkov browser healer-tools guard-programs nginx
 	mkdir -p out
 	$(CD) eval evals/scenarios --out out/eval-ci --json > out/eval-ci.json || (cat out/eval-ci.json; exit 1)
 	$(PY) -m pytest -q -p no:cacheprovider

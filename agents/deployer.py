@@ -1,9 +1,10 @@
 """The deployer: carries out an approved proposal, and only the approved one.
 
-Terraform: write the approved files, plan, check the plan's hash against the
-plan that was approved (a changed plan is not applied: it needs approval
-again), apply that saved plan with the approvers' names, then plan once more
-to verify nothing is left to change. Destroying an environment also needs its
+Terraform: no approved plan hash, no apply. Write the approved files, plan,
+check the plan's hash against the plan that was approved (a changed plan is
+not applied: it needs approval again), apply that saved plan with the
+approvers' names, then plan once more to verify nothing is left to change; a
+failed or refused apply puts the written files back. Destroying an environment also needs its
 name typed back by an approver. Commands go through the guarded tools; a
 state unlock runs only for an approved unlock proposal, and only when the
 lock still has the approved ID.
@@ -14,15 +15,17 @@ as skipped, unless `terraform_bin` is the test stand-in.
 
 from __future__ import annotations
 
-import re
 import shlex
-import shutil
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 
 from agents.context import AgentContext, context_from
+from agents.terraform_workspace import (
+    WorkspaceBackup, destroy_mode, environment_args, prepare_workspace, runs_terraform,
+)
+from graphs.errors import ConfigError
 from graphs.state import ActionRecord, AgentNote, ApprovalDecision, ApprovalRequest, OpsState, Proposal
 from tools.catalogue import ToolCall
 from tools.guard import judge_command
@@ -36,7 +39,6 @@ from tools.terraform_runner import (
     StateLockedError,
     TerraformError,
     TerraformRunner,
-    is_stand_in,
 )
 
 AGENT = "deployer"
@@ -99,6 +101,8 @@ async def deployer(state: OpsState, config: RunnableConfig) -> dict:
         from agents.code_delivery import deliver_approved_code_patch
 
         return await deliver_approved_code_patch(ctx, state, proposal, approvers, run)
+    if proposal.kind == "rollback":
+        return await _roll_back_deployment(ctx, state, proposal, approvers, run)
     run.note(f"the deployer does not deploy {proposal.kind} proposals yet; {proposal.id} is approved and waits for a person", "limitation")
     return run.result(False)
 
@@ -144,58 +148,27 @@ def _confirmed(state: OpsState, approval: ApprovalRequest | None, expected: str)
 
 
 def _runs_terraform(ctx: AgentContext) -> bool:
-    return ctx.world.name != "recorded" or is_stand_in(ctx.settings.terraform_bin)
+    return runs_terraform(ctx)
 
 
-def _safe_relative(path: str) -> PurePosixPath:
-    rel = PurePosixPath(path)
-    if rel.is_absolute() or ".." in rel.parts or not rel.parts:
-        raise ValueError(f"refused to write {path!r}: proposal files must be relative paths inside the Terraform directory")
-    return rel
-
-
-def _prepare_workspace(ctx: AgentContext, proposal: Proposal) -> Path:
-    """Write the approved files; in a recorded world into a scratch copy of the recorded code."""
-    if ctx.world.name == "recorded":
-        root = ctx.settings.data_dir / "workspaces" / re.sub(r"[^A-Za-z0-9._-]+", "-", proposal.id)
-        if root.exists():
-            shutil.rmtree(root)
-        root.mkdir(parents=True)
-        for name, text in (ctx.world.infra().terraform_files or {}).items():
-            target = root / _safe_relative(name)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
-    else:
-        root = Path(ctx.settings.terraform_dir)
-        root.mkdir(parents=True, exist_ok=True)
-    for name, text in proposal.files.items():
-        target = root / _safe_relative(name)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
-    env_dir = root / "envs" / proposal.environment
-    return env_dir if env_dir.is_dir() else root
+def _prepare_workspace(ctx: AgentContext, proposal: Proposal) -> tuple[Path, WorkspaceBackup]:
+    """Write the approved files (agents/terraform_workspace.py); the backup puts them back if the apply fails."""
+    return prepare_workspace(ctx, proposal)
 
 
 def _environment_args(workdir: Path, environment: str) -> tuple[list[str], list[str]]:
-    """Per-environment flags for a root module shared by environments (terraform/envs/<env>.*)."""
-    init_args: list[str] = []
-    plan_args: list[str] = []
-    backend = workdir / "envs" / f"{environment}.backend.hcl"
-    if backend.is_file():
-        init_args += [f"-backend-config=envs/{environment}.backend.hcl", "-reconfigure"]
-    for name in (f"{environment}.auto.tfvars.json", f"{environment}.tfvars.json", f"{environment}.tfvars"):
-        if (workdir / "envs" / name).is_file():
-            plan_args.append(f"-var-file=envs/{name}")
-            break
-    return init_args, plan_args
+    return environment_args(workdir, environment)
 
 
-def _destroy_mode(proposal: Proposal) -> bool:
-    return any(c.strip().startswith(("terraform destroy", "terraform plan -destroy")) for c in proposal.commands)
+def _restored(backup: WorkspaceBackup | None) -> str:
+    if backup is None or not backup.originals:
+        return ""
+    count = backup.restore()
+    return f"; the workspace is as it was ({count} file(s) written for the proposal restored)"
 
 
 async def _deploy_terraform(ctx: AgentContext, state: OpsState, proposal: Proposal, approvers: list[str], run: _Run) -> dict:
-    destroy = _destroy_mode(proposal)
+    destroy = destroy_mode(proposal)
     approved_hash = proposal.plan.plan_hash if proposal.plan else None
     if not _runs_terraform(ctx):
         for step in ("terraform init", f"terraform plan{' -destroy' if destroy else ''} -out=tfplan", "terraform apply tfplan"):
@@ -203,11 +176,17 @@ async def _deploy_terraform(ctx: AgentContext, state: OpsState, proposal: Propos
         run.note(f"replay: {proposal.id} was not applied (recorded world); a live run would plan, check the plan hash"
                  f"{' ' + approved_hash[:12] if approved_hash else ''}, apply with approvals from {', '.join(approvers)} and verify")
         return run.result(False)
+    if not approved_hash:  # no approved plan, no apply: nothing is written, planned or applied
+        run.act("terraform apply tfplan", "refused", f"no plan hash was approved with {proposal.id}", rule="deployer: approved plan hash")
+        run.note(f"not applied: {proposal.id} carries no approved plan hash. A Terraform change is applied only as the plan "
+                 "its approvers saw; ask again so that the plan is made and approved first. Nothing was changed.", "warning")
+        return run.result(False)
+    backup: WorkspaceBackup | None = None
     try:
-        workdir = _prepare_workspace(ctx, proposal)
-    except (ValueError, OSError) as exc:
+        workdir, backup = _prepare_workspace(ctx, proposal)
+    except (ValueError, OSError, ConfigError) as exc:
         run.act("terraform apply tfplan", "refused", str(exc), rule="deployer: workspace")
-        run.note(str(exc), "warning")
+        run.note(str(exc) + _restored(backup), "warning")
         return run.result(False)
     runner = TerraformRunner(workdir, binary=ctx.settings.terraform_bin, environment=proposal.environment, audit=ctx.audit,
                              settings=ctx.settings)
@@ -220,20 +199,12 @@ async def _deploy_terraform(ctx: AgentContext, state: OpsState, proposal: Propos
         plan = await runner.plan("tfplan", destroy=destroy, extra_args=plan_args)
         run.act(step, "executed", plan.summary.text)
         step = "terraform apply tfplan"
-        if approved_hash and plan.plan_hash != approved_hash:
+        if plan.plan_hash != approved_hash:
             run.act(step, "refused", f"plan changed since approval: approved {approved_hash[:12]}, now {plan.plan_hash[:12]}",
                     rule="deployer: approved plan hash")
             run.note(f"not applied: the plan made now differs from the approved plan (approved {approved_hash[:12]}, now "
-                     f"{plan.plan_hash[:12]}); the new plan needs approval again:\n{plan.summary.text}", "warning")
+                     f"{plan.plan_hash[:12]}); the new plan needs approval again{_restored(backup)}:\n{plan.summary.text}", "warning")
             return run.result(False)
-        if not approved_hash:
-            if plan.summary.destroy:
-                run.act(step, "refused", "no plan was approved and this plan destroys resources", rule="deployer: approved plan hash")
-                run.note(f"not applied: no plan was approved with {proposal.id}, and the plan destroys {plan.summary.destroy} "
-                         f"resource(s); approve this plan first:\n{plan.summary.text}", "warning")
-                return run.result(False)
-            run.note(f"no plan hash was approved with {proposal.id}; applying the plan made from the approved files "
-                     f"({plan.summary.add} to add, {plan.summary.change} to change)", "warning")
         if not has_changes(plan.summary):
             run.act(step, "skipped", "no changes to apply")
             run.note("nothing to apply: the plan shows no changes; the infrastructure already matches")
@@ -254,17 +225,17 @@ async def _deploy_terraform(ctx: AgentContext, state: OpsState, proposal: Propos
         lock = exc.lock
         run.act(step, "failed", exc.output)
         run.note(f"{step} stopped: the state is locked by {lock.who} ({lock.operation}, lock {lock.id}, created "
-                 f"{lock.created.isoformat() if lock.created else 'unknown'}); nothing was applied. If that run is gone, "
-                 "an unlock proposal with evidence about the holder needs approval.", "warning")
+                 f"{lock.created.isoformat() if lock.created else 'unknown'}); nothing was applied{_restored(backup)}. If that "
+                 "run is gone, an unlock proposal with evidence about the holder needs approval.", "warning")
     except PlanChangedError as exc:
         run.act(step, "refused", str(exc), rule="deployer: approved plan hash")
-        run.note(f"not applied: {exc}", "warning")
+        run.note(f"not applied: {exc}{_restored(backup)}", "warning")
     except (ApprovalRequiredError, CommandRefusedError) as exc:
         run.act(step, "refused", str(exc))
-        run.note(f"refused: {exc}", "warning")
+        run.note(f"refused: {exc}{_restored(backup)}", "warning")
     except TerraformError as exc:
         run.act(step, "failed", getattr(exc, "output", "") or str(exc))
-        run.note(f"{step} failed: {exc}", "warning")
+        run.note(f"{step} failed: {exc}{_restored(backup)}", "warning")
     return run.result(False)
 
 
@@ -336,6 +307,19 @@ async def _roll_back(tools, action, approvers: list[str], run: _Run) -> None:
              "warning")
 
 
+# -------------------------------------------------------------- rollback
+
+
+async def _roll_back_deployment(ctx: AgentContext, state: OpsState, proposal: Proposal, approvers: list[str], run: _Run) -> dict:
+    """An approved manual rollback of a deployment (agents/delivery/desk.py made the proposal)."""
+    from agents.delivery.desk import execute_rollback
+
+    actions, notes, done = await execute_rollback(ctx, proposal, approvers, requested_by=state["request"].user.name)
+    run.actions += actions
+    run.notes += notes
+    return run.result(done)
+
+
 # ---------------------------------------------------------------- unlock
 
 
@@ -350,8 +334,15 @@ async def _unlock(ctx: AgentContext, proposal: Proposal, approvers: list[str], r
         run.act(command, "skipped", REPLAY_OUTPUT)
         run.note(f"replay: lock {lock_id} was not force-unlocked (recorded world)")
         return run.result(False)
-    root = Path(ctx.settings.terraform_dir)
-    workdir = Path(workspace) if workspace and Path(workspace).is_absolute() else root / (workspace or ".")
+    if workspace and Path(workspace).is_absolute():
+        workdir = Path(workspace)
+    else:
+        try:
+            workdir = ctx.settings.require_terraform_dir() / (workspace or ".")
+        except ConfigError as exc:
+            run.act(command, "refused", str(exc), rule="deployer: workspace")
+            run.note(f"refused: {exc}", "warning")
+            return run.result(False)
     runner = TerraformRunner(workdir, binary=ctx.settings.terraform_bin, environment=proposal.environment, audit=ctx.audit,
                              settings=ctx.settings, lock_timeout="0s")
     init_args, plan_args = _environment_args(workdir, proposal.environment)

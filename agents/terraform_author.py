@@ -30,6 +30,7 @@ from agents.terraform_fixes import FixContext, FixPlan, apply_spec_changes, choo
 from agents.terraform_fixes.author_model import draft_fix
 from agents.terraform_fixes.hcl_text import HclEditError, blocks
 from agents.terraform_fixes.impact import Impact, estimate_impact
+from config.settings import REPO_ROOT
 from graphs.state import (
     AgentNote, CostEstimate, Diagnosis, OpsState, PlanSummary, Proposal, Risk, RoleUsage, SpecChange, ValidationResult,
 )
@@ -69,7 +70,7 @@ def _load_spec(ctx: AgentContext) -> dict[str, Any] | None:
     spec = ctx.world.infra().spec
     if spec:
         return spec
-    if ctx.world.name == "recorded":
+    if ctx.world.name == "recorded" or ctx.settings.terraform_dir is None:
         return None
     path = Path(ctx.settings.terraform_dir) / SPEC_FILE
     if path.is_file():
@@ -82,7 +83,12 @@ def _load_files(ctx: AgentContext) -> tuple[dict[str, str], str]:
     files = dict(ctx.world.infra().terraform_files or {})
     if files:
         return files, "the recorded Terraform files" if ctx.world.name == "recorded" else "the world's Terraform files"
-    directory = Path(ctx.settings.terraform_dir)
+    if ctx.settings.terraform_dir is not None:
+        directory = Path(ctx.settings.terraform_dir)
+    elif ctx.world.name == "recorded":
+        directory = REPO_ROOT / "terraform"  # a recording without code is planned against the reference project
+    else:
+        directory = ctx.settings.require_terraform_dir()  # a live world: one line that says how to configure it
     if directory.is_dir():
         return read_terraform_dir(directory), f"the reference project ({directory.name}/)"
     return {}, "no Terraform files"

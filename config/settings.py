@@ -28,8 +28,11 @@ class Settings(BaseSettings):
     policy_file: Path | None = None
     commands_file: Path | None = None
     inventory_file: Path | None = None
-    terraform_dir: Path = REPO_ROOT / "terraform"
+    # The live world's Terraform root: set it explicitly (CLOUD_DOCTOR_TERRAFORM_DIR). There is no default:
+    # the repository's own terraform/ is a reference project, never a live world's infrastructure.
+    terraform_dir: Path | None = None
     terraform_bin: str = "terraform"
+    nginx_bin: str | None = Field(default=None, description="nginx for the rollout demo's stage; found on PATH or in /usr/sbin otherwise")
     known_hosts: Path | None = None
     memory_enabled: bool = True
     log_token_budget: int = 2000
@@ -56,6 +59,15 @@ class Settings(BaseSettings):
     @property
     def incidents_dir(self) -> Path:
         return self.data_dir / "incidents"
+
+    def require_terraform_dir(self) -> Path:
+        """The configured Terraform root, or a one-line error that says how to configure it."""
+        if self.terraform_dir is None:
+            from graphs.errors import ConfigError
+
+            raise ConfigError("no Terraform directory is configured for the live world: "
+                              "set CLOUD_DOCTOR_TERRAFORM_DIR to your Terraform root")
+        return Path(self.terraform_dir)
 
     def ensure_data_dir(self) -> Path:
         self.data_dir.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,7 @@ from langgraph.types import Command, interrupt
 from pydantic import ValidationError
 
 from agents.context import context_from
+from agents.terraform_workspace import plan_for_approval
 from graphs.errors import UserInputError
 from graphs.routing import pending_proposals
 from graphs.state import AgentNote, ApprovalDecision, ApprovalRequest, OpsState, Proposal
@@ -44,9 +45,13 @@ def change_facts(proposal: Proposal, state: OpsState) -> ChangeFacts:
 async def request_approval(state: OpsState, config: RunnableConfig) -> Command[Literal["await_approval", "supervisor"]]:
     """Ask the policy about the first pending proposal and record the ApprovalRequest."""
     ctx = context_from(config)
-    proposal = pending_proposals(state)[0]
+    # A Terraform proposal is planned first: the approvers approve a plan hash, and only that plan is applied.
+    gate = await plan_for_approval(ctx, pending_proposals(state)[0])
+    proposal = gate.proposal
     policy = default_policy()
     decision = evaluate_change(policy, change_facts(proposal, state))
+    if gate.blocked:  # nothing to approve: a Terraform change without a plan is never applied
+        decision = decision.model_copy(update={"required": True, "blocked": [*decision.blocked, *gate.blocked]})
     request = state["request"]
     approval = ApprovalRequest(
         id=f"A-{proposal.id}",
@@ -76,10 +81,10 @@ async def request_approval(state: OpsState, config: RunnableConfig) -> Command[L
         "approval_requested", request_id=approval.id, proposal=proposal.id, environment=approval.environment,
         status=status, rules=describe_rules(approval.rules), blocked=approval.blocked, reasons=decision.reasons,
     )
-    notes = [AgentNote(agent="policy", text=r) for r in decision.reasons]
+    notes = [*gate.notes, *(AgentNote(agent="policy", text=r) for r in decision.reasons)]
     if decision.justification_required:
         notes.append(AgentNote(agent="policy", level="warning", text="this cost tier needs a business justification in the approval reason"))
-    update = {"approval_requests": [approval], "approval_status": status, "notes": notes}
+    update = {"approval_requests": [approval], "approval_status": status, "notes": notes, "proposals": [proposal]}
     if status == "pending":
         return Command(goto="await_approval", update=update)
     return Command(goto="supervisor", update=update)

@@ -95,13 +95,15 @@ def _record(settings: Settings, info: ThreadInfo, outcome: RunOutcome) -> None:
 
 async def start_run(request: Request, ctx: AgentContext, checkpointer: Any, *, thread_id: str | None = None,
                     world: str = "live", scenario_path: str | None = None, scenario_id: str | None = None,
-                    persist: bool = True) -> RunOutcome:
-    """Run a new request until it finishes or waits for a person."""
+                    persist: bool = True, seed: dict[str, Any] | None = None) -> RunOutcome:
+    """Run a new request until it finishes or waits for a person.
+
+    `seed` adds state to the first step (a rollback request arrives with its proposal already made)."""
     started = time.perf_counter()
     thread_id = thread_id or new_thread_id(request.door)
     graph = compile_graph(checkpointer)
     config = _config(thread_id, ctx)
-    await graph.ainvoke({"request": request}, config)
+    await graph.ainvoke({**(seed or {}), "request": request}, config)
     outcome = await _outcome(graph, config, started, scenario_id)
     if persist:
         _record(ctx.settings, ThreadInfo(thread_id=thread_id, door=request.door, world=world, scenario_path=scenario_path,

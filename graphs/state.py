@@ -229,7 +229,7 @@ class Proposal(Record):
     """A change someone must be able to review: what, diff, cost, plan, rollback."""
 
     id: str
-    kind: Literal["terraform", "code_patch", "command", "unlock"]
+    kind: Literal["terraform", "code_patch", "command", "unlock", "rollback"]
     title: str
     description: str = ""
     environment: Environment = "dev"
@@ -250,6 +250,7 @@ class Proposal(Record):
     repository: str | None = None  # code patches: the checkout (or registry name) the patch was made and tested in
     base_commit: str | None = None  # code patches: the commit the patch applies to
     draft: str | None = None  # why it is not for automatic deployment (e.g. "no tests: not for automatic deployment")
+    deployment_id: str | None = None  # the deployment a rollback proposal restores (agents/delivery/desk.py)
 
     @property
     def valid(self) -> bool:

@@ -29,6 +29,7 @@ app = typer.Typer(help="Cloud Doctor: diagnose, propose, approve and deploy fixe
 console = Console()
 err = Console(stderr=True)
 STATE = {"verbose": False}
+CLICK_USAGE_ERRORS = {"UsageError", "BadParameter", "MissingParameter", "NoSuchOption", "BadOptionUsage", "BadArgumentUsage"}
 
 
 def _register_subapps() -> None:
@@ -44,6 +45,11 @@ def _register_subapps() -> None:
             app.command(name)(getattr(__import__(module, fromlist=[name]), name))
         except ImportError:
             continue
+    try:
+        from interfaces.cli_deploy import register as register_delivery  # deployments, rollback, rollout demo
+    except ImportError:
+        return
+    register_delivery(app)
 
 
 @app.callback()
@@ -300,7 +306,7 @@ def main() -> None:
     except Exception as exc:  # click usage errors and anything unexpected
         import click
 
-        if isinstance(exc, click.ClickException):
+        if isinstance(exc, click.ClickException) or type(exc).__name__ in CLICK_USAGE_ERRORS:  # typer vendors click
             exc.show()
             sys.exit(exc.exit_code)
         if STATE["verbose"]:

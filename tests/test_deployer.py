@@ -185,12 +185,93 @@ async def test_destroying_an_environment_needs_its_name_typed_back(tmp_path, fak
     assert json.loads((settings.terraform_dir / "terraform.tfstate").read_text())["resources"] == []
 
 
-async def test_a_plan_that_destroys_without_an_approved_plan_is_refused(tmp_path, fake_env, monkeypatch):
-    monkeypatch.setenv("FAKE_TF_PLAN", "plan-replace.json")  # replacements destroy resources
-    update = await deployer(state_for(terraform_proposal(plan=None)), config_for(recorded_world(), settings_for(tmp_path)))
+@pytest.mark.parametrize("plan", [None, "summary without a hash"])
+async def test_no_approved_plan_hash_no_apply(tmp_path, fake_env, plan):
+    """A proposal approved without a plan hash is never applied with a plan made at deploy time."""
+    settings = settings_for(tmp_path)
+    summary = None if plan is None else summarize_plan(json.loads((PLANS / "plan-vpc-create.json").read_text())).model_copy(
+        update={"plan_hash": None})
+    for world in (recorded_world(), LocalWorld()):
+        update = await deployer(state_for(terraform_proposal(plan=summary), approvers=("alice", "bob")), config_for(world, settings))
+        assert update["deployed"] is False
+        assert statuses(update) == [("terraform apply tfplan", "refused")]
+        assert "no approved plan hash" in update["notes"][-1].text
+    assert invoked(fake_env) == []  # not even a plan
+    assert not (settings.terraform_dir / "main.tf").exists()  # nothing was written
+
+
+async def test_a_live_world_needs_its_terraform_directory_configured(tmp_path, fake_env):
+    settings = Settings(data_dir=tmp_path / "data", terraform_bin=FAKE)  # no terraform_dir: never the repository's own
+    update = await deployer(state_for(terraform_proposal()), config_for(LocalWorld(), settings))
     assert update["deployed"] is False
-    assert ("terraform apply tfplan", "refused") in statuses(update)
-    assert "destroys 2 resource(s)" in update["notes"][-1].text
+    assert "set CLOUD_DOCTOR_TERRAFORM_DIR" in update["notes"][-1].text
+    assert invoked(fake_env) == []
+
+
+SPEC_WITH_COMMENTS = """# The shop's infrastructure. Ask platform-team before changing prod.
+project: shop
+region: ap-northeast-2
+owner: platform-team
+environments:
+  dev:
+    eks:
+      node_count: 2   # two nodes: enough for the QA run
+      node_max: 4
+"""
+
+
+def failing_apply_binary(tmp_path: Path) -> str:
+    """The stand-in, except that `apply` fails as a real provider error would."""
+    wrapper = tmp_path / "terraform-apply-fails"
+    wrapper.write_text(f"#!/bin/sh\n# {'CLOUD_DOCTOR_TERRAFORM_STAND_IN'}\nif [ \"$1\" = apply ]; then\n"
+                       "  echo 'Error: creating EC2 VPC: UnauthorizedOperation: You are not authorized' >&2\n  exit 1\nfi\n"
+                       f"exec {FAKE} \"$@\"\n")
+    wrapper.chmod(0o755)
+    return str(wrapper)
+
+
+def spec_proposal(node_count: int) -> Proposal:
+    new_spec = {"project": "shop", "region": "ap-northeast-2", "owner": "platform-team",
+                "environments": {"dev": {"eks": {"node_count": node_count, "node_max": 4}}}}
+    import yaml
+
+    return terraform_proposal(files={"main.tf": MAIN_TF, "envs/dev.auto.tfvars.json": json.dumps({"node_count": node_count}),
+                                     "spec.yaml": yaml.safe_dump(new_spec, sort_keys=False)})
+
+
+async def test_a_failed_apply_leaves_the_workspace_as_it_was(tmp_path, fake_env):
+    settings = Settings(data_dir=tmp_path / "data", terraform_bin=failing_apply_binary(tmp_path), terraform_dir=tmp_path / "terraform")
+    root = settings.terraform_dir
+    (root / "envs").mkdir(parents=True)
+    (root / "spec.yaml").write_text(SPEC_WITH_COMMENTS)
+    (root / "envs" / "dev.auto.tfvars.json").write_text('{"node_count": 2}')
+    update = await deployer(state_for(spec_proposal(3)), config_for(LocalWorld(), settings))
+    assert update["deployed"] is False
+    assert ("terraform apply tfplan", "failed") in statuses(update)
+    assert "UnauthorizedOperation" in update["notes"][-1].text and "the workspace is as it was" in update["notes"][-1].text
+    assert (root / "spec.yaml").read_text() == SPEC_WITH_COMMENTS
+    assert (root / "envs" / "dev.auto.tfvars.json").read_text() == '{"node_count": 2}'
+    assert not (root / "main.tf").exists()  # a file the proposal added is gone again
+
+
+async def test_a_refused_changed_plan_also_puts_the_files_back(tmp_path, fake_env, monkeypatch):
+    monkeypatch.setenv("FAKE_TF_SCENARIO", "changed-plan")
+    settings = settings_for(tmp_path)
+    (settings.terraform_dir).mkdir(parents=True)
+    (settings.terraform_dir / "spec.yaml").write_text(SPEC_WITH_COMMENTS)
+    update = await deployer(state_for(spec_proposal(3)), config_for(LocalWorld(), settings))
+    assert update["deployed"] is False and "apply" not in invoked(fake_env)
+    assert (settings.terraform_dir / "spec.yaml").read_text() == SPEC_WITH_COMMENTS
+
+
+async def test_an_applied_spec_keeps_its_comments(tmp_path, fake_env):
+    settings = settings_for(tmp_path)
+    settings.terraform_dir.mkdir(parents=True)
+    (settings.terraform_dir / "spec.yaml").write_text(SPEC_WITH_COMMENTS)
+    update = await deployer(state_for(spec_proposal(3)), config_for(LocalWorld(), settings))
+    assert update["deployed"] is True
+    written = (settings.terraform_dir / "spec.yaml").read_text()
+    assert written == SPEC_WITH_COMMENTS.replace("node_count: 2   # two nodes", "node_count: 3   # two nodes")
 
 
 async def test_proposal_files_cannot_escape_the_workspace(tmp_path, fake_env):

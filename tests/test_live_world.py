@@ -153,10 +153,12 @@ def test_infra_reads_the_terraform_directory(tmp_path: Path) -> None:
     assert LiveWorld(inventory_for_nothing(), terraform_dir=tmp_path / "absent").infra().terraform_files == {}
 
 
-def test_infra_reads_the_projects_own_terraform() -> None:
-    infra = LiveWorld(inventory_for_nothing()).infra()  # settings.terraform_dir: the repository's terraform/
-    assert "main.tf" in infra.terraform_files and isinstance(infra.spec, dict)
-    assert any(path.startswith("modules/") for path in infra.terraform_files)
+def test_infra_never_defaults_to_the_projects_own_terraform() -> None:
+    """A live world's Terraform directory is configured explicitly; the repository's terraform/ is a reference."""
+    world = LiveWorld(inventory_for_nothing())
+    infra = world.infra()
+    assert infra.terraform_files == {} and infra.spec is None
+    assert any("CLOUD_DOCTOR_TERRAFORM_DIR" in note for note in world.notes)
 
 
 def test_repo_reads_text_files_only(tmp_path: Path) -> None:

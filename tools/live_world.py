@@ -160,14 +160,16 @@ class LiveWorld:
     # ------------------------------------------------------- infra and repo
 
     def infra(self) -> InfraRecord:
-        """The Terraform directory as the authors see it: spec.yaml and the .tf/.tfvars files."""
-        if self.terraform_dir is not None:
-            root = Path(self.terraform_dir)
-        else:
-            from config.settings import get_settings
+        """The Terraform directory as the authors see it: spec.yaml and the .tf/.tfvars files.
 
-            root = Path(get_settings().terraform_dir)
+        Only the directory this world was given (CLOUD_DOCTOR_TERRAFORM_DIR): without one it has no
+        Terraform, and says so in `notes`, rather than reading the repository's reference project."""
+        if self.terraform_dir is None:
+            self._note("no Terraform directory is configured for the live world (set CLOUD_DOCTOR_TERRAFORM_DIR)")
+            return InfraRecord()
+        root = Path(self.terraform_dir)
         if not root.is_dir():
+            self._note(f"the configured Terraform directory {root} does not exist")
             return InfraRecord()
         spec = None
         spec_file = root / "spec.yaml"

@@ -7,7 +7,7 @@ Rules live here and in config/policy.yaml, never in a prompt.
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -18,19 +18,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from graphs.errors import ConfigError, UserInputError
 from graphs.state import ApprovalDecision, ApprovalRequest, ApprovalRule
+from tools.change_windows import DAYS, ChangeWindows, Window, judge_moment, next_opening
+from tools.delivery_policy import DeliveryPolicy
 
-DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
-
-
-class Window(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    days: list[Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]]
-    start: time
-    end: time
-
-    def describe(self) -> str:
-        days = f"{self.days[0]}–{self.days[-1]}" if len(self.days) > 2 else "/".join(self.days)
-        return f"{days} {self.start:%H:%M}–{self.end:%H:%M}"
+ChangeClass = Literal["infrastructure", "release", "remedy", "rollback"]
+# Which class of change each proposal kind is; policy.yaml `change_kinds` may extend or override it.
+DEFAULT_CHANGE_KINDS: dict[str, ChangeClass] = {
+    "terraform": "infrastructure", "unlock": "infrastructure", "code_patch": "release", "release": "release",
+    "command": "remedy", "remedy": "remedy", "rollback": "rollback",
+}
 
 
 class SmallChange(BaseModel):
@@ -42,23 +38,28 @@ class SmallChange(BaseModel):
 
 class EnvironmentPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    approvals: list[ApprovalRule]
+    approvals: list[ApprovalRule]  # for every kind of change without its own list in kind_approvals
+    kind_approvals: dict[str, list[ApprovalRule]] = Field(default_factory=dict)  # proposal kind -> rules
     destroy_approvals: list[ApprovalRule] = Field(default_factory=list)
     small_change: SmallChange | None = None
     max_cost_increase: float | None = None
     max_resources: int | None = None
+    changes: dict[ChangeClass, ChangeWindows] = Field(default_factory=dict)  # windows per class of change
+    # Older form, for every class of change without an entry in `changes`.
     windows: list[Window] = Field(default_factory=list)
     blocked_dates: list[str] = Field(default_factory=list)
 
     @field_validator("blocked_dates")
     @classmethod
     def _date_ranges(cls, value: list[str]) -> list[str]:
-        for item in value:
-            for part in item.split(".."):
-                month, day = part.split("-")
-                if not (1 <= int(month) <= 12 and 1 <= int(day) <= 31):
-                    raise ValueError(f"blocked date {item!r} must be MM-DD or MM-DD..MM-DD")
+        ChangeWindows(blocked=list(value))  # the same validation as `changes.*.blocked`
         return value
+
+    def windows_for(self, change_class: str) -> tuple[ChangeWindows, str]:
+        """The rules for a class of change and the policy.yaml path they come from."""
+        if change_class in self.changes:
+            return self.changes[change_class], f"changes.{change_class}"  # type: ignore[index]
+        return ChangeWindows(windows=self.windows, blocked=list(self.blocked_dates)), "windows/blocked_dates"
 
 
 class CostTier(BaseModel):
@@ -83,17 +84,23 @@ class Policy(BaseModel):
     cost_approvals: list[CostTier] = Field(default_factory=list)
     emergency_override: EmergencyOverride | None = None
     destroy_confirmation: bool = True
+    change_kinds: dict[str, ChangeClass] = Field(default_factory=dict)
+    delivery: DeliveryPolicy = Field(default_factory=DeliveryPolicy)
 
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def change_class(self, kind: str) -> str:
+        """infrastructure | release | remedy | rollback for a proposal kind (unknown kinds are infrastructure: the strictest)."""
+        return {**DEFAULT_CHANGE_KINDS, **self.change_kinds}.get(kind, "infrastructure")
 
 
 class ChangeFacts(BaseModel):
     """What the policy needs to know about a proposed change."""
 
     environment: str
-    kind: str  # terraform | command | code_patch | unlock
+    kind: str  # terraform | command | code_patch | unlock | release | rollback
     cost_delta_monthly: float = 0.0
     resource_count: int = 0
     destructive: bool = False
@@ -107,6 +114,7 @@ class PolicyDecision(BaseModel):
     required: bool
     rules: list[ApprovalRule] = Field(default_factory=list)
     blocked: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)  # allowed, but the policy prefers otherwise (avoid windows)
     unblock_hint: str = ""
     confirmation: str | None = None
     justification_required: bool = False
@@ -162,7 +170,7 @@ def evaluate_change(policy: Policy, change: ChangeFacts) -> PolicyDecision:
         rules = [r.model_copy() for r in env.destroy_approvals]
         reasons.append(f"destructive change in {change.environment}: {rules[0].why or 'destroy approvals'}")
     else:
-        rules = [r.model_copy() for r in env.approvals]
+        rules = [r.model_copy() for r in env.kind_approvals.get(change.kind, env.approvals)]
         reasons.append(rules[0].why or f"{change.environment} approvals")
 
     small = env.small_change
@@ -196,20 +204,20 @@ def evaluate_change(policy: Policy, change: ChangeFacts) -> PolicyDecision:
         blocked.append(f"{change.resource_count} resources in one change exceed {change.environment}'s limit of {env.max_resources} (policy.yaml environments.{change.environment}.max_resources)")
         hints.append("split the change into smaller ones")
 
-    window_block = _window_block(policy, env, change.environment, change.at)
-    if window_block:
+    moment = judge_window(policy, change.environment, change.kind, change.at)
+    if moment.blocked:
         if change.emergency and policy.emergency_override:
             rules += [r.model_copy() for r in policy.emergency_override.approvals]
-            reasons.append(f"emergency override of: {window_block[0]}")
+            reasons.append(f"emergency override of: {moment.blocked[0]}")
         else:
-            blocked += window_block
-            hints.append(_next_window_hint(policy, env, change.at) + " or ask again as an emergency (--emergency), which needs "
-                         + describe_rules(policy.emergency_override.approvals if policy.emergency_override else []))
+            blocked += moment.blocked
+            hints.append(_next_window_hint(policy, env, change.kind, change.at) + " or ask again as an emergency (--emergency), "
+                         "which needs " + describe_rules(policy.emergency_override.approvals if policy.emergency_override else []))
 
     confirmation = change.environment if (change.destroys_environment and policy.destroy_confirmation) else None
     return PolicyDecision(
-        required=True, rules=rules, blocked=blocked, unblock_hint="; ".join(hints), confirmation=confirmation,
-        justification_required=justification, reasons=reasons,
+        required=True, rules=rules, blocked=blocked, warnings=moment.warnings, unblock_hint="; ".join(hints),
+        confirmation=confirmation, justification_required=justification, reasons=[*reasons, *moment.warnings],
     )
 
 
@@ -227,44 +235,21 @@ def local_time(policy: Policy, at: datetime | None) -> datetime:
     return at.astimezone(policy.tz)
 
 
-def _in_blocked_dates(env: EnvironmentPolicy, local: datetime) -> str | None:
-    key = (local.month, local.day)
-    for item in env.blocked_dates:
-        start_s, _, end_s = item.partition("..")
-        start = tuple(int(x) for x in start_s.split("-"))
-        end = tuple(int(x) for x in (end_s or start_s).split("-"))
-        inside = start <= key <= end if start <= end else (key >= start or key <= end)  # wraps the new year
-        if inside:
-            return item
-    return None
+def judge_window(policy: Policy, environment: str, kind: str, at: datetime | None):
+    """The windows' verdict (blocked reasons and soft warnings) for a change of `kind` at `at`."""
+    env = environment_policy(policy, environment)
+    change_class = policy.change_class(kind)
+    rules, where = env.windows_for(change_class)
+    return judge_moment(rules, local_time(policy, at), where=f"environments.{environment}.{where}",
+                        timezone_name=policy.timezone, kind=f"{environment} {change_class}")
 
 
-def _window_block(policy: Policy, env: EnvironmentPolicy, name: str, at: datetime | None) -> list[str]:
-    local = local_time(policy, at)
-    shown = f"{DAYS[local.weekday()]} {local:%Y-%m-%d %H:%M} {policy.timezone}"
-    blocked: list[str] = []
-    dates = _in_blocked_dates(env, local)
-    if dates:
-        blocked.append(f"{shown} falls in the blocked period {dates} (policy.yaml environments.{name}.blocked_dates)")
-    if env.windows and not any(_inside(w, local) for w in env.windows):
-        windows = ", ".join(w.describe() for w in env.windows)
-        blocked.append(f"{shown} is outside the {name} deployment window {windows} {policy.timezone} (policy.yaml environments.{name}.windows)")
-    return blocked
-
-
-def _inside(window: Window, local: datetime) -> bool:
-    return DAYS[local.weekday()] in window.days and window.start <= local.time() < window.end
-
-
-def _next_window_hint(policy: Policy, env: EnvironmentPolicy, at: datetime | None) -> str:
-    local = local_time(policy, at)
-    for step in range(0, 24 * 21):
-        probe = (local + timedelta(hours=step)).replace(minute=0, second=0, microsecond=0)
-        for window in env.windows or []:
-            start = probe.replace(hour=window.start.hour, minute=window.start.minute)
-            if start >= local and _inside(window, start) and not _in_blocked_dates(env, start):
-                return f"wait for the next window ({DAYS[start.weekday()]} {start:%Y-%m-%d %H:%M} {policy.timezone})"
-    return "wait for the next deployment window"
+def _next_window_hint(policy: Policy, env: EnvironmentPolicy, kind: str, at: datetime | None) -> str:
+    rules, _ = env.windows_for(policy.change_class(kind))
+    opening = next_opening(rules, local_time(policy, at))
+    if opening is None:
+        return "wait for the next deployment window"
+    return f"wait for the next window ({DAYS[opening.weekday()]} {opening:%Y-%m-%d %H:%M} {policy.timezone})"
 
 
 def describe_rules(rules: list[ApprovalRule]) -> str:

@@ -1,0 +1,3 @@
+from samples.sample_service.server import main
+
+main()
