@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -36,6 +37,7 @@ class Settings(BaseSettings):
     known_hosts: Path | None = None
     memory_enabled: bool = True
     log_token_budget: int = 2000
+    aws_reads: Literal["cli", "api"] = "cli"  # aws.* reads: the aws CLI on the control host, or boto3 from here
     verify_time_scale: float = 1.0  # multiplies the waits of verification reads (tests and demos use small values)
 
     def path(self, name: str) -> Path:

@@ -211,11 +211,12 @@ def test_log_sources_parse_and_build_guarded_commands():
     start = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
     end = datetime(2024, 5, 1, 14, 30)  # naive: taken as UTC
     argv = log_source_argv("journald:nginx.service", start, end)
-    assert argv == ["journalctl", "-u", "nginx.service", "--since", "2024-05-01 12:00:00 UTC",
-                    "--until", "2024-05-01 14:30:00 UTC", "-o", "short-iso", "--no-pager", "-n", "2000"]
-    assert log_source_argv("file:/var/log/nginx/error.log") == ["tail", "-n", "2000", "/var/log/nginx/error.log"]
-    for command in (argv, log_source_argv("file:/var/log/nginx/error.log")):
-        assert judge_command(command).verdict == "allow"
+    assert argv == ["journalctl", "--no-pager", "--unit=nginx.service", "--lines=2000", "--since=2024-05-01 12:00:00 UTC",
+                    "--until=2024-05-01 14:30:00 UTC", "--output=short-iso"]
+    assert log_source_argv("file:/var/log/nginx/error.log") == ["tail", "--lines=2000", "/var/log/nginx/error.log"]
+    for command, tool in ((argv, "journal.unit"), (log_source_argv("file:/var/log/nginx/error.log"), "files.tail")):
+        verdict = judge_command(command)
+        assert verdict.verdict == "allow" and verdict.tool == tool and verdict.rendered == command
     for bad in ("syslog:/x", "journald:nginx; rm -rf /", "file:relative/path", "cloudwatch:"):
         with pytest.raises(LogSourceError):
             parse_log_source(bad)

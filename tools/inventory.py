@@ -95,6 +95,7 @@ class Inventory(BaseModel):
     hosts: dict[str, HostEntry] = Field(default_factory=dict)
     groups: dict[str, list[str]] = Field(default_factory=dict)
     log_sources: list[str] = Field(default_factory=list)  # e.g. journald:nginx.service, file:/var/log/syslog
+    control_host: str | None = None  # where cluster, database and account reads run (kubectl, psql, mysql, aws)
 
     @model_validator(mode="after")
     def _groups_name_known_hosts(self) -> "Inventory":
@@ -104,6 +105,8 @@ class Inventory(BaseModel):
             unknown = [m for m in members if m not in self.hosts]
             if unknown:
                 raise ValueError(f"group {group!r} lists hosts that are not under `hosts`: {', '.join(unknown)}")
+        if self.control_host is not None and self.control_host not in self.hosts:
+            raise ValueError(f"control_host {self.control_host!r} is not under `hosts`")
         return self
 
     @field_validator("log_sources")

@@ -25,7 +25,7 @@ from tools.cloud_metrics import MetricsConfig, fetch_metric
 from tools.cloudwatch import CloudWatchError
 from tools.guard import describe, judge_command
 from tools.inventory import Inventory, UnknownGroupError, UnknownHostError, load_inventory
-from tools.log_sources import DEFAULT_LINES, LogSource, log_source_argv, parse_log_source
+from tools.log_sources import DEFAULT_LINES, LogSource, LogSourceError, log_source_argv, parse_log_source
 from tools.redact import redact
 from tools.ssh import CommandRefused, SSHExecutor
 from tools.world import CommandResult, InfraRecord
@@ -55,7 +55,7 @@ class LiveWorld:
                  environment: str = "dev", audit: AuditLog | None = None, log_host: str | None = None,
                  terraform_dir: Path | None = None, repo_path: Path | None = None,
                  cloudwatch_endpoint: str | None = None, region: str | None = None,
-                 metrics: MetricsConfig | None = None):
+                 metrics: MetricsConfig | None = None, aws_api: bool = False):
         if inventory is None:
             inventory = executor.inventory if executor is not None else load_inventory()
         self.inventory = inventory
@@ -68,6 +68,7 @@ class LiveWorld:
         self.cloudwatch_endpoint = cloudwatch_endpoint
         self.region = region
         self.metrics = metrics
+        self.aws_api = aws_api  # aws.* reads through boto3 here, instead of the aws CLI on the control host
         self.notes: list[str] = []
 
     def for_host(self, host: str) -> "LiveWorld":
@@ -82,12 +83,33 @@ class LiveWorld:
     # ------------------------------------------------------------- commands
 
     async def run_command(self, host: str, argv: list[str], timeout: float) -> CommandResult:
+        if self.aws_api and argv[:1] == ["aws"]:
+            return await self._aws_api(host, argv, timeout)
         try:
             return await self.executor.run(host, argv, timeout)
         except UnknownHostError as exc:
             return CommandResult(host=host, command=" ".join(argv), exit_status=255, error=str(exc))
         except CommandRefused as exc:
             return CommandResult(host=host, command=exc.command, exit_status=REFUSED_STATUS, error=str(exc))
+
+    async def _aws_api(self, host: str, argv: list[str], timeout: float) -> CommandResult:
+        """An `aws` read as its catalogue entry's boto3 call; anything without one is refused, never shelled out."""
+        from tools.aws_calls import call_boto3
+        from tools.catalogue import default_catalogue
+
+        command = " ".join(argv)
+        verdict = judge_command(argv, self.environment)
+        tool = default_catalogue().get(verdict.tool) if verdict.tool else None
+        if verdict.verdict != "allow" or tool is None or not tool.boto3 or verdict.rendered != argv:
+            return CommandResult(host=host, command=command, exit_status=REFUSED_STATUS,
+                                 error=f"`{command[:120]}` has no read-only AWS API form in the catalogue: {describe(verdict)}")
+        status, stdout, stderr = await call_boto3(tool, verdict.params, endpoint_url=self.cloudwatch_endpoint, region=self.region,
+                                                  timeout_s=timeout)
+        return CommandResult(host="aws-api", command=command, exit_status=status, stdout=stdout, stderr=redact(stderr))
+
+    def control_host(self) -> str | None:
+        """Where cluster, database and account reads run: the inventory's control host, else its only host."""
+        return self.inventory.control_host or self._only_host()
 
     def hosts_in(self, group: str | None) -> list[str]:
         try:
@@ -114,12 +136,15 @@ class LiveWorld:
         if host is None:
             raise LogReadError(f"{log.name} is read on a host, and no host is known for this incident: "
                                "give the alert a host label, or name one with LiveWorld(log_host=...)")
-        argv = log_source_argv(log, start, end, lines=DEFAULT_LINES)
+        try:
+            argv = log_source_argv(log, start, end, lines=DEFAULT_LINES)  # the catalogue's own rendering of the read
+        except LogSourceError as exc:
+            raise LogReadError(f"{log.name} is not read: {exc}") from None
         verdict = judge_command(argv, self.environment)
         if self.audit is not None:
             self.audit.append("log_read", host=host, source=log.name, command=" ".join(argv),
                               verdict=verdict.verdict, rule=verdict.rule, environment=self.environment)
-        if verdict.verdict != "allow":  # reads never wait for approval: they are allowed or not at all
+        if verdict.verdict != "allow" or verdict.rendered != argv:  # reads never wait for approval; only the catalogue's read runs
             raise LogReadError(f"reading {log.name} on {host} was not sent: {describe(verdict)}")
         result = await self.executor.run(host, argv, LOG_READ_TIMEOUT_S, output_cap=LOG_OUTPUT_CAP)
         if result.error:

@@ -3,9 +3,8 @@
 Scenarios, playbooks and evidence name logs the same way:
 `cloudwatch:<log group>`, `journald:<unit>`, `file:<path>`. This module turns
 a name into a `LogSource`, and a journald or file source into the argv that
-reads it over SSH. The argv is a list (never a shell string) of programs and
-flags that config/commands.yaml allows, so the guard lets it through; the
-caller still runs it through tools/executor.py, which judges and audits it.
+reads it over SSH, as a catalogue read (`journal.unit`, `files.tail`): the
+catalogue renders the argv, so the guard reads it back as that read.
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from graphs.errors import UserInputError
+from tools.catalogue import ToolCall, ToolParamError
 
 DEFAULT_LINES = 2000
 KINDS = ("cloudwatch", "journald", "file")
@@ -56,19 +56,30 @@ def journal_time(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def log_source_argv(source: LogSource | str, start: datetime | None = None, end: datetime | None = None,
-                    lines: int = DEFAULT_LINES) -> list[str]:
-    """The command that reads a journald or file source (CloudWatch is read by tools/cloudwatch.py)."""
+def log_source_call(source: LogSource | str, start: datetime | None = None, end: datetime | None = None,
+                    lines: int = DEFAULT_LINES) -> ToolCall:
+    """The catalogue read that reads a journald or file source (CloudWatch is read by tools/cloudwatch.py)."""
     source = parse_log_source(source) if isinstance(source, str) else source
     lines = max(1, int(lines))
     if source.kind == "journald":
-        argv = ["journalctl", "-u", source.target]
+        params: dict[str, object] = {"unit": source.target, "output": "short-iso", "lines": lines}
         if start is not None:
-            argv += ["--since", journal_time(start)]
+            params["since"] = journal_time(start)
         if end is not None:
-            argv += ["--until", journal_time(end)]
-        return argv + ["-o", "short-iso", "--no-pager", "-n", str(lines)]
+            params["until"] = journal_time(end)
+        return ToolCall(tool="journal.unit", params=params)
     if source.kind == "file":
         # tail has no time filter: the last lines are the ones nearest the alert.
-        return ["tail", "-n", str(lines), source.target]
+        return ToolCall(tool="files.tail", params={"path": source.target, "lines": lines})
     raise LogSourceError(f"{source.name} is read through the CloudWatch Logs API, not a command")
+
+
+def log_source_argv(source: LogSource | str, start: datetime | None = None, end: datetime | None = None,
+                    lines: int = DEFAULT_LINES) -> list[str]:
+    """The argv the catalogue renders for a journald or file source."""
+    from tools.catalogue import default_catalogue
+
+    try:
+        return default_catalogue().render(log_source_call(source, start, end, lines)).argv
+    except ToolParamError as exc:
+        raise LogSourceError(f"{source if isinstance(source, str) else source.name}: {exc}") from None

@@ -96,6 +96,8 @@ def plan_commands(ctx: AgentContext, playbooks: list[Playbook], hosts: list[str]
     """Reads to run. With `learned`, a follow-up round: only the steps that need a newly learned value,
     and nothing earlier rounds already planned."""
     catalogue = default_catalogue()
+    pick = getattr(ctx.world, "control_host", None)
+    control = (pick() if callable(pick) and ctx.world.name != "recorded" else None) or (hosts[0] if hosts else None)
     planned: list[PlannedCommand] = []
     seen: set[tuple[str, tuple[str, ...]]] = {_key(p) for p in earlier or []}
     skipped: list[str] = []
@@ -111,7 +113,7 @@ def plan_commands(ctx: AgentContext, playbooks: list[Playbook], hosts: list[str]
                 skipped.append(f"{step.tool}({', '.join(sorted(step.placeholders()))})")
                 continue
             tool = catalogue.get(step.tool or "")
-            targets = hosts[:1] if tool.scope != "host" else hosts
+            targets = ([control] if control else []) if tool.scope != "host" else hosts
             for host in targets:
                 call = ToolCall(tool=tool.name, params=params, host=host)
                 try:
