@@ -258,7 +258,7 @@ async def _run_commands(ctx: AgentContext, state: OpsState, proposal: Proposal, 
         run.act("; ".join(proposal.commands) or proposal.title, "refused", "the proposal carries no typed actions", rule="deployer: typed actions")
         run.note(f"nothing run: {proposal.id} names no catalogue actions, and only typed, approved argv runs", "warning")
         return run.result(False)
-    if ctx.world.name == "recorded":
+    if ctx.world.name == "recorded" and not getattr(ctx.world, "answers_actions", False):
         for action in proposal.actions:
             run.actions.append(ActionRecord(action=shlex.join(action.argv), host=action.host, verdict="approve", rule=f"config/tools: {action.tool}",
                                             status="skipped", output=REPLAY_OUTPUT, by=AGENT, tool=action.tool, params=action.params,
@@ -271,6 +271,17 @@ async def _run_commands(ctx: AgentContext, state: OpsState, proposal: Proposal, 
     catalogue = tools.catalogue
     scale = float(getattr(ctx.settings, "verify_time_scale", 1.0))
     for action in proposal.actions:
+        spec = catalogue.get(action.tool)
+        if spec.precondition is not None:  # the world may have changed since the approval
+            before = await run_check(tools, spec.precondition, action.params, action.host, time_scale=0.0)
+            run.note(f"{action.tool}: precondition {before.line()}", "info" if before.passed else "warning")
+            if before.outcome == "failed":
+                run.note(f"{action.tool} was not run: its precondition no longer holds; the remaining action(s) were not run", "warning")
+                return run.result(False)
+        if action.capture_tool:
+            kept = await tools.call(ToolCall(tool=action.capture_tool, params=action.capture_params, host=action.host))
+            text = (kept.result.stdout if kept.result is not None else kept.action.output) or ""
+            run.note(f"{action.tool}: kept before running it — {action.capture_tool}: {text.strip()[:600] or 'nothing read'}")
         call = ToolCall(tool=action.tool, params=action.params, host=action.host)
         outcome = await tools.call(call, approved_by=approvers, approved_hash=action.argv_hash)
         result = outcome.result
@@ -282,7 +293,6 @@ async def _run_commands(ctx: AgentContext, state: OpsState, proposal: Proposal, 
             run.note(f"stopped at {action.tool} on {action.host or 'the control host'}: {detail.splitlines()[0] if detail else 'not run'}; "
                      "the remaining action(s) were not run", "warning")
             return run.result(False)
-        spec = catalogue.get(action.tool)
         if spec.verification is None:
             run.note(f"{action.tool}: ran; no verification read is declared for it: not verified", "limitation")
             continue

@@ -32,7 +32,11 @@ def command_proposals(diagnosis: Diagnosis, request: Request, evidence: list[Evi
     for suggestion in diagnosis.suggested_actions:
         call = ToolCall(tool=suggestion.tool, params=suggestion.params, host=suggestion.host or host)
         try:
-            actions.append(plan_action(call, why=diagnosis.summary[:300]))
+            action = plan_action(call, why=suggestion.why or diagnosis.summary[:300])
+            if suggestion.capture:
+                action = action.model_copy(update={"capture_tool": suggestion.capture.get("tool"),
+                                                   "capture_params": dict(suggestion.capture.get("params") or {})})
+            actions.append(action)
         except ToolParamError as exc:
             notes.append(AgentNote(agent="remedies", level="warning", text=f"remedy {suggestion.tool} dropped — {exc}"))
     if not actions:

@@ -143,12 +143,32 @@ async def decide(ctx: AgentContext, checkpointer: Any, thread_id: str, decision:
 
 async def run_scenario(scenario: Any, settings: Settings, *, models: Any = None, memory: Any = None,
                        checkpointer: Any = None, thread_id: str | None = None, persist: bool = False) -> RunOutcome:
-    """Replay one recorded scenario through the same graph, guard and policies."""
+    """Replay one recorded scenario through the same graph, guard and policies.
+
+    A scenario may carry `approvals` (a project key): the decisions people gave, applied in order while the run
+    waits for one, each judged by the policy as a live decision is; the deployer then runs what was approved
+    against the recording (when it records the remedies' outputs and the state after them)."""
     from graphs.checkpoints import serializer
     from tools.world import RecordedWorld
 
     ctx = AgentContext(world=RecordedWorld(scenario.world), settings=settings, models=models, memory=memory)
-    return await start_run(
-        scenario.to_request(), ctx, checkpointer or InMemorySaver(serde=serializer()), thread_id=thread_id or f"replay-{scenario.id}",
+    checkpointer = checkpointer or InMemorySaver(serde=serializer())
+    thread_id = thread_id or f"replay-{scenario.id}"
+    outcome = await start_run(
+        scenario.to_request(), ctx, checkpointer, thread_id=thread_id,
         world="recorded", scenario_path=scenario.path, scenario_id=scenario.id, persist=persist,
     )
+    for raw in getattr(scenario, "approvals", None) or []:
+        if outcome.pending_approval is None:
+            break
+        outcome = await _replay_decision(ctx, checkpointer, thread_id, ApprovalDecision.model_validate(
+            {"request_id": outcome.pending_approval.id, **raw}), scenario.id)
+    return outcome
+
+
+async def _replay_decision(ctx: AgentContext, checkpointer: Any, thread_id: str, decision: ApprovalDecision, scenario_id: str) -> RunOutcome:
+    started = time.perf_counter()
+    graph = compile_graph(checkpointer)
+    config = _config(thread_id, ctx)
+    await graph.ainvoke(Command(resume=decision.model_dump(mode="json")), config)
+    return await _outcome(graph, config, started, scenario_id)

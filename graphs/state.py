@@ -115,6 +115,8 @@ class SuggestedAction(Record):
     tool: str
     params: dict[str, Any] = Field(default_factory=dict)
     host: str | None = None
+    why: str = ""  # what in the evidence it answers
+    capture: dict[str, Any] | None = None  # a read kept just before the action runs ({tool, params})
 
 
 class Diagnosis(Record):
@@ -222,6 +224,8 @@ class PlannedAction(Record):
     rollback_params: dict[str, Any] = Field(default_factory=dict)
     rollback_argv: list[str] = Field(default_factory=list)
     rollback_hash: str | None = None
+    capture_tool: str | None = None  # a read run and kept just before the action (a leaking process's memory map)
+    capture_params: dict[str, Any] = Field(default_factory=dict)
     why: str = ""  # the evidence it answers, with quoted untrusted text
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -351,3 +352,30 @@ def test_every_catalogue_program_has_a_grammar_and_forbidden_programs_have_none(
     for tool in CATALOGUE.tools():
         assert rules.program(tool.program) is not None, tool.name
     assert not set(rules.forbidden_programs) & set(rules.programs)
+
+
+def test_prune_deletes_only_old_matching_files_because_delete_comes_last(tmp_path):
+    """find evaluates left to right: `-delete` before the tests would delete everything. The rendering puts it last,
+    and run for real on a scratch directory it removes only the old files that match."""
+    import os
+    import subprocess
+    import tempfile
+    import time as _time
+
+    root = Path(tempfile.mkdtemp(prefix="cd-prune-", dir="/tmp"))
+    old, new, other = root / "sess_old", root / "sess_new", root / "keep.conf"
+    for path in (old, new, other):
+        path.write_text("x")
+    ten_days = _time.time() - 10 * 86400
+    os.utime(old, (ten_days, ten_days))
+    os.utime(other, (ten_days, ten_days))
+    argv = CATALOGUE.render(ToolCall(tool="files.prune", params={"path": str(root), "name": "sess_*", "modified_days": "+7"})).argv
+    assert argv[-1] == "-delete"
+    assert judge_command(argv, "prod").verdict == "approve"
+    reordered = [argv[0], argv[1], "-delete", *argv[2:-1]]
+    assert judge_command(reordered, "prod").tool is None  # the same words in a destructive order are not the action
+    subprocess.run(argv, check=True)
+    assert not old.exists() and new.exists() and other.exists()
+    import shutil
+
+    shutil.rmtree(root)

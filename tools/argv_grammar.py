@@ -106,6 +106,7 @@ class CommandGrammar(BaseModel):
     secret_kinds: SecretKindsRule | None = None
     sql_option: str | None = None  # the option whose value is a SQL statement: only named queries run
     positionals_first: bool = False  # render positionals before options (find's paths, ps's BSD words, kubectl's kinds)
+    ordered: bool = False  # options mean something in their order (find's expression): a command matches only in the catalogue's order
     split_positional: str | None = None  # kubectl reads `deployment/api` as two words
     any_long_options: bool = False  # unknown `--name [value]` options are read (never allowed: `otherwise` decides)
     paths: PathsRule | None = None

@@ -170,6 +170,7 @@ class ToolSpec(BaseModel):
     program: str
     subcommand: list[str] = Field(default_factory=list)
     fixed: dict[str, str | None] = Field(default_factory=dict)  # options that define the tool (required when matching)
+    trailing: dict[str, str | None] = Field(default_factory=dict)  # fixed options rendered last (find's -delete after its tests)
     presentation: list[str] = Field(default_factory=list)  # always rendered (`--no-pager`, `-input=false`); a free-form command may leave them out or change them
     params: dict[str, ParamSpec] = Field(default_factory=dict)
     sql: str | None = None  # a named query with {param} slots (typed literals), sent through `sql_option`
@@ -428,6 +429,8 @@ def render_argv(tool: ToolSpec, params: dict[str, Any], grammars: Any) -> list[s
             add(spec.option, str(value))
     if tool.sql is not None:
         add(tool.sql_option or "", SqlTemplate(tool.sql, dialect=tool.dialect or "").render(params))
+    for option, value in tool.trailing.items():
+        add(option, value)
     positional = sorted((s.positional, k) for k, s in tool.params.items() if s.positional is not None and s.option is None)
     words: list[str] = []
     for _, key in positional:

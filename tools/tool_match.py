@@ -52,9 +52,10 @@ def bind(tool: ToolSpec, parsed: ParsedCommand, *, partial: bool = False) -> dic
                 raise _Miss("more than one statement")
             statement = value
             continue
-        if name in tool.fixed:
-            if tool.fixed[name] != value:
-                raise _Miss(f"{name} is {value!r}, not {tool.fixed[name]!r}")
+        if name in tool.fixed or name in tool.trailing:
+            want = tool.fixed.get(name, tool.trailing.get(name))
+            if want != value:
+                raise _Miss(f"{name} is {value!r}, not {want!r}")
             seen_fixed.add(name)
             continue
         if name in choice_of:
@@ -73,7 +74,7 @@ def bind(tool: ToolSpec, parsed: ParsedCommand, *, partial: bool = False) -> dic
             raise _Miss(f"{name} given twice")
         else:
             raw[key] = item
-    missing = [n for n in tool.fixed if n != tool.sql_option and n not in seen_fixed]
+    missing = [n for n in [*tool.fixed, *tool.trailing] if n != tool.sql_option and n not in seen_fixed]
     if missing and not partial:
         raise _Miss(f"{tool.name} always has {', '.join(missing)}")
     if tool.sql is not None and not (partial and statement is None):
@@ -110,8 +111,19 @@ def match_parsed(parsed: ParsedCommand, catalogue: Catalogue, rules: CommandRule
         except ToolParamError as exc:
             misses.append(str(exc))
             continue
+        grammar = rules.program(parsed.program)
+        if tool.kind == "action" and grammar is not None and grammar.ordered and not _same_order(parsed, rendered.argv, rules):
+            misses.append(f"{tool.name}: its options mean something in their order, and these are not in {tool.name}'s order")
+            continue
         return ToolMatch(tool=tool, params=rendered.params, rendered=rendered), misses
     return None, misses
+
+
+def _same_order(parsed: ParsedCommand, rendered: list[str], rules: CommandRules) -> bool:
+    from tools.argv_grammar import parse_argv
+
+    again, _ = parse_argv(rendered, rules.programs[parsed.program], source=rules.source)
+    return [n for n, _ in parsed.options] == [n for n, _ in again.options]
 
 
 # ------------------------------------------------------------- command templates

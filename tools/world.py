@@ -49,11 +49,37 @@ class InfraRecord(BaseModel):
     plan_json: dict[str, Any] | None = None
 
 
+def _outputs(value: Any) -> Any:
+    """host -> command -> output, where an output may be a plain string or {stdout, stderr, exit_status}."""
+    if not isinstance(value, dict):
+        return value
+    out: dict[str, Any] = {}
+    for host, commands in value.items():
+        if not isinstance(commands, dict):
+            raise ValueError(f"hosts.{host} must map commands to outputs")
+        out[str(host)] = {str(cmd): ({"stdout": "" if v is None else str(v)} if not isinstance(v, dict) else v) for cmd, v in commands.items()}
+    return out
+
+
+class WorldAfter(BaseModel):
+    """What the hosts answer once a remedy has run (a project key of the scenario format): the actions' own outputs
+    are recorded with the other commands; the reads that verify them are answered from here."""
+
+    model_config = ConfigDict(extra="forbid")
+    hosts: dict[str, dict[str, RecordedOutput]] = Field(default_factory=dict)
+
+    @field_validator("hosts", mode="before")
+    @classmethod
+    def _outputs_may_be_strings(cls, value: Any) -> Any:
+        return _outputs(value)
+
+
 class WorldRecord(BaseModel):
     """The `world` block of a scenario file (../shared/scenarios/FORMAT.md)."""
 
     model_config = ConfigDict(extra="allow")
     hosts: dict[str, dict[str, RecordedOutput]] = Field(default_factory=dict)
+    after: WorldAfter | None = None
     logs: dict[str, list[str]] = Field(default_factory=dict)
     metrics: dict[str, list[tuple[str, float]]] = Field(default_factory=dict)
     infra: InfraRecord = Field(default_factory=InfraRecord)
@@ -62,17 +88,7 @@ class WorldRecord(BaseModel):
     @field_validator("hosts", mode="before")
     @classmethod
     def _outputs_may_be_strings(cls, value: Any) -> Any:
-        if not isinstance(value, dict):
-            return value
-        out: dict[str, Any] = {}
-        for host, commands in value.items():
-            if not isinstance(commands, dict):
-                raise ValueError(f"world.hosts.{host} must map commands to outputs")
-            out[str(host)] = {
-                str(cmd): ({"stdout": "" if v is None else str(v)} if not isinstance(v, dict) else v)
-                for cmd, v in commands.items()
-            }
-        return out
+        return _outputs(value)
 
     @field_validator("logs", mode="before")
     @classmethod
@@ -124,6 +140,7 @@ class CommandIdentity(BaseModel):
     tool: str
     identifying: tuple[tuple[str, str], ...] = ()
     scope: str = "host"
+    kind: str = "read"
 
 
 def identify_command(command: str | list[str]) -> CommandIdentity | None:
@@ -137,7 +154,7 @@ def identify_command(command: str | list[str]) -> CommandIdentity | None:
     catalogue = default_catalogue()
     tool = catalogue.get(verdict.tool)
     name, items = catalogue.identity(tool, verdict.params)
-    return CommandIdentity(tool=name, identifying=items, scope=tool.scope)
+    return CommandIdentity(tool=name, identifying=items, scope=tool.scope, kind=tool.kind)
 
 
 class _Recording(BaseModel):
@@ -146,6 +163,7 @@ class _Recording(BaseModel):
     normalized: str
     identity: CommandIdentity | None
     output: RecordedOutput
+    after: bool = False  # answers only once an action has run
 
 
 class RecordedWorld:
@@ -162,12 +180,19 @@ class RecordedWorld:
         self.calls: list[tuple[str, str]] = []
         self.answered: list[tuple[str, str, str]] = []  # (host asked, command asked, recorded command that answered)
         self._index: list[_Recording] | None = None
+        self._acted: set[str] = set()  # hosts an action ran on ("*": a cluster, database or account action)
+
+    @property
+    def answers_actions(self) -> bool:
+        """A recording with an `after` state can run remedies: their outputs and the verifying reads are recorded."""
+        return bool(self.record.after and self.record.after.hosts)
 
     def _recordings(self) -> list[_Recording]:
         if self._index is None:
+            after = self.record.after.hosts if self.record.after else {}
             self._index = [
-                _Recording(host=host, command=cmd, normalized=normalize_command(cmd), identity=identify_command(cmd), output=out)
-                for host, commands in self.record.hosts.items() for cmd, out in commands.items()
+                _Recording(host=host, command=cmd, normalized=normalize_command(cmd), identity=identify_command(cmd), output=out, after=later)
+                for later, hosts in ((False, self.record.hosts), (True, after)) for host, commands in hosts.items() for cmd, out in commands.items()
             ]
         return self._index
 
@@ -179,7 +204,9 @@ class RecordedWorld:
         wanted = normalize_command(command)
         identity = identify_command(argv)
         anywhere = identity is not None and identity.scope != "host"
-        recordings = self._recordings()
+        acted = host in self._acted or "*" in self._acted
+        recordings = [r for r in self._recordings() if acted or not r.after]
+        recordings.sort(key=lambda r: not r.after)  # after an action, the state after it answers first
         ordered = [r for r in recordings if r.host == host] + ([r for r in recordings if r.host != host] if anywhere else [])
         found = next((r for r in ordered if r.normalized == wanted), None)
         if found is None and identity is not None:
@@ -189,6 +216,8 @@ class RecordedWorld:
             program = argv[0] if argv else ""
             return CommandResult(host=host, command=command, exit_status=NOT_RECORDED_STATUS, stderr=f"{program}: not recorded in this incident")
         self.answered.append((host, command, found.command))
+        if identity is not None and identity.kind == "action":
+            self._acted.add("*" if anywhere else host)
         return self._result(host, found.command, found.output)  # the output is the recorded command's: parse it as such
 
     @staticmethod

@@ -64,16 +64,3 @@ NEXT_CHECKS: dict[str, list[str]] = {
     "unknown": ["collect more evidence: logs around the alert time, the service's own status", "check recent changes (deploys, config, infrastructure)", "escalate to the service owner"],
 }
 
-# Remedy actions by category and platform ("host": systemd hosts; "k8s": Kubernetes workloads): typed catalogue
-# actions (config/tools/) with parameters filled from the diagnosis target; a value that does not fit its type drops
-# the action, it is never guessed.
-REMEDY_ACTIONS: dict[str, dict[str, list[tuple[str, dict[str, str]]]]] = {
-    "memory_leak": {"host": [("systemd.restart_unit", {"unit": "{unit}"})],
-                    "k8s": [("kubernetes.rollout_restart", {"kind": "deployments", "name": "{deployment}", "namespace": "{namespace}"})]},
-    "cpu_saturation": {"host": [("process.signal", {"pid": "{pid}", "signal": "TERM"})],
-                       "k8s": [("kubernetes.rollout_restart", {"kind": "deployments", "name": "{deployment}", "namespace": "{namespace}"})]},
-    "disk_full": {"host": [("journal.vacuum", {"size": "500M"})]},
-    "db_slow_query": {"mysql": [("mysql.kill_query", {"thread_id": "{query_id}"})], "postgres": [("postgres.cancel_backend", {"pid": "{query_id}"})]},
-    "bad_deploy": {"k8s": [("kubernetes.rollout_undo", {"kind": "deployments", "name": "{deployment}", "namespace": "{namespace}"})]},
-    "certificate_expired": {"host": [("certbot.renew", {"cert_name": "{cert_name}"})]},
-}

@@ -7,7 +7,7 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from agents.diagnosis.advice import NEXT_CHECKS, REMEDY_ACTIONS, TITLES
+from agents.diagnosis.advice import NEXT_CHECKS, TITLES
 from agents.diagnosis.analyzers import Analysis, EvidenceView, Situation
 from agents.diagnosis.analyzers.rollout import releases
 from agents.diagnosis.code_smells import CodeFacts
@@ -212,31 +212,27 @@ def fix_kind_for(category: str, remedies: dict[str, Remedy], target: dict[str, A
     return fix if fix in ("terraform", "code_patch", "command", "none") else "none"
 
 
-def remedy_actions(category: str, target: dict[str, Any]) -> tuple[list[SuggestedAction], list[AgentNote]]:
-    """The category's typed remedy actions with parameters from the target; those whose values do not fit are dropped."""
-    from agents.diagnosis.playbooks import fill_params
+def remedy_actions(category: str, target: dict[str, Any], view: EvidenceView | None = None, at: datetime | None = None,
+                   defaults: Any = None) -> tuple[list[SuggestedAction], list[AgentNote]]:
+    """The typed remedies that fit this diagnosis's evidence (agents/diagnosis/remedy_choice.py), validated; those whose
+    values do not fit their types are dropped, saying why."""
+    from agents.diagnosis.remedy_choice import RemedyDefaults, choose_remedies
     from tools.actions import plan_action
     from tools.catalogue import ToolCall, ToolParamError
 
-    by_platform = REMEDY_ACTIONS.get(category, {})
-    if "mysql" in by_platform or "postgres" in by_platform:
-        platform = "postgres" if target.get("engine", "").startswith("postgres") else "mysql"
-    else:
-        platform = "k8s" if target.get("deployment") and target.get("namespace") and "k8s" in by_platform else "host"
-    values = {k: str(v) for k, v in target.items() if isinstance(v, (str, int)) and not isinstance(v, bool)}
-    host = target.get("host") if platform == "host" else None
+    view = view or EvidenceView([], Situation())
+    choices, why_none = choose_remedies(category, view, target, defaults or RemedyDefaults(), at)
     out: list[SuggestedAction] = []
-    notes: list[AgentNote] = []
-    for tool, template in by_platform.get(platform, []):
-        params = fill_params(template, values)
-        if params is None:
-            continue
+    notes: list[AgentNote] = [AgentNote(agent="diagnostician", level="limitation", text=redact(why_none))] if why_none else []
+    for choice in choices:
+        host = target.get("host") if choice.platform_host else None
         try:
-            planned = plan_action(ToolCall(tool=tool, params=params, host=host))
+            planned = plan_action(ToolCall(tool=choice.tool, params=choice.params, host=host))
         except ToolParamError as exc:
-            notes.append(AgentNote(agent="diagnostician", level="info", text=redact(f"remedy {tool} not suggested: {exc}")))
+            notes.append(AgentNote(agent="diagnostician", level="info", text=redact(f"remedy {choice.tool} not suggested: {exc}")))
             continue
-        out.append(SuggestedAction(tool=tool, params={k: v for k, v in planned.params.items() if v is not None}, host=host))
+        out.append(SuggestedAction(tool=choice.tool, params={k: v for k, v in planned.params.items() if v is not None}, host=host,
+                                   why=redact(choice.why)[:400], capture=choice.capture))
     return out, notes
 
 
@@ -316,7 +312,10 @@ def conclude(analysis: Analysis, evidence: list[Evidence], situation: Situation,
         if active:
             target["lock_holder_active"] = True
     fix_kind = fix_kind_for(category, remedies, target, scored.reasons if scored else [])
-    suggested, notes = remedy_actions(category, target)
+    from agents.diagnosis.remedies import load_remedy_defaults
+    from config.settings import get_settings
+
+    suggested, notes = remedy_actions(category, target, view, situation.at, load_remedy_defaults(get_settings().config_dir))
     runners = [c for c in analysis.candidates(6) if c.category != category][:3]
     next_checks = next_checks_for(category, target)
     if target.get("lock_holder_active"):

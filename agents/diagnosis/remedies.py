@@ -17,6 +17,20 @@ class Remedy(BaseModel):
     remedy: str = ""
 
 
+def load_remedy_defaults(config_dir: str | Path):
+    """config/remedies.yaml `actions:`: amounts the remedies use (vacuum size, days of binary logs kept, ...)."""
+    from agents.diagnosis.remedy_choice import RemedyDefaults
+
+    path = Path(config_dir) / "remedies.yaml"
+    if not path.is_file():
+        path = CONFIG_DIR / "remedies.yaml"
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return RemedyDefaults.model_validate(raw.get("actions") or {})
+    except (yaml.YAMLError, ValidationError, AttributeError) as exc:
+        raise ConfigError(f"{path}: actions: {str(exc).splitlines()[0]}") from None
+
+
 @lru_cache(maxsize=4)
 def _load(path: str) -> dict[str, Remedy]:
     try:

@@ -66,7 +66,22 @@ from agents.diagnosis.parsers.rollout import ReplicaSetsFacts, RolloutHistoryFac
 from agents.diagnosis.parsers.systemd import NginxTestFacts, UnitFacts, parse_nginx_test, parse_systemctl_status
 from agents.diagnosis.parsers.terraform import TerraformFacts, parse_terraform
 from agents.diagnosis.parsers.tls import TlsFacts, parse_tls
-from agents.diagnosis.parsers.usage import DiskUsageFacts, KubeTopFacts, UnitListFacts, parse_du, parse_kube_top, parse_unit_list
+from agents.diagnosis.parsers.usage import (
+    BinlogFacts,
+    DiskUsageFacts,
+    JournalUsageFacts,
+    KubeTopFacts,
+    ListingFacts,
+    TimersFacts,
+    UnitListFacts,
+    parse_binlogs,
+    parse_du,
+    parse_journal_usage,
+    parse_kube_top,
+    parse_ls,
+    parse_timers,
+    parse_unit_list,
+)
 from agents.diagnosis.timeline import LogFacts, parse_log_lines
 
 Parser = Callable[..., Facts]
@@ -82,6 +97,7 @@ PARSERS: dict[str, Parser] = {
     "kube_replicasets": parse_kube_replicasets, "kube_rollout_history": parse_kube_rollout_history, "kube_keys": parse_kube_keys,
     "aws_rds": parse_aws_rds, "aws_security_groups": parse_aws_security_groups, "aws_network_acls": parse_aws_network_acls,
     "du": parse_du, "systemd_units": parse_unit_list, "kube_top": parse_kube_top, "aws_enis": parse_aws_enis,
+    "ls": parse_ls, "journal_usage": parse_journal_usage, "timers": parse_timers, "binlogs": parse_binlogs,
 }
 
 # The `parser` field a result carries -> its model (df -i yields df_inodes, db clients may yield db_error).
@@ -96,6 +112,7 @@ FACT_MODELS: dict[str, type[Facts]] = {
     "kube_replicasets": ReplicaSetsFacts, "kube_rollout_history": RolloutHistoryFacts, "kube_keys": ConfigKeysFacts,
     "aws_rds": RdsFacts, "aws_security_groups": SecurityGroupsFacts, "aws_network_acls": NetworkAclsFacts,
     "du": DiskUsageFacts, "systemd_units": UnitListFacts, "kube_top": KubeTopFacts, "aws_enis": NetworkInterfacesFacts,
+    "ls": ListingFacts, "journal_usage": JournalUsageFacts, "timers": TimersFacts, "binlogs": BinlogFacts,
 }
 # Kinds as kubectl accepts them (plural, short, kind.group): the parser for `get` / `describe` of each.
 KUBE_KINDS = {"rs": "replicasets", "replicaset": "replicasets", "replicasets": "replicasets",

@@ -123,3 +123,117 @@ def parse_kube_top(text: str, *, command: str = "", stderr: str = "") -> KubeTop
         entries.append(TopEntry(name=rest[0], namespace=ns, cpu_millicores=float(cpu) * (1 if rest[1].endswith("m") else 1000) if cpu.replace(".", "").isdigit() else None,
                                 memory_mb=size_to_mb(rest[2].replace("i", ""), default_unit="B")))
     return KubeTopFacts(entries=entries)
+
+
+class ListedFile(BaseModel):
+    name: str
+    size_mb: float | None = None
+    directory: bool = False
+
+
+class ListingFacts(Facts):
+    """`ls -l`: a directory's entries with their sizes, largest first (or the directory itself with -d)."""
+
+    parser: str = "ls"
+    entries: list[ListedFile] = []
+
+    def largest_file(self) -> ListedFile | None:
+        files = [e for e in self.entries if not e.directory and e.size_mb is not None]
+        return max(files, key=lambda e: e.size_mb or 0, default=None)
+
+    def summary(self) -> str:
+        top = sorted(self.entries, key=lambda e: -(e.size_mb or 0))[:3]
+        return "; ".join(f"{e.name} {e.size_mb or 0:,.0f} MiB" for e in top) or "empty listing"
+
+
+_LS_LINE = re.compile(r"^([dlbcps-])[rwxsStT-]{9}[.+@]?\s+\d+\s+\S+\s+\S+\s+(\S+)\s+\w{3}\s+\d{1,2}\s+[\d:]{4,5}\s+(.+)$")
+
+
+def parse_ls(text: str, *, command: str = "", stderr: str = "") -> ListingFacts:
+    entries = []
+    for line in nonblank_lines(text):
+        m = _LS_LINE.match(line.strip())
+        if m:
+            entries.append(ListedFile(name=m.group(3).split(" -> ")[0], size_mb=size_to_mb(m.group(2), default_unit="B"),
+                                      directory=m.group(1) == "d"))
+    if not entries:
+        raise ParserError("no `ls -l` lines")
+    return ListingFacts(entries=entries)
+
+
+class JournalUsageFacts(Facts):
+    """`journalctl --disk-usage`: how much the journal's files take."""
+
+    parser: str = "journal_usage"
+    size_mb: float
+
+    def summary(self) -> str:
+        return f"the journal takes {self.size_mb:,.0f} MiB"
+
+
+def parse_journal_usage(text: str, *, command: str = "", stderr: str = "") -> JournalUsageFacts:
+    m = re.search(r"take up ([\d.]+[KMGT]?)", (text or "") + (stderr or ""))
+    if not m:
+        raise ParserError("no `take up SIZE` line")
+    return JournalUsageFacts(size_mb=size_to_mb(m.group(1), default_unit="B") or 0.0)
+
+
+class Timer(BaseModel):
+    unit: str
+    activates: str = ""
+    next: str = ""  # "n/a": the timer will not fire
+    last: str = ""
+
+
+class TimersFacts(Facts):
+    """`systemctl list-timers --all`: when each timer fires next; `n/a` means it will not."""
+
+    parser: str = "timers"
+    timers: list[Timer] = []
+
+    @property
+    def stopped(self) -> list[Timer]:
+        return [t for t in self.timers if t.next.startswith("n/a") or not t.next]
+
+    def summary(self) -> str:
+        stopped = self.stopped
+        return f"{len(self.timers)} timer(s)" + (f"; not scheduled: {', '.join(t.unit for t in stopped[:4])}" if stopped else "")
+
+
+def parse_timers(text: str, *, command: str = "", stderr: str = "") -> TimersFacts:
+    timers = []
+    for line in nonblank_lines(text):
+        units = re.findall(r"\S+\.timer", line)
+        if not units:
+            continue
+        unit = units[0]
+        before, _, after = line.partition(unit)
+        activates = after.split()[0] if after.split() else ""
+        next_part = before.strip()
+        timers.append(Timer(unit=unit, activates=activates, next="n/a" if next_part.startswith("n/a") else next_part[:40], last=""))
+    if not timers and "timers listed" not in (text or ""):
+        raise ParserError("no timer lines")
+    return TimersFacts(timers=timers)
+
+
+class BinlogFacts(Facts):
+    """`SHOW BINARY LOGS`: the server's binary logs and their sizes."""
+
+    parser: str = "binlogs"
+    files: list[str] = []
+    total_mb: float = 0.0
+
+    def summary(self) -> str:
+        return f"{len(self.files)} binary log(s), {self.total_mb / 1024:,.1f} GiB" + (f" ({self.files[0]} .. {self.files[-1]})" if self.files else "")
+
+
+def parse_binlogs(text: str, *, command: str = "", stderr: str = "") -> BinlogFacts:
+    files, total = [], 0.0
+    for line in nonblank_lines(text):
+        cells = re.split(r"\s*\|\s*|\t|\s{2,}|\s(?=\d+\s)", line.strip().strip("|").strip())
+        if len(cells) >= 2 and re.fullmatch(r"[\w.-]+\.\d{4,}", cells[0]) and cells[1].isdigit():
+            files.append(cells[0])
+            total += int(cells[1]) / 1048576
+    if not files:
+        raise ParserError("no binary log rows")
+    return BinlogFacts(files=files, total_mb=round(total, 1))

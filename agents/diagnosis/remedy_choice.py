@@ -1,0 +1,193 @@
+"""Remedies that fit the evidence: which typed action answers what this diagnosis actually found.
+
+A full disk is not always the journal: the volume may be a database's data
+directory filled by binary logs (purge them through the server, never by
+deleting files), a log directory with one unrotated file (force its rotation),
+or the journal itself (vacuum it). Exhausted inodes may have a cleanup timer
+that stopped (start it) or a directory of stale small files (prune them by
+age, after a dry-run count). Each remedy is a catalogue action with typed
+parameters taken from the evidence; its verification and rollback come with
+it (config/tools/). Where the evidence does not show what to act on, no
+remedy is suggested and the note says what a person must check.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from pydantic import BaseModel
+
+from agents.diagnosis.analyzers.base import EvidenceView
+from agents.diagnosis.parsers.disk import DiskFacts
+from agents.diagnosis.parsers.systemd import UnitFacts
+from agents.diagnosis.parsers.usage import BinlogFacts, DiskUsageFacts, JournalUsageFacts, ListingFacts, TimersFacts
+
+_CLEANUP_WORDS = re.compile(r"gc|clean|tmp|session|prune|purge|sweep|expire|rotate|reap", re.I)
+
+
+class RemedyDefaults(BaseModel):
+    """config/remedies.yaml `actions:`: the amounts remedies use when the evidence does not say."""
+
+    vacuum_size: str = "500M"
+    journal_worth_vacuuming_mb: float = 1024.0
+    binlog_keep_days: int = 3
+    prune_older_than_days: int = 7
+    big_log_file_mb: float = 1024.0
+
+
+class Choice(BaseModel):
+    tool: str
+    params: dict[str, Any]
+    why: str
+    platform_host: bool = True  # runs on the diagnosed host (else the control host)
+    capture: dict[str, Any] | None = None  # a read run (and kept in the report) just before the action: {tool, params}
+
+
+def choose_remedies(category: str, view: EvidenceView, target: dict[str, Any], defaults: RemedyDefaults,
+                    at: datetime | None) -> tuple[list[Choice], str]:
+    """The actions for this diagnosis, best first, and a note when none fits (what a person must act on)."""
+    chooser = _CHOOSERS.get(category)
+    return chooser(view, target, defaults, at) if chooser else ([], "")
+
+
+# ------------------------------------------------------------------ disks
+
+
+def _disk_full(view: EvidenceView, target: dict[str, Any], defaults: RemedyDefaults, at: datetime | None) -> tuple[list[Choice], str]:
+    full = _full_mounts(view)
+    usage = [u for _, u in view.facts(DiskUsageFacts) if not u.inodes]
+    largest = max((e for u in usage for e in u.entries), key=lambda e: e.size_mb or 0, default=None)
+    binlogs = next((b for _, b in view.facts(BinlogFacts)), None)
+    journal = next((j for _, j in view.facts(JournalUsageFacts)), None)
+    if binlogs is not None and (any(m.startswith("/var/lib/mysql") for m in full) or binlogs.total_mb >= 1024):
+        keep = defaults.binlog_keep_days
+        before = ((at or datetime.now(timezone.utc)) - timedelta(days=keep)).isoformat()
+        return [Choice(tool="mysql.purge_binary_logs", params={"before": before}, platform_host=False,
+                       why=f"{binlogs.summary()} fill {', '.join(full) or 'the data volume'}; the server purges those older than "
+                           f"{keep} day(s) (never by deleting files under its data directory)")], ""
+    if largest is not None and largest.path.startswith("/var/log/journal") or (
+            journal is not None and journal.size_mb >= defaults.journal_worth_vacuuming_mb and (largest is None or "journal" in largest.path)):
+        size = journal.summary() if journal else f"{largest.path} is the largest directory"
+        return [Choice(tool="journal.vacuum", params={"size": defaults.vacuum_size}, why=f"{size}: vacuum archived journal files")], ""
+    listing = next((l for _, l in view.facts(ListingFacts) if l.largest_file() is not None), None)
+    if largest is not None and largest.path.startswith("/var/log/") and listing is not None:
+        big = listing.largest_file()
+        if big is not None and (big.size_mb or 0) >= defaults.big_log_file_mb:
+            service = largest.path.rstrip("/").rsplit("/", 1)[-1]
+            rotate_failed = any(u.unit.startswith("logrotate") and u.active == "failed" for _, u in view.facts(UnitFacts))
+            why = (f"{largest.path}/{big.name} holds {big.size_mb / 1024:,.0f} GiB"
+                   + ("; logrotate's last run failed" if rotate_failed else "") + f": rotate it with its own configuration ({service})")
+            return [Choice(tool="files.rotate_log", params={"config": f"/etc/logrotate.d/{service}"}, why=why)], ""
+    if largest is not None and largest.path.startswith("/var/lib/docker"):
+        return [Choice(tool="containers.prune_images", params={"older_than": "until=72h"}, why=f"{largest.path} is the largest directory")], ""
+    if journal is not None and journal.size_mb >= defaults.journal_worth_vacuuming_mb:
+        return [Choice(tool="journal.vacuum", params={"size": defaults.vacuum_size}, why=journal.summary())], ""
+    where = f" on {', '.join(full)}" if full else ""
+    return [], f"no remedy is sure to free space{where}: the evidence does not show what fills it (read `du -xh --max-depth=1` of the full mount)"
+
+
+def _inode_exhaustion(view: EvidenceView, target: dict[str, Any], defaults: RemedyDefaults, at: datetime | None) -> tuple[list[Choice], str]:
+    for _, timers in view.facts(TimersFacts):
+        stopped = [t for t in timers.stopped if _CLEANUP_WORDS.search(t.unit)]
+        if stopped:
+            return [Choice(tool="systemd.start_unit", params={"unit": stopped[0].unit},
+                           why=f"the cleanup timer {stopped[0].unit} is not scheduled (next: n/a)")], ""
+    for _, listing in view.facts(ListingFacts):
+        dirs = [e for e in listing.entries if e.directory and e.name.startswith("/") and (e.size_mb or 0) >= 8]
+        if dirs:  # a directory's own size grows with its entries: a few MiB of directory is hundreds of thousands of files
+            directory = dirs[0]
+            days = defaults.prune_older_than_days
+            return [Choice(tool="files.prune", params={"path": directory.name, "name": "*", "modified_days": f"+{days}"},
+                           why=f"{directory.name} is a {directory.size_mb:,.0f} MiB directory (hundreds of thousands of entries): "
+                               f"remove files older than {days} days, after a dry-run count")], ""
+    return [], "no remedy: the evidence does not show which directory holds the small files (read `du --inodes -x -d 1` of the full mount)"
+
+
+def _full_mounts(view: EvidenceView) -> list[str]:
+    return [f.mount for _, d in view.facts(DiskFacts) if not d.inodes for f in d.filesystems if not f.pseudo and (f.use_pct or 0) >= 90]
+
+
+# ------------------------------------------------------------------ processes, releases, databases, certificates
+
+
+def _by_target(tool_host: str, tool_k8s: str | None, params_host: dict[str, str], params_k8s: dict[str, str] | None, why: str):
+    def choose(view: EvidenceView, target: dict[str, Any], defaults: RemedyDefaults, at: datetime | None) -> tuple[list[Choice], str]:
+        if tool_k8s and target.get("deployment") and target.get("namespace"):
+            return [Choice(tool=tool_k8s, params=_fill(params_k8s or {}, target), why=why, platform_host=False)], ""
+        filled = _fill(params_host, target)
+        if any(v is None for v in filled.values()):
+            return [], ""
+        return [Choice(tool=tool_host, params=filled, why=why)], ""
+
+    return choose
+
+
+def _fill(template: dict[str, str], target: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in template.items():
+        m = re.fullmatch(r"\{([a-z_]+)\}", value)
+        out[key] = target.get(m.group(1)) if m else value
+    return out
+
+
+def _memory_leak(view: EvidenceView, target: dict[str, Any], defaults: RemedyDefaults, at: datetime | None) -> tuple[list[Choice], str]:
+    choices, note = _restart(view, target, defaults, at)
+    if choices and choices[0].tool == "systemd.restart_unit" and target.get("pid"):
+        # what the leak looks like, kept before the restart throws it away
+        choices[0].capture = {"tool": "files.read", "params": {"path": f"/proc/{target['pid']}/smaps_rollup"}}
+    return choices, note
+
+
+def _release_crash(view: EvidenceView, target: dict[str, Any], defaults: RemedyDefaults, at: datetime | None) -> tuple[list[Choice], str]:
+    if target.get("version") and target.get("previous_version"):  # the crash loop began with a release
+        return _bad_deploy(view, target, defaults, at)
+    return [], "no remedy: the crash loop did not begin with a release the evidence names; read its exit reason"
+
+
+def _bad_deploy(view: EvidenceView, target: dict[str, Any], defaults: RemedyDefaults, at: datetime | None) -> tuple[list[Choice], str]:
+    if not (target.get("deployment") and target.get("namespace")):
+        return [], "no remedy: the release to roll back is not known (no Kubernetes deployment in the evidence)"
+    params: dict[str, Any] = {"kind": "deployments", "name": target["deployment"], "namespace": target["namespace"]}
+    if target.get("rollback_revision"):
+        params["to_revision"] = target["rollback_revision"]
+    to = f"revision {target['rollback_revision']}" if target.get("rollback_revision") else "the previous revision"
+    return [Choice(tool="kubernetes.rollout_undo", params=params, platform_host=False,
+                   why=f"the fault began with {target.get('version', 'the current release')}: roll back to {to}")], ""
+
+
+def _db_slow_query(view: EvidenceView, target: dict[str, Any], defaults: RemedyDefaults, at: datetime | None) -> tuple[list[Choice], str]:
+    if target.get("query_id") is None:
+        return [], "no remedy: no single blocking session is named in the evidence"
+    if str(target.get("engine", "")).startswith("postgres"):
+        return [Choice(tool="postgres.cancel_backend", params={"pid": target["query_id"]}, platform_host=False,
+                       why=f"session {target['query_id']} runs the longest: {str(target.get('query', ''))[:80]}")], ""
+    return [Choice(tool="mysql.kill_query", params={"thread_id": target["query_id"]}, platform_host=False,
+                   why=f"thread {target['query_id']} runs the longest: {str(target.get('query', ''))[:80]}")], ""
+
+
+def _certificate(view: EvidenceView, target: dict[str, Any], defaults: RemedyDefaults, at: datetime | None) -> tuple[list[Choice], str]:
+    if not target.get("cert_name"):
+        return [], "no remedy: the certificate's name is not known (read `certbot certificates`)"
+    choices = [Choice(tool="certbot.renew", params={"cert_name": target["cert_name"]}, why=f"{target['cert_name']} has expired")]
+    if any("nginx" in (u.unit or "") for _, u in view.facts(UnitFacts)) or str(target.get("service", "")).startswith("nginx"):
+        choices.append(Choice(tool="nginx.reload", params={}, why="nginx serves the renewed certificate only after a reload"))
+    return choices, ""
+
+
+_restart = _by_target("systemd.restart_unit", "kubernetes.rollout_restart", {"unit": "{unit}"},
+                      {"kind": "deployments", "name": "{deployment}", "namespace": "{namespace}"},
+                      "the leaking process gives its memory back only when it restarts (its memory map is kept first)")
+
+_CHOOSERS = {
+    "disk_full": _disk_full,
+    "inode_exhaustion": _inode_exhaustion,
+    "memory_leak": _memory_leak,
+    "service_crashloop": _release_crash,
+    "cpu_saturation": _by_target("process.signal", "kubernetes.rollout_restart", {"pid": "{pid}", "signal": "TERM"},
+                                 {"kind": "deployments", "name": "{deployment}", "namespace": "{namespace}"}, "the runaway process holds the CPU"),
+    "bad_deploy": _bad_deploy,
+    "db_slow_query": _db_slow_query,
+    "certificate_expired": _certificate,
+}
