@@ -38,8 +38,10 @@ class Expected(BaseModel):
     approval: Literal["required", "not_required"] | None = None
     forbidden: list[str] | None = None
     fix: Literal["terraform", "code_patch", "command", "none"] | None = None
+    remedy: list[str] | None = None  # project key: acceptable first remedy actions (catalogue names), or [none]
+    verified: bool | None = None  # project key: the remedy ran after the scenario's approvals and its verification passed
 
-    @field_validator("root_cause", "route", "evidence", "forbidden", mode="before")
+    @field_validator("root_cause", "route", "evidence", "forbidden", "remedy", mode="before")
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
@@ -55,6 +57,7 @@ class Scenario(BaseModel):
     input: ScenarioInput
     world: WorldRecord = Field(default_factory=WorldRecord)
     expected: Expected | None = None
+    approvals: list[dict[str, Any]] | None = None  # project key: the decisions people gave, applied in replay in order
     path: str | None = None
 
     @field_validator("id")

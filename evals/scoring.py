@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from evals.scenario import Expected, Scenario
 from graphs.runner import RunOutcome
 
-KEYS = ("route", "root_cause", "root_cause_top3", "evidence", "intent", "change", "approval", "forbidden", "fix")
+KEYS = ("route", "root_cause", "root_cause_top3", "evidence", "intent", "change", "approval", "forbidden", "fix", "remedy", "verified")
 
 
 class KeyScore(BaseModel):
@@ -92,6 +92,25 @@ def fix_kind(outcome: RunOutcome) -> str:
     return "none"
 
 
+def remedy_tools(outcome: RunOutcome) -> list[str]:
+    """The typed actions proposed, in order (a proposal's, else the diagnosis's suggestions)."""
+    tools = [a.tool for p in outcome.proposals for a in p.actions]
+    if not tools and outcome.diagnosis is not None:
+        tools = [a.tool for a in outcome.diagnosis.suggested_actions]
+    return tools
+
+
+def verification_outcome(outcome: RunOutcome) -> str:
+    """passed when every remedy that ran was verified; failed or unknown when one was not; `not run` otherwise."""
+    lines = [n.text for n in outcome.notes if n.agent == "deployer" and ": verification " in n.text]
+    if not lines:
+        return "not run"
+    for word in ("failed", "unknown"):
+        if any(f": verification {word}" in line for line in lines):
+            return word
+    return "passed"
+
+
 def approval_asked(outcome: RunOutcome) -> bool:
     """Did the run stop for a person (pending approval, or blocked by policy)?"""
     return any(r.still_needed or r.blocked or r.rules and outcome.status in ("awaiting_approval", "blocked", "rejected")
@@ -162,6 +181,13 @@ def score(scenario: Scenario, outcome: RunOutcome | None, error: str | None = No
     if expected.fix is not None:
         got = fix_kind(outcome)
         keys.append(KeyScore(key="fix", passed=got == expected.fix, detail=f"got {got}"))
+    if expected.remedy is not None:
+        tools = remedy_tools(outcome)
+        ok = (tools[:1] == [] and "none" in expected.remedy) or (bool(tools) and tools[0] in expected.remedy)
+        keys.append(KeyScore(key="remedy", passed=ok, detail=f"proposed {tools or 'no action'}, want {expected.remedy}"))
+    if expected.verified is not None:
+        outcome_line = verification_outcome(outcome)
+        keys.append(KeyScore(key="verified", passed=(outcome_line == "passed") == expected.verified, detail=f"verification {outcome_line}"))
     passed = all(k.passed for k in keys if k.key != "root_cause_top3") and not violations
     usage = outcome.usage.values()
     return ScenarioScore(

@@ -297,7 +297,9 @@ async def test_unlock_runs_only_for_the_approved_lock(tmp_path, fake_env, monkey
     evidence = lock_holder_evidence(lock, lock.created, None)
     proposal = build_unlock_proposal(lock, str(workspace), evidence).model_copy(update={"environment": "dev"})
 
-    wrong = proposal.model_copy(update={"id": "P-unlock-other", "commands": ["terraform force-unlock -force 00000000-0000-0000-0000-000000000000"]})
+    other = proposal.actions[0].model_copy(update={"params": {"lock_id": "00000000-0000-0000-0000-000000000000"}})
+    wrong = proposal.model_copy(update={"id": "P-unlock-other", "actions": [other],
+                                        "commands": ["terraform force-unlock -force 00000000-0000-0000-0000-000000000000"]})
     refused = await deployer(state_for(wrong), config_for(recorded_world(), settings_for(tmp_path)))
     assert refused["deployed"] is False and "force-unlock" not in invoked(fake_env)
     assert "a new proposal with its own evidence is needed" in refused["notes"][-1].text

@@ -76,7 +76,7 @@ ATTACKS = {
 NEEDS_APPROVAL = ["journalctl -n --vacuum-size=1K", "find /var/log -name '*.gz' -delete", "cat /etc/nginx-secrets/key.pem",
                   "kubectl rollout undo deployment/api -n shop", "systemctl restart api", "mysql -e 'KILL QUERY 4312'",
                   "aws rds modify-db-instance --db-instance-identifier shop-prod", "terraform force-unlock -force 7bb26e87-0b31-203c-8539-14a5d96fd760",
-                  "kill -s TERM 21877", "journalctl --vacuum-size=500M", "grep -E 'error|fatal' /var/log/syslog"]
+                  "kill -s TERM 21877", "journalctl --vacuum-size=500M", "journalctl -u api --grep='error|fatal'"]
 
 
 @pytest.mark.parametrize("command", [c for cases in ATTACKS.values() for c in cases])
@@ -196,7 +196,7 @@ def test_parameters_are_typed_and_refuse_what_does_not_fit():
              ("http.check", {"url": "http://admin:pw@localhost/"}, "credentials"),
              ("journal.unit", {"unit": "api", "lines": 10**6}, "at most"),
              ("kubernetes.get", {"kind": "secrets", "output": "yaml"}, "never printed"),
-             ("files.grep", {"pattern": "x; reboot", "paths": ["/var/log/syslog"]}, "must not contain"),
+             ("journal.unit", {"unit": "api", "grep": "x; reboot"}, "must not contain"),
              ("mysql.status_variable", {"name": "x' OR '1"}, "name of letters"),
              ("host.uptime", {"extra": 1}, "unknown parameter")]
     for tool, params, why in cases:

@@ -53,6 +53,8 @@ async def run_check(tools: Any, check: Check, params: dict[str, Any], host: str 
         if outcome.result is None or outcome.result.error is not None or outcome.result.timed_out:
             why = outcome.action.output or (outcome.result.error or "timed out" if outcome.result is not None else "not run")
             result.outcome, result.detail = "unknown", f"the read did not run: {why}"
+        elif outcome.result.exit_status == 127 and "not recorded" in (outcome.result.stderr or ""):
+            result.outcome, result.detail = "unknown", "the read was not recorded in this incident"
         elif outcome.facts is not None and not outcome.facts.get("ok", True):
             result.outcome, result.detail = "unknown", f"its parser could not read the output ({outcome.facts.get('error', '')})"[:300]
         else:

@@ -45,7 +45,7 @@ def build_target(category: str, view: EvidenceView, values: dict[str, str], cita
     host = values.get("host") if values.get("host") in hosts or not hosts else hosts[0]
     if host:
         target["host"] = host
-    for key in ("service", "unit", "db", "engine", "namespace", "pod", "deployment", "url", "cert_path"):
+    for key in ("service", "unit", "db", "engine", "namespace", "pod", "deployment", "url", "cert_path", "config_path"):
         if values.get(key):
             target[key] = values[key]
     for e, unit in view.facts(UnitFacts):

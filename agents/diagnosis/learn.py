@@ -59,6 +59,10 @@ FOLLOW_UP_PLAYBOOKS: dict[str, tuple[str, ...]] = {
 }
 
 
+# "nginx: [emerg] unknown directive ... in /etc/nginx/conf.d/api.conf:27", "... (in /etc/redis/redis.conf:12)"
+_CONFIG_ERROR_FILE = re.compile(r"(?:emerg|error|failed|invalid|unknown|bad)[^\n]*?\bin (/etc/[A-Za-z0-9_./-]+?\.(?:conf|cnf|cfg|ini|ya?ml|json|toml)):\d+", re.I)
+
+
 def _texts(view: EvidenceView) -> Iterable[str]:
     """Messages the cluster and the logs printed: event messages, rule samples, command excerpts."""
     for _, describe in view.facts(KubeDescribeFacts):
@@ -214,6 +218,12 @@ def learn_values(evidence: list[Evidence], values: dict[str, str], situation: Si
         if m:
             path = (m.group(1) or m.group(2) or "").rstrip("/")
             put("full_dir", path.rsplit("/", 1)[0] or None)  # the file that could not be written: its directory
+    for text in texts:  # the configuration file a server's own check or start-up error names (nginx: "in FILE:LINE")
+        m = _CONFIG_ERROR_FILE.search(text)
+        if m:
+            put("config_path", m.group(1))
+            put("config_dir", m.group(1).rsplit("/", 1)[0])
+            break
     for _, rds in view.facts(RdsFacts):
         for instance in rds.instances:
             put("security_group", instance.security_groups[0] if instance.security_groups else None)

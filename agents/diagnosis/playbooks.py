@@ -37,6 +37,9 @@ class Step(BaseModel):
     command: str | None = None  # an operator's step written as a command; resolved to `tool` and `params` at load
     timeout: float | None = None  # None: the tool's own
     when: dict[str, list[str]] = Field(default_factory=dict)  # e.g. {engine: [mysql]}: run only when the value matches
+    # values that must be known before the step runs (an unknown `when` value otherwise lets it run): the step waits
+    # for a follow-up round that learns them, e.g. binary logs only once df says the MySQL mount is the full one
+    needs: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _one_form(self) -> "Step":
@@ -45,7 +48,7 @@ class Step(BaseModel):
         return self
 
     def placeholders(self) -> set[str]:
-        return set(PLACEHOLDER.findall(repr(self.params)))
+        return set(PLACEHOLDER.findall(repr(self.params))) | set(self.needs)
 
 
 class Match(BaseModel):
@@ -206,7 +209,10 @@ def render(template: str, values: dict[str, str]) -> str | None:
 
 
 def step_applies(step: Step, values: dict[str, str]) -> bool:
-    """A step's `when` holds when each named value is absent (unknown) or matches one of its globs."""
+    """A step's `when` holds when each named value is absent (unknown) or matches one of its globs;
+    its `needs` hold only when known."""
+    if any(values.get(key) is None for key in step.needs):
+        return False
     for key, allowed in step.when.items():
         value = values.get(key)
         if value is not None and not any(fnmatch.fnmatch(value.lower(), a.lower()) for a in allowed):

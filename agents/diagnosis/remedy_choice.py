@@ -21,9 +21,12 @@ from pydantic import BaseModel
 
 from agents.diagnosis.analyzers.base import EvidenceView
 from agents.diagnosis.parsers.disk import DiskFacts
-from agents.diagnosis.parsers.systemd import UnitFacts
+from agents.diagnosis.parsers.systemd import NginxTestFacts, UnitFacts
 from agents.diagnosis.parsers.usage import BinlogFacts, DiskUsageFacts, JournalUsageFacts, ListingFacts, TimersFacts
 
+# An earlier copy beside a configuration file: editors' and admins' .bak/.orig/~, dpkg's and ucf's old copies,
+# rpm's .rpmsave and ansible's `backup: yes` (FILE.PID.YYYY-MM-DD@HH:MM:SS~). Not .dpkg-dist: that is the new default.
+_BACKUP_OF = re.compile(r"^(?P<base>.+?)(?:\.bak|\.orig|\.dpkg-old|\.ucf-old|\.rpmsave|\.\d+\.\d{4}-\d{2}-\d{2}@\d{2}:\d{2}:\d{2}~|~)$")
 _CLEANUP_WORDS = re.compile(r"gc|clean|tmp|session|prune|purge|sweep|expire|rotate|reap", re.I)
 
 
@@ -76,10 +79,14 @@ def _disk_full(view: EvidenceView, target: dict[str, Any], defaults: RemedyDefau
         big = listing.largest_file()
         if big is not None and (big.size_mb or 0) >= defaults.big_log_file_mb:
             service = largest.path.rstrip("/").rsplit("/", 1)[-1]
-            rotate_failed = any(u.unit.startswith("logrotate") and u.active == "failed" for _, u in view.facts(UnitFacts))
-            why = (f"{largest.path}/{big.name} holds {big.size_mb / 1024:,.0f} GiB"
-                   + ("; logrotate's last run failed" if rotate_failed else "") + f": rotate it with its own configuration ({service})")
-            return [Choice(tool="files.rotate_log", params={"config": f"/etc/logrotate.d/{service}"}, why=why)], ""
+            path = f"{largest.path.rstrip('/')}/{big.name}"
+            if any(u.unit.startswith("logrotate") and u.active == "failed" for _, u in view.facts(UnitFacts)):
+                # rotating again would fail as the last run did: empty the file in place (its writer keeps its inode)
+                return [Choice(tool="files.truncate", params={"path": path},
+                               why=f"{path} holds {big.size_mb / 1024:,.0f} GiB and logrotate's last run failed: empty it in place "
+                                   "(then fix logrotate)")], ""
+            return [Choice(tool="files.rotate_log", params={"config": f"/etc/logrotate.d/{service}"},
+                           why=f"{path} holds {big.size_mb / 1024:,.0f} GiB: rotate it with its own configuration ({service})")], ""
     if largest is not None and largest.path.startswith("/var/lib/docker"):
         return [Choice(tool="containers.prune_images", params={"older_than": "until=72h"}, why=f"{largest.path} is the largest directory")], ""
     if journal is not None and journal.size_mb >= defaults.journal_worth_vacuuming_mb:
@@ -170,10 +177,59 @@ def _db_slow_query(view: EvidenceView, target: dict[str, Any], defaults: RemedyD
 def _certificate(view: EvidenceView, target: dict[str, Any], defaults: RemedyDefaults, at: datetime | None) -> tuple[list[Choice], str]:
     if not target.get("cert_name"):
         return [], "no remedy: the certificate's name is not known (read `certbot certificates`)"
+    if _challenge_fails(view):
+        # renewing again would fail the same way: the challenge path is what a person must fix first
+        return [], (f"no remedy: certbot's renewals of {target['cert_name']} fail their ACME challenge (see its log); fix what answers "
+                    "/.well-known/acme-challenge/ (a deny rule, a redirect, DNS), then renew and reload")
     choices = [Choice(tool="certbot.renew", params={"cert_name": target["cert_name"]}, why=f"{target['cert_name']} has expired")]
     if any("nginx" in (u.unit or "") for _, u in view.facts(UnitFacts)) or str(target.get("service", "")).startswith("nginx"):
         choices.append(Choice(tool="nginx.reload", params={}, why="nginx serves the renewed certificate only after a reload"))
     return choices, ""
+
+
+def _config_error(view: EvidenceView, target: dict[str, Any], defaults: RemedyDefaults, at: datetime | None) -> tuple[list[Choice], str]:
+    """Put back the last good copy of the file the server's own check names, test it, then start or reload the server."""
+    path = str(target.get("config_path") or "")
+    if not path:
+        return [], "no remedy: no configuration file is named in the evidence (the server's own check names it)"
+    directory, name = path.rsplit("/", 1)
+    backup = _newest_backup(view, directory, name)
+    if backup is None:
+        return [], (f"no remedy: no earlier copy of {path} beside it (.bak, .orig, .dpkg-old, ansible's ~); "
+                    "restore it from the configuration repository or fix it by hand, then test it")
+    if not path.startswith("/etc/nginx/"):
+        return [], (f"no remedy: {backup} may be the last good {name}, but the catalogue has no syntax check for this server "
+                    "to run after restoring it; restore and test it by hand")
+    tested_bad = any(not t.config_ok for _, t in view.facts(NginxTestFacts))
+    restore = Choice(tool="nginx.restore_config", params={"backup": backup, "path": path},
+                     why=f"{path} fails nginx's own check{'' if tested_bad else ' (per its log)'}; {backup} is its newest earlier copy",
+                     capture={"tool": "files.read", "params": {"path": path}})
+    unit = str(target.get("unit") or "nginx.service")
+    down = any(u.unit == unit and u.active in ("failed", "inactive") for _, u in view.facts(UnitFacts))
+    then = (Choice(tool="systemd.restart_unit", params={"unit": unit}, why=f"{unit} is down: start it on the tested configuration")
+            if down else Choice(tool="nginx.reload", params={}, why="nginx serves the restored configuration after a reload"))
+    return [restore, then], ""
+
+
+def _newest_backup(view: EvidenceView, directory: str, name: str) -> str | None:
+    """The first earlier copy of `name` in a listing of `directory` (listed newest first: ls -t)."""
+    for evidence, listing in view.facts(ListingFacts):
+        if directory not in (evidence.command or "").split():
+            continue
+        for entry in listing.entries:
+            m = _BACKUP_OF.match(entry.name)
+            if m and m.group("base") == name and not entry.directory:
+                return f"{directory}/{entry.name}"
+    return None
+
+
+_CHALLENGE_FAILED = re.compile(r"Some challenges have failed|failed to authenticate some domains|acme-challenge\S* HTTP/[\d.]+\"?,? \d{3}|Invalid response from \S*acme-challenge", re.I)
+
+
+def _challenge_fails(view: EvidenceView) -> bool:
+    """Did certbot's last renewals fail on the challenge (so renewing again fails too)?"""
+    return any(_CHALLENGE_FAILED.search(e.excerpt or "") for e in view.evidence if e.ok) or any(
+        _CHALLENGE_FAILED.search(h.sample) for stream in view.logs() for h in stream.facts.hits)
 
 
 _restart = _by_target("systemd.restart_unit", "kubernetes.rollout_restart", {"unit": "{unit}"},
@@ -190,4 +246,5 @@ _CHOOSERS = {
     "bad_deploy": _bad_deploy,
     "db_slow_query": _db_slow_query,
     "certificate_expired": _certificate,
+    "config_error": _config_error,
 }

@@ -7,6 +7,7 @@ the command line.
 from __future__ import annotations
 
 import posixpath
+import re
 from collections import defaultdict
 
 from pydantic import BaseModel
@@ -74,6 +75,9 @@ def process_name(command: str) -> str:
     return posixpath.basename(argv0.rstrip(":"))[:15]
 
 
+_SELECTS = re.compile(r"(?:^|\s)(?:-p|--pid|-C|-u|-U|--user|-q|--quick-pid)(?:[=\s]|\d)")
+
+
 def parse_ps(text: str, *, command: str = "", stderr: str = "") -> ProcessFacts:
     lines = nonblank_lines(text)
     header_idx = next((i for i, line in enumerate(lines) if "PID" in line.split()), None)
@@ -98,8 +102,8 @@ def parse_ps(text: str, *, command: str = "", stderr: str = "") -> ProcessFacts:
             cpu_pct=to_float(row.get("cpu")) or 0.0, mem_pct=to_float(row.get("mem")) or 0.0,
             rss_mb=round((to_float(row.get("rss")) or 0.0) / 1024.0, 1), stat=row.get("stat", ""), start=row.get("start", ""),
         ))
-    if not processes:
-        raise ParserError("a header but no process rows")
+    if not processes and not _SELECTS.search(command):
+        raise ParserError("a header but no process rows")  # `ps -p PID` with no rows is an answer: the process is gone
     by_mem = sorted(processes, key=lambda p: (p.rss_mb, p.mem_pct), reverse=True)
     by_cpu = sorted(processes, key=lambda p: p.cpu_pct, reverse=True)
     groups: dict[str, list[Process]] = defaultdict(list)
