@@ -1,7 +1,9 @@
 """Checkpoint savers: SQLite file by default, PostgreSQL when configured.
 
 A thread paused for approval must survive a restart and be resumable from
-another door, hours later; the saver is opened per door invocation.
+another door or worker, hours later. On PostgreSQL the saver's table setup
+runs under an advisory lock: replicas and workers starting together on a
+fresh database would otherwise race on CREATE TABLE (UniqueViolation).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from config.settings import Settings
 from graphs.state import STATE_RECORD_TYPES
 
+SETUP_LOCK = 0x0C10D0C8  # pg_advisory_lock key around the checkpoint saver's table setup
+
 
 def serializer() -> JsonPlusSerializer:
     """Only our own state records (and LangGraph's safe types) are revived from a checkpoint."""
@@ -22,19 +26,26 @@ def serializer() -> JsonPlusSerializer:
 
 @asynccontextmanager
 async def open_checkpointer(settings: Settings) -> AsyncIterator[object]:
-    url = settings.checkpoint_url
-    if url and url.startswith(("postgres://", "postgresql://")):
+    url = settings.shared_database_url
+    if url:
+        import psycopg
         from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
         async with AsyncPostgresSaver.from_conn_string(url, serde=serializer()) as saver:
-            await saver.setup()
+            async with await psycopg.AsyncConnection.connect(url, autocommit=True) as lock:
+                await lock.execute("SELECT pg_advisory_lock(%s)", (SETUP_LOCK,))
+                try:
+                    await saver.setup()
+                finally:
+                    await lock.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK,))
             yield saver
         return
+    url = settings.checkpoint_url
     import aiosqlite
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
     path = settings.ensure_data_dir() / "checkpoints.sqlite" if not url else url.removeprefix("sqlite:///")
-    async with aiosqlite.connect(str(path)) as conn:
+    async with aiosqlite.connect(str(path), timeout=30) as conn:
         saver = AsyncSqliteSaver(conn, serde=serializer())
         await saver.setup()
         yield saver
