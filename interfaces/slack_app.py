@@ -293,6 +293,7 @@ class SlackDoor:
         except (KeyError, IndexError, TypeError, ValueError):
             await self._ephemeral(channel, user, thread_ts, "this button is not one of mine")
             return
+        thread_ts = thread_ts or await self._thread_ts(thread_id)
         role = await self._role_for(thread_id, request_id, user, channel, thread_ts, approved)
         if role is None:
             return
@@ -329,6 +330,10 @@ class SlackDoor:
             await self._ephemeral(channel, user, thread_ts, f"your roles ({', '.join(member.roles)}) cannot approve this: still "
                                   f"needed {approval_view(thread_id, pending).still_needed}")
         return role
+
+    async def _thread_ts(self, thread_id: str) -> str | None:
+        place = await self.service.call(self.service._store().slack_place, thread_id)
+        return place.thread_ts if place else None
 
     def _decision(self, thread_id: str, user: str, role: str, approved: bool, *, reason: str = "",
                   confirmation: str | None = None) -> ApprovalDecision:
@@ -374,7 +379,7 @@ class SlackDoor:
                 await self._ephemeral(channel, user, None, blocks.safe(str(exc)))
             return
         approved = word == "approve"
-        role = await self._role_for(thread_id, None, user, channel, None, approved)
+        role = await self._role_for(thread_id, None, user, channel, await self._thread_ts(thread_id), approved)
         if role is None:
             return
         confirmation = rest[1] if approved and len(rest) >= 2 and rest[0].lower() == "confirm" else None

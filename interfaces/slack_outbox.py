@@ -102,8 +102,9 @@ class SlackOutbox:
             if self._dirty:
                 timeout = max(0.0, self.place_edit_due() - time.time())
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(timeout):  # not wait_for: on 3.11 it can swallow a cancellation
+                    await self._wake.wait()
+            except TimeoutError:
                 pass
             self._wake.clear()
             try:

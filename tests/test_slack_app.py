@@ -23,12 +23,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 from config.settings import Settings, reset_settings
 from graphs.threads import open_registry
 from graphs.errors import ConfigError
-from interfaces.slack_app import (
-    SlackConfig, SlackSetup, SlackUser, load_slack_config, parse_thread_id, split_environment,
-)
+from interfaces.queue.store import open_store
+from interfaces.slack_app import SlackConfig, SlackSetup, SlackUser, load_slack_config, parse_request_words, split_environment
+from interfaces.slack_outbox import make_web_client, outbox_factory_from_env
 from interfaces.web.app import create_app
 from interfaces.web.config import WebConfig
 from interfaces.web.runs import DoorWorld
+from tests.doors_harness import wait_drained, worker_thread
 from tests.fake_slack import FakeSlack, SlackCall, signed_headers
 from tests.web_server import serve
 
@@ -87,8 +88,16 @@ class SlackHarness:
         return self._post(body, "application/json", retry)
 
     def wait_idle(self) -> None:
-        service = self.app.state.runs
-        asyncio.run_coroutine_threadsafe(service.wait_idle(), service.loop).result(120)
+        """Until the door's own replies are sent and the workers have finished every queued job."""
+        door = self.app.state.slack
+        asyncio.run_coroutine_threadsafe(door.wait_idle(), self.loop).result(120)
+        wait_drained(self.settings)
+
+    def thread_of(self, thread_ts: str, channel: str = CHANNEL) -> str:
+        """The run that posts in a Slack thread."""
+        thread_id = open_store(self.settings).slack_thread_run(channel, thread_ts)
+        assert thread_id is not None, f"no run posts in {channel} {thread_ts}"
+        return thread_id
 
 
 @pytest.fixture
@@ -104,17 +113,24 @@ def slack(request, tmp_path, monkeypatch):
                         terraform_bin=str(REPO / "tests" / "fake_terraform" / "terraform"))
     monkeypatch.setenv("FAKE_TF_LOG", str(tmp_path / "terraform-calls.log"))
     with FakeSlack() as fake:
-        client = AsyncWebClient(token="xoxb-0000000000-test", base_url=fake.base_url)
-        setup = SlackSetup(SlackConfig(users=USERS, channels={CHANNEL: "prod"}), SECRET, client)
+        monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-0000000000-test")
+        monkeypatch.setenv("SLACK_API_URL", fake.base_url)
+        setup = SlackSetup(SlackConfig(users=USERS, channels={CHANNEL: "prod"}), SECRET, make_web_client("xoxb-0000000000-test"))
         live = getattr(request, "param", None) == "live"
         config = WebConfig(world=DoorWorld(world="live") if live else DoorWorld(world="recorded", scenario=SCENARIO))
         clock = (lambda: TUESDAY) if live else None
         app = create_app(config, settings, slack=setup, clock=clock)
-        with serve(app) as base:
+        with worker_thread(settings, outbox_factory=outbox_factory_from_env(settings)), serve(app) as base:
             harness = SlackHarness(base, fake, app, settings)
+            harness.loop = _server_loop(app)
             yield harness
             harness.wait_idle()
     reset_settings()
+
+
+def _server_loop(app):
+    """The server's event loop (the harness schedules waits on it)."""
+    return app.state.runs.feed._task.get_loop()
 
 
 def _in_thread(ts: str):
@@ -137,7 +153,7 @@ def test_slash_command_acks_at_once_then_posts_report_and_approval_in_the_thread
     assert not slack.fake.find("chat.postMessage", _approval), "the door answered only after the run (Slack gives up after 3 s)"
 
     root = slack.fake.wait_for("chat.postMessage", lambda c: "thread_ts" not in c)[0]
-    assert root["channel"] == CHANNEL and "<@UALICE01> asked (prod)" in root["text"]
+    assert root["channel"] == CHANNEL and root["text"].startswith("`prod` 🩺 <@UALICE01> asked:")
     in_thread = _in_thread(root["answered_ts"])
     approval = slack.fake.wait_for("chat.postMessage", lambda c: in_thread(c) and _approval(c))[0]
     text = _block_text(approval)
@@ -150,10 +166,14 @@ def test_slash_command_acks_at_once_then_posts_report_and_approval_in_the_thread
     progress = slack.fake.find("chat.postMessage", lambda c: in_thread(c) and "working" in c.get("text", ""))
     assert len(progress) == 1, "progress goes in one message that is then updated"
     updates = slack.fake.find("chat.update", lambda c: c["ts"] == progress[0]["answered_ts"])
-    assert updates and any("ps aux --sort=-%mem" in u["text"] for u in updates) and updates[-1]["text"].startswith("⏸️ waiting for approval")
+    assert updates and "ps aux --sort=-%mem" in updates[-1]["text"] and updates[-1]["text"].startswith("`prod` ⏸️ waiting for approval")
+    assert len(updates) <= 3, f"progress edits are throttled; got {len(updates)}"
     dump = "\n".join(c.text_dump() for c in slack.fake.calls)
     assert "hunter2" not in dump, "a secret from the request reached Slack"
-    info = open_registry(slack.settings).get(f"slack-{CHANNEL}-{root['answered_ts']}")
+    thread_posts = [c for c in slack.fake.calls if c.get("thread_ts") == root["answered_ts"] or c.method == "chat.update"]
+    assert all(c.get("text", "").startswith("`prod`") or c.get("text", "").startswith("awaiting approval (prod)")
+               or "Approval needed (prod)" in c.get("text", "") for c in thread_posts), "a post that does not name the environment"
+    info = open_registry(slack.settings).get(slack.thread_of(root["answered_ts"]))
     assert info.status == "awaiting_approval" and info.door == "slack" and info.environment == "prod"
 
 
@@ -188,7 +208,7 @@ def test_two_clicks_from_the_right_roles_resume_and_finish_and_strangers_are_ref
     slack.wait_idle()
     closed = slack.fake.find("chat.update", lambda c: c["ts"] == approval["answered_ts"])[-1]
     assert not _approval(closed) and "closed: completed" in _block_text(closed), "buttons stay after the run finished"
-    info = open_registry(slack.settings).get(f"slack-{CHANNEL}-{thread_ts}")
+    info = open_registry(slack.settings).get(slack.thread_of(thread_ts))
     assert info.status == "completed"
     audit = [json.loads(line) for line in (slack.settings.audit_log).read_text().splitlines()]
     decisions = [(e["name"], e["role"]) for e in audit if e["event"] == "approval_decision"]
@@ -216,10 +236,10 @@ def test_reject_button_ends_the_run_with_nothing_done(slack):
 def test_destroying_prod_asks_to_type_its_name_in_a_modal_or_the_command(slack):
     slack.command("prod 전체 삭제해 prod")
     root = slack.fake.wait_for("chat.postMessage", lambda c: "thread_ts" not in c)[0]
-    thread_id = f"slack-{CHANNEL}-{root['answered_ts']}"
     approval = slack.fake.wait_for("chat.postMessage", lambda c: _in_thread(root["answered_ts"])(c) and _approval(c))[0]
     assert "type `prod` to confirm" in _block_text(approval)
     slack.wait_idle()
+    thread_id = slack.thread_of(root["answered_ts"])
 
     slack.click(approval, "cd_approve", "UKIM0003")
     modal = slack.fake.wait_for("views.open")[0]
@@ -253,7 +273,7 @@ def test_a_retried_mention_is_processed_once(slack):
     assert len([c for c in thread_calls if c["text"].startswith("awaiting approval")]) == 1
     assert not [c for c in thread_calls if "already has a run" in c["text"]], "the retry reached the door"
     runs = open_registry(slack.settings).list()
-    assert [r.thread_id for r in runs] == [f"slack-{CHANNEL}-1700100000.000200"]
+    assert [r.thread_id for r in runs] == [slack.thread_of("1700100000.000200")]
 
 
 def test_requests_with_a_bad_signature_are_refused(slack):
@@ -270,7 +290,8 @@ def test_a_channel_the_app_is_not_in_gets_a_private_hint(slack):
     hint = slack.fake.wait_for("response")[0]
     assert "not_in_channel" in hint["text"] and "/invite" in hint["text"]
     slack.wait_idle()
-    assert not open_registry(slack.settings).list(), "a run started that nobody can follow"
+    [run] = open_registry(slack.settings).list()
+    assert run.status == "failed" and "could not post" in run.headline, "a run went on that nobody can follow"
 
 
 def test_shipped_slack_config_loads_and_unknown_roles_are_refused(tmp_path):
@@ -282,8 +303,9 @@ def test_shipped_slack_config_loads_and_unknown_roles_are_refused(tmp_path):
         load_slack_config(Settings(data_dir=tmp_path), bad)
 
 
-def test_environment_and_thread_ids():
+def test_environment_words():
     assert split_environment("web2 memory keeps growing prod", "dev") == ("web2 memory keeps growing", "prod")
     assert split_environment("why is staging slow", "dev") == ("why is staging slow", "dev")
-    assert parse_thread_id("slack-C0PROD-1700000001.000100") == ("C0PROD", "1700000001.000100")
-    assert parse_thread_id("web-0123456789") is None
+    assert parse_request_words("emergency restart api on web2 prod", "dev") == ("restart api on web2", "prod", True, None)
+    words, env, emergency, problem = parse_request_words("web2 is slow production", "staging")
+    assert env == "staging" and problem and "`production` is not an environment here" in problem and "dev, staging, prod" in problem

@@ -96,8 +96,9 @@ class EventFeed:
     async def _watch(self) -> None:
         while not self._stop.is_set():
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_s)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(self.poll_s):  # not wait_for: on 3.11 it can swallow a cancellation
+                    await self._wake.wait()
+            except TimeoutError:
                 pass
             self._wake.clear()
             if not self._followers:
