@@ -8,6 +8,7 @@ fresh database would otherwise race on CREATE TABLE (UniqueViolation).
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
@@ -33,7 +34,10 @@ async def open_checkpointer(settings: Settings) -> AsyncIterator[object]:
 
         async with AsyncPostgresSaver.from_conn_string(url, serde=serializer()) as saver:
             async with await psycopg.AsyncConnection.connect(url, autocommit=True) as lock:
-                await lock.execute("SELECT pg_advisory_lock(%s)", (SETUP_LOCK,))
+                # Poll for the lock instead of waiting in a statement: the saver's setup runs CREATE INDEX
+                # CONCURRENTLY, which waits for every open transaction, a blocked lock request included.
+                while not (await (await lock.execute("SELECT pg_try_advisory_lock(%s)", (SETUP_LOCK,))).fetchone())[0]:
+                    await asyncio.sleep(0.1)
                 try:
                     await saver.setup()
                 finally:

@@ -169,6 +169,8 @@ class Worker:
                 await asyncio.to_thread(publisher.fail, message)
                 outcome = JobOutcome(status="failed", run_status="failed", message=message)
             else:
+                if job.attempts > 1:
+                    await asyncio.to_thread(publisher.progress, f"resumed by worker {self.name} after the previous worker stopped")
                 outcome = await self._dispatch(job, publisher)
         except asyncio.CancelledError:
             raise  # taken over, or the worker is stopping hard: the lease lapses and another worker carries on
@@ -209,7 +211,6 @@ class Worker:
         try:
             outcome = None
             if job.attempts > 1:
-                await asyncio.to_thread(publisher.progress, f"resumed by worker {self.name} after the previous worker stopped")
                 outcome = await resume_run(ctx, self.checkpointer, job.thread_id)
             if outcome is None:
                 await asyncio.to_thread(publisher.started, request)

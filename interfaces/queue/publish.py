@@ -24,6 +24,8 @@ def progress_line(event: str, fields: dict[str, Any]) -> str:
     if event == "command":
         where = f"{fields.get('host')}: " if fields.get("host") else ""
         return f"{where}`{fields.get('command')}` — {fields.get('status', fields.get('verdict', ''))}"
+    if event == "terraform":
+        return f"`{fields.get('command')}`" + (f" — {fields['status']}" if fields.get("status") else "")
     if event == "log_read":
         return f"read logs {fields.get('source', '')}" + (f" on {fields['host']}" if fields.get("host") else "")
     if event == "approval_requested":
