@@ -150,9 +150,11 @@ class SlackDoor:
             # No auth.test per request: the door answers even while Slack's API is unreachable.
             return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, user_id=user_id, bot_token=token)
 
-        self.app = AsyncApp(client=setup.client, signing_secret=setup.signing_secret or "socket-mode-only",
-                            authorize=authorize, name="cloud-doctor", request_verification_enabled=bool(setup.signing_secret),
-                            ignoring_self_events_enabled=False)
+        # process_before_response: a listener persists, then acks, and returns; bolt's other mode polls for the
+        # ack every 10 ms, which under load costs more than the work. Signatures are checked in check_slack_body.
+        self.app = AsyncApp(client=setup.client, signing_secret=setup.signing_secret or "verified-before-bolt",
+                            authorize=authorize, name="cloud-doctor", request_verification_enabled=False,
+                            ignoring_self_events_enabled=False, process_before_response=True)
         self.handler = AsyncSlackRequestHandler(self.app)
         self.socket: Any = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -273,11 +275,11 @@ class SlackDoor:
 
     async def _on_approve(self, ack: Any, body: dict[str, Any]) -> None:
         await ack()
-        await self._on_button(body, approved=True)
+        self._background(self._on_button(body, approved=True), "slack-approve")
 
     async def _on_reject(self, ack: Any, body: dict[str, Any]) -> None:
         await ack()
-        await self._on_button(body, approved=False)
+        self._background(self._on_button(body, approved=False), "slack-reject")
 
     def _where(self, body: dict[str, Any]) -> tuple[str, str | None]:
         channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or ""
@@ -394,8 +396,11 @@ class SlackDoor:
             await self._ephemeral(channel, user, None, f"not recorded: {blocks.safe(str(exc))}")
 
     async def _on_emergency(self, ack: Any, body: dict[str, Any]) -> None:
-        """Ask a blocked request again as an emergency, in the same Slack thread, as the person who clicked."""
         await ack()
+        self._background(self._emergency(body), "slack-emergency")
+
+    async def _emergency(self, body: dict[str, Any]) -> None:
+        """Ask a blocked request again as an emergency, in the same Slack thread, as the person who clicked."""
         user = body["user"]["id"]
         channel, thread_ts = self._where(body)
         try:

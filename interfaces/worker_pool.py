@@ -16,6 +16,7 @@ import threading
 import time
 
 log = logging.getLogger("cloud_doctor.workers")
+WORKER_NICENESS = 10
 
 
 class WorkerPool:
@@ -28,7 +29,8 @@ class WorkerPool:
 
     def _spawn(self, index: int) -> subprocess.Popen[bytes]:
         argv = [sys.executable, "-m", "interfaces.cli", "worker", "--name", f"{os.uname().nodename}:serve-{index}", *self.extra_args]
-        return subprocess.Popen(argv, env=os.environ.copy())
+        # Lower CPU priority than the doors: on a small machine an ack must not wait behind a diagnosis.
+        return subprocess.Popen(argv, env=os.environ.copy(), preexec_fn=lambda: os.nice(WORKER_NICENESS))
 
     def start(self) -> None:
         for index in range(self.count):

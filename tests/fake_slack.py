@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qs
@@ -117,7 +118,7 @@ class FakeSlack:
         elif method == "views.open":
             body.update(view={"id": "V1"})
         with self._cond:
-            self.calls.append(SlackCall(method=method, answered_ts=body.get("ts"), **args))
+            self.calls.append(SlackCall(method=method, answered_ts=body.get("ts"), received_at=time.monotonic(), **args))
             self._cond.notify_all()
         return body
 

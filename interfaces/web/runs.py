@@ -46,6 +46,7 @@ class RunService:
         self.clock = clock
         self.store: DoorStore | None = None
         self.feed: EventFeed | None = None
+        self._scenario_at: tuple[datetime | None] | None = None
 
     # ------------------------------------------------------------ lifecycle
 
@@ -74,9 +75,11 @@ class RunService:
         if self.clock is not None:
             return self.clock()
         if self.world.scenario_path():
-            from evals.scenario import load_scenario
+            if self._scenario_at is None:  # read once: parsing the scenario costs more than the rest of a request
+                from evals.scenario import load_scenario
 
-            return load_scenario(self.world.scenario_path()).at
+                self._scenario_at = (load_scenario(self.world.scenario_path()).at,)
+            return self._scenario_at[0]
         return None
 
     def run_info(self, request: Request, thread_id: str) -> ThreadInfo:
