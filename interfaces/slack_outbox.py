@@ -87,7 +87,8 @@ class SlackOutbox:
     async def flush(self, job: Job, outcome: JobOutcome) -> None:
         """Everything the job wrote is posted before the job counts as done."""
         if self._task is not None:
-            self._task.cancel()
+            async with self._lock:  # never cancel a post half-way: it would be posted again below
+                self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
         try:
             await self._deliver(final=True)
