@@ -43,10 +43,13 @@ class FakeSlack:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_GET(self) -> None:  # noqa: N802 (slack_sdk reads some methods, conversations.replies, with GET)
+                self.do_POST(query=self.path.split("?", 1)[1] if "?" in self.path else "")
+
+            def do_POST(self, query: str | None = None) -> None:  # noqa: N802 (http.server's naming)
                 length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length).decode("utf-8")
-                if "json" in (self.headers.get("Content-Type") or ""):
+                raw = query if query is not None else self.rfile.read(length).decode("utf-8")
+                if query is None and "json" in (self.headers.get("Content-Type") or ""):
                     args = json.loads(raw or "{}")
                 else:
                     args = {k: v[0] for k, v in parse_qs(raw).items()}
