@@ -83,6 +83,9 @@ class Database:
             self._local = threading.local()
         self._applied: set[str] = set()
         self._migrate_lock = threading.Lock()
+        # SQLite: whether this process's commits fold the WAL back into the database (fsyncs). A door process
+        # turns it off so an acknowledgement never waits for it; workers' commits keep doing it.
+        self.checkpoints_wal = True
 
     # ---------------------------------------------------------------- access
 
@@ -93,6 +96,8 @@ class Database:
             conn.execute("PRAGMA busy_timeout = 30000")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
+            if not self.checkpoints_wal:
+                conn.execute("PRAGMA wal_autocheckpoint = 0")
             self._local.conn = conn
         return conn
 

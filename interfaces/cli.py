@@ -286,7 +286,8 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="bind address; pu
     else:
         logging.getLogger("cloud_doctor.workers").warning("workers: none started by serve; run `cloud-doctor worker` beside it")
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        # keep-alive longer than a proxy's (nginx: 60 s), so the proxy, not this server, closes idle connections
+        uvicorn.run(app, host=host, port=port, log_level="warning", timeout_keep_alive=75)
     finally:
         pool.stop()
 

@@ -10,6 +10,7 @@ I/O. Both server doors (Slack and the web) share one service per process.
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -51,7 +52,12 @@ class RunService:
     # ------------------------------------------------------------ lifecycle
 
     async def open(self) -> None:
+        # Store calls run in threads; a thread waiting for the GIL behind the event loop would wait out the
+        # default 5 ms switch interval on every call, which under load is most of an ack's time.
+        sys.setswitchinterval(0.0005)
         self.store = await asyncio.to_thread(open_store, self.settings)
+        if self.settings.workers > 0:  # workers beside this door (serve's own) checkpoint the WAL
+            self.store.db.checkpoints_wal = False
         self.feed = EventFeed(self.store)
         await self.feed.start()
 
