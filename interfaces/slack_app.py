@@ -158,6 +158,13 @@ class SlackDoor:
         self.handler = AsyncSlackRequestHandler(self.app)
         self.socket: Any = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        # `/doctor <word> …` commands that act on runs rather than ask something; add a word and a handler to extend
+        # (deployments and rollback will register here). Each handler gets (args, user id, channel id).
+        self.commands: dict[str, Callable[[list[str], str, str], Any]] = {
+            "approve": lambda args, user, channel: self._on_text_decision("approve", args, user, channel),
+            "reject": lambda args, user, channel: self._on_text_decision("reject", args, user, channel),
+            "status": lambda args, user, channel: self._on_text_decision("status", args, user, channel),
+        }
         self.app.command(self.config.command)(self._on_command)
         self.app.event("app_mention")(self._on_mention)
         self.app.event("message")(self._ignore)
@@ -226,9 +233,10 @@ class SlackDoor:
             await ack(blocks.HELP)
             return
         user, channel = body["user_id"], body["channel_id"]
-        if word in ("approve", "reject", "status"):
+        handler = self.commands.get(word)
+        if handler is not None:
             await ack()
-            self._background(self._on_text_decision(word, text.split()[1:], user, channel), "slack-decision")
+            self._background(handler(text.split()[1:], user, channel), f"slack-{word}")
             return
         words, env, emergency, problem = parse_request_words(text, self._default_env(channel))
         if problem or not words:

@@ -14,6 +14,7 @@ import copy
 import datetime as dt
 import json
 import threading
+from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
@@ -33,9 +34,9 @@ from interfaces.web.runs import DoorWorld
 from interfaces.web.sns import SnsMessage
 from tests.doors_harness import wait_drained, worker_thread
 from tests.fake_slack import FakeSlack
-from tests.test_web import SCENARIO
 from tests.web_server import serve
 
+SCENARIO = Path(__file__).resolve().parent.parent / "evals" / "scenarios" / "memory-leak-api.yaml"  # web2's memory leak
 AM_TOKEN = "alertmanager-bearer-5c1d9e7a3b"
 TOPIC = "arn:aws:sns:ap-northeast-2:123456789012:cloud-doctor-alarms"
 PROD_CHANNEL = "CPRODALRT"

@@ -1,7 +1,7 @@
 """The Slack door end to end: signed requests to the real bolt app served by uvicorn, a fake Slack Web API.
 
-The run is the real graph over a recorded incident (the prod memory leak on
-web2): a slash command is acknowledged at once, the report and an approval
+The run is the real graph over a recorded incident (a prod batch job saturating
+web3's CPU): a slash command is acknowledged at once, the report and an approval
 request land in the thread, two clicks from the right roles resume and finish
 the run, an unmapped user's click is refused, and a retried event runs once.
 """
@@ -34,7 +34,7 @@ from tests.fake_slack import FakeSlack, SlackCall, signed_headers
 from tests.web_server import serve
 
 REPO = Path(__file__).resolve().parent.parent
-SCENARIO = REPO / "evals" / "scenarios" / "memory-leak-api.yaml"
+SCENARIO = REPO / "evals" / "scenarios" / "incidents" / "cpu-saturation-settlement-batch.yaml"
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 USERS = {
     "UALICE01": SlackUser(name="alice", roles=["developer"]),
@@ -44,7 +44,7 @@ USERS = {
 }
 CHANNEL = "CPRODOPS"
 TUESDAY = datetime.fromisoformat("2026-03-03T10:00:00+09:00")  # inside prod's deployment window
-ASK = "web2 api memory keeps growing, OOM killer fired; DSN postgres://app:hunter2@db1:5432/shop prod"
+ASK = "web3 load average 14.8 on 4 vCPU, api p99 latency 2.9s; DSN postgres://app:hunter2@db1:5432/shop prod"
 
 
 class SlackHarness:
@@ -102,7 +102,7 @@ class SlackHarness:
 
 @pytest.fixture
 def slack(request, tmp_path, monkeypatch):
-    """The web app with the Slack door, a fake Slack, and the recorded memory leak (or, parametrized "live",
+    """The web app with the Slack door, a fake Slack, and the recorded CPU saturation (or, parametrized "live",
     the live world over a copy of the reference Terraform project with the stand-in terraform)."""
     monkeypatch.setenv("CLOUD_DOCTOR_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("CLOUD_DOCTOR_MEMORY_ENABLED", "false")
@@ -157,16 +157,16 @@ def test_slash_command_acks_at_once_then_posts_report_and_approval_in_the_thread
     in_thread = _in_thread(root["answered_ts"])
     approval = slack.fake.wait_for("chat.postMessage", lambda c: in_thread(c) and _approval(c))[0]
     text = _block_text(approval)
-    for must in ("systemctl restart api", "risk high", "*Rollback*", "*Cost*", "*Still needed*", "devops-lead or cto", "memory"):
+    for must in ("kill -s TERM 30211", "risk high", "*Rollback*", "*Cost*", "*Still needed*", "devops-lead or cto", "web3"):
         assert must in text, must
-    report = slack.fake.wait_for("chat.postMessage", lambda c: in_thread(c) and "memory_leak" in _block_text(c))[0]
+    report = slack.fake.wait_for("chat.postMessage", lambda c: in_thread(c) and "cpu_saturation" in _block_text(c))[0]
     assert "awaiting approval" in report["text"]
     slack.wait_idle()
 
     progress = slack.fake.find("chat.postMessage", lambda c: in_thread(c) and "working" in c.get("text", ""))
     assert len(progress) == 1, "progress goes in one message that is then updated"
     updates = slack.fake.find("chat.update", lambda c: c["ts"] == progress[0]["answered_ts"])
-    assert updates and "ps aux --sort=-%mem" in updates[-1]["text"] and updates[-1]["text"].startswith("`prod` ⏸️ waiting for approval")
+    assert updates and "web3: `" in updates[-1]["text"] and "approval pending" in updates[-1]["text"] and updates[-1]["text"].startswith("`prod` ⏸️ waiting for approval")
     assert len(updates) <= 3, f"progress edits are throttled; got {len(updates)}"
     dump = "\n".join(c.text_dump() for c in slack.fake.calls)
     assert "hunter2" not in dump, "a secret from the request reached Slack"
@@ -204,7 +204,7 @@ def test_two_clicks_from_the_right_roles_resume_and_finish_and_strangers_are_ref
     slack.fake.wait_for("chat.postMessage", lambda c: _in_thread(thread_ts)(c) and "approved by kim (devops-lead)" in c["text"])
     final = slack.fake.wait_for("chat.postMessage", lambda c: _in_thread(thread_ts)(c) and c["text"].startswith("completed"))[0]
     assert "approved by lee (sre)" in _block_text(final) and "approved by kim (devops-lead)" in _block_text(final)
-    assert "systemctl restart api" in _block_text(final)
+    assert "kill -s TERM 30211" in _block_text(final)
     slack.wait_idle()
     closed = slack.fake.find("chat.update", lambda c: c["ts"] == approval["answered_ts"])[-1]
     assert not _approval(closed) and "closed: completed" in _block_text(closed), "buttons stay after the run finished"
@@ -229,7 +229,7 @@ def test_reject_button_ends_the_run_with_nothing_done(slack):
     assert "nothing was changed" in final["text"]
     slack.wait_idle()
     audit = [json.loads(line) for line in slack.settings.audit_log.read_text().splitlines()]
-    assert not [e for e in audit if e["event"] == "command" and "restart" in e["command"] and e["status"] == "executed"]
+    assert not [e for e in audit if e["event"] == "command" and "kill" in e["command"] and e["status"] == "executed"]
 
 
 @pytest.mark.parametrize("slack", ["live"], indirect=True)
@@ -262,7 +262,7 @@ def test_destroying_prod_asks_to_type_its_name_in_a_modal_or_the_command(slack):
 
 def test_a_retried_mention_is_processed_once(slack):
     event = {"type": "app_mention", "user": "ULEE0002", "channel": CHANNEL, "ts": "1700100000.000200",
-             "text": "<@UBOT0DOC> web2 api memory keeps growing, OOM killer fired prod", "event_ts": "1700100000.000200"}
+             "text": "<@UBOT0DOC> web3 load average 14.8 on 4 vCPU, api p99 latency 2.9s prod", "event_ts": "1700100000.000200"}
     assert slack.event(event, "Ev0RETRY01").status_code == 200
     assert slack.event(event, "Ev0RETRY01", retry=1).status_code == 200
     assert slack.event(event, "Ev0RETRY01", retry=2).status_code == 200

@@ -1,7 +1,7 @@
 """The web door's API over a real uvicorn server: token auth, runs, SSE events, decisions, errors as JSON.
 
-Runs are the real graph over a recorded incident (the prod memory leak on
-web2, which needs two approvals, one from devops-lead or cto).
+Runs are the real graph over a recorded incident (a prod batch job saturating
+web3's CPU, whose fix needs two approvals, one from devops-lead or cto).
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from tests.doors_harness import wait_drained, worker_thread
 from tests.web_server import serve
 
 REPO = Path(__file__).resolve().parent.parent
-SCENARIO = REPO / "evals" / "scenarios" / "memory-leak-api.yaml"
+SCENARIO = REPO / "evals" / "scenarios" / "incidents" / "cpu-saturation-settlement-batch.yaml"
 ALICE, LEE, KIM = "alice-token-5d1f0c7e9a", "lee-token-8b2e4d6f10", "kim-token-3c9a7e1b52"
-ASK = {"text": "web2 api memory keeps growing, OOM killer fired", "env": "prod"}
+ASK = {"text": "web3 load average 14.8 on 4 vCPU, api p99 latency 2.9s", "env": "prod"}
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -101,11 +101,11 @@ def test_a_run_streams_progress_report_and_approval_then_two_approvals_finish_it
     events = read_events(client, thread, ALICE, until="approval")
     kinds = [e[1] for e in events]
     assert kinds[0] == "progress" and "report" in kinds and kinds[-1] == "approval"
-    assert any("ps aux --sort=-%mem" in e[2].get("text", "") for e in events if e[1] == "progress")
+    assert any("uptime" in e[2].get("text", "") for e in events if e[1] == "progress")
     report = next(e[2] for e in events if e[1] == "report")
-    assert report["status"] == "awaiting_approval" and "memory_leak" in report["markdown"]
+    assert report["status"] == "awaiting_approval" and "cpu_saturation" in report["markdown"]
     approval = events[-1][2]
-    assert approval["action"] == "on web2: systemctl restart api.service" and approval["risk"] == "high"
+    assert "kill -s TERM 30211" in approval["action"] and approval["risk"] == "high"
     assert approval["rollback"] and approval["cost"] and "devops-lead or cto" in approval["still_needed"]
     assert set(approval["roles"]) >= {"sre", "devops-lead", "cto"}
 
@@ -149,7 +149,7 @@ def test_a_rejected_run_ends_with_nothing_done(web):
     done = read_events(client, thread, ALICE, until="done")
     assert done[-1][2]["status"] == "rejected"
     audit = [json.loads(line) for line in settings.audit_log.read_text().splitlines()]
-    assert not [e for e in audit if e["event"] == "command" and "restart" in e["command"] and e["status"] in ("executed", "skipped")]
+    assert not [e for e in audit if e["event"] == "command" and "kill" in e["command"] and e["status"] in ("executed", "skipped")]
     late = client.post(f"/api/runs/{thread}/decisions", json={"approved": True}, headers=bearer(LEE))
     assert late.status_code == 409 and "not waiting for an approval (status: rejected)" in late.json()["error"]
 

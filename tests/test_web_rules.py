@@ -1,6 +1,6 @@
 """The web door's rules over a real server: who sees which run, size caps, a broken tokens file, shares.
 
-Runs are the real graph over a recorded incident in prod (memory leak on web2).
+Runs are the real graph over a recorded incident in prod (a batch job saturating web3's CPU).
 """
 
 from __future__ import annotations
