@@ -29,8 +29,12 @@ class WorkerPool:
 
     def _spawn(self, index: int) -> subprocess.Popen[bytes]:
         argv = [sys.executable, "-m", "interfaces.cli", "worker", "--name", f"{os.uname().nodename}:serve-{index}", *self.extra_args]
-        # Lower CPU priority than the doors: on a small machine an ack must not wait behind a diagnosis.
-        return subprocess.Popen(argv, env=os.environ.copy(), preexec_fn=lambda: os.nice(WORKER_NICENESS))
+        proc = subprocess.Popen(argv, env=os.environ.copy())
+        try:  # lower CPU priority than the doors: on a small machine an ack must not wait behind a diagnosis
+            os.setpriority(os.PRIO_PROCESS, proc.pid, min(19, os.getpriority(os.PRIO_PROCESS, 0) + WORKER_NICENESS))
+        except OSError as exc:
+            log.warning("could not lower worker %d's CPU priority: %s", index, exc)
+        return proc
 
     def start(self) -> None:
         for index in range(self.count):
