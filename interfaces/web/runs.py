@@ -20,7 +20,7 @@ from pydantic import BaseModel
 
 from config.settings import Settings
 from graphs.errors import CloudDoctorError, NotFoundError
-from graphs.state import ApprovalDecision, ApprovalRequest, Request
+from graphs.state import ApprovalDecision, ApprovalRequest, Request, UserRef
 from graphs.threads import ThreadInfo
 from interfaces.queue.feed import EventFeed
 from interfaces.queue.models import JobOutcome, JobSpec, RunEvent, SlackOrigin, SlackPlace
@@ -60,6 +60,17 @@ class RunService:
             self.store.db.checkpoints_wal = False
         self.feed = EventFeed(self.store)
         await self.feed.start()
+        await self._warm()
+
+    async def _warm(self) -> None:
+        """Pay at start what the first requests would pay: executor threads, their database connections, model code."""
+        store = self._store()
+        await asyncio.gather(*(asyncio.to_thread(store.queued_jobs) for _ in range(8)))
+        request = Request(text="warm-up", user=UserRef(id="warm-up"), door="web")
+        self.start_job(request, "warm-up").model_dump_json()
+        self.run_info(request, "warm-up").model_dump_json()
+        SlackPlace(thread_id="warm-up", channel="C0").model_dump_json()
+        self.request_time()
 
     async def close(self) -> None:
         if self.feed is not None:
