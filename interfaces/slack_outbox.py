@@ -33,7 +33,7 @@ from interfaces import slack_blocks as blocks
 from interfaces.queue.models import Job, JobOutcome, RunEvent, SlackPlace
 from interfaces.queue.store import DoorStore
 from interfaces.web.events import ApprovalView
-from tools.redact import redact
+from tools.redact import redact, redact_value
 
 log = logging.getLogger(__name__)
 METADATA_TYPE = "cloud_doctor_event"
@@ -147,7 +147,7 @@ class SlackOutbox:
             response = await self._post(message, None)
             self.place.progress_ts = response.get("ts") if response else None
         else:
-            await self.client.chat_update(channel=self.place.channel, ts=self.place.progress_ts, **message)
+            await self._update(self.place.progress_ts, message)
         self._mark_edited()
         self._dirty = False
 
@@ -167,7 +167,7 @@ class SlackOutbox:
             self.place.approval_views[view.request_id] = view.model_dump()
             old_ts = self.place.approvals.get(view.request_id)
             if old_ts:
-                await self.client.chat_update(channel=self.place.channel, ts=old_ts, **blocks.approval_message(view))
+                await self._update(old_ts, blocks.approval_message(view))
             else:
                 response = await self._post(blocks.approval_message(view), event.id)
                 self.place.approvals[view.request_id] = (response or {}).get("ts", "")
@@ -188,7 +188,7 @@ class SlackOutbox:
         if self.place.progress_ts:
             message = blocks.progress_message(self.place.progress_lines, self.place.environment, finished=status,
                                               total=self.place.progress_count)
-            await self.client.chat_update(channel=self.place.channel, ts=self.place.progress_ts, **message)
+            await self._update(self.place.progress_ts, message)
             self._mark_edited()
             self._dirty = False
 
@@ -197,8 +197,7 @@ class SlackOutbox:
         for request_id, ts in self.place.approvals.items():
             view = self.place.approval_views.get(request_id)
             if ts and view:
-                await self.client.chat_update(channel=self.place.channel, ts=ts,
-                                              **blocks.approval_message(ApprovalView.model_validate(view), closed=status))
+                await self._update(ts, blocks.approval_message(ApprovalView.model_validate(view), closed=status))
         self.place.closed = True
 
     async def _offers_emergency(self, status: str) -> bool:
@@ -215,10 +214,13 @@ class SlackOutbox:
         return {"event_type": METADATA_TYPE, "event_payload": {"thread_id": self.place.thread_id, "event_id": event_id}}
 
     async def _post(self, message: dict[str, Any], event_id: int | None) -> Any:
-        message = {**message, "text": redact(message.get("text") or "")}
+        message = redact_value({**message, "text": message.get("text") or ""})
         if event_id is not None:
             message["metadata"] = self._metadata(event_id)
         return await self.client.chat_postMessage(channel=self.place.channel, thread_ts=self.place.thread_ts, **message)
+
+    async def _update(self, ts: str, message: dict[str, Any]) -> None:
+        await self.client.chat_update(channel=self.place.channel, ts=ts, **redact_value(message))
 
     async def _recover(self) -> None:
         """A worker stopped while posting event N: if Slack has it (our metadata), it counts as delivered."""

@@ -30,7 +30,8 @@ async def _pause_then_resume(settings: Settings) -> None:
         first = await start_run(scenario.to_request(), _ctx(settings), saver, thread_id="t-restart",
                                 world="recorded", scenario_path=str(SCENARIO))
     assert first.status == "awaiting_approval" and first.pending_approval is not None
-    assert "systemctl restart api" in first.pending_approval.action
+    assert first.pending_approval.action == "on web2: systemctl restart api.service"
+    assert first.pending_approval.actions[0].argv == ["systemctl", "restart", "api.service"] and first.pending_approval.actions[0].argv_hash
 
     # A new checkpointer (as after a restart) finds the thread and resumes it.
     async with open_checkpointer(settings) as saver:

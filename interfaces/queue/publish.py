@@ -13,7 +13,7 @@ from typing import Any, Callable
 from graphs.state import ApprovalDecision, Request
 from interfaces.queue.models import RunEvent
 from interfaces.queue.store import DoorStore
-from tools.redact import redact
+from tools.redact import redact, redact_value
 
 log = logging.getLogger(__name__)
 ECHO_CHARS = 200  # how much of the request the "started" line repeats
@@ -22,6 +22,8 @@ ECHO_CHARS = 200  # how much of the request the "started" line repeats
 def progress_line(event: str, fields: dict[str, Any]) -> str:
     """One audit record as a person reads it in the progress list."""
     if event == "command":
+        if fields.get("status") == "started":  # the audit's before-run record; the outcome line follows
+            return ""
         where = f"{fields.get('host')}: " if fields.get("host") else ""
         return f"{where}`{fields.get('command')}` — {fields.get('status', fields.get('verdict', ''))}"
     if event == "terraform":
@@ -50,7 +52,7 @@ class RunPublisher:
         self.listeners: list[Callable[[], None]] = []  # told (from any thread) after each event
 
     def emit(self, type_: str, data: dict[str, Any]) -> RunEvent:
-        event = self.store.append_event(self.thread_id, type_, data)
+        event = self.store.append_event(self.thread_id, type_, redact_value(data))  # every reader gets it masked
         for listener in self.listeners:
             listener()
         return event

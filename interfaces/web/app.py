@@ -299,9 +299,9 @@ def create_app(config: WebConfig | None = None, settings: Settings | None = None
 
 def _view(info: ThreadInfo) -> RunView:
     pending = info.pending if info.status == "awaiting_approval" else None
-    return RunView(thread_id=info.thread_id, door=info.door, environment=info.environment, status=info.status,
-                   headline=info.headline, waiting_for=info.waiting_for, requested_by=info.requested_by,
-                   pending=approval_view(info.thread_id, pending) if pending else None, report=info.report)
+    return redact_value(RunView(thread_id=info.thread_id, door=info.door, environment=info.environment, status=info.status,
+                                headline=info.headline, waiting_for=info.waiting_for, requested_by=info.requested_by,
+                                pending=approval_view(info.thread_id, pending) if pending else None, report=info.report))
 
 
 async def _sse(events: AsyncIterator[RunEvent], keepalive_s: float) -> AsyncIterator[str]:
