@@ -9,7 +9,7 @@ PIP    := $(PY) -m pip
 CD     := $(VENV)/bin/cloud-doctor
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test eval bench checkov browser healer-tools guard-programs nginx demo clean
+.PHONY: install run test eval bench checkov browser healer-tools guard-programs nginx demo postgres clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ eval: install
 browser:
 	-bash scripts/install_browser.sh
 
+# Debian's PostgreSQL for the checkpoint and scale-out tests (tests/postgres_harness.py starts its own cluster).
+postgres:
+	-bash scripts/install_postgres.sh
+
 # Go for the Go sample repository and node-postgres for the Node one (tests/test_code_healer_repos.py).
 healer-tools:
 	-bash scripts/install_code_healer_tools.sh
@@ -51,7 +55,7 @@ nginx:
 demo: install nginx
 	$(CD) rollout demo
 
-test: install checkov browser healer-tools guard-programs nginx
+test: install checkov browser healer-tools guard-programs nginx postgres
 	mkdir -p out
 	$(CD) eval evals/scenarios --out out/eval-ci --json > out/eval-ci.json || (cat out/eval-ci.json; exit 1)
 	$(PY) -m pytest -q -p no:cacheprovider

@@ -39,6 +39,16 @@ class Settings(BaseSettings):
     log_token_budget: int = 2000
     aws_reads: Literal["cli", "api"] = "cli"  # aws.* reads: the aws CLI on the control host, or boto3 from here
     verify_time_scale: float = 1.0  # multiplies the waits of verification reads (tests and demos use small values)
+    # Doors and workers (interfaces/queue, interfaces/worker.py). One PostgreSQL URL shares everything between
+    # replicas and workers: checkpoints, runs, events, dedupe keys, approvals, audit and the work queue.
+    database_url: str | None = Field(default=None, description="postgresql://... shared by every replica and worker; "
+                                     "replaces checkpoint_url (either works); SQLite files in data_dir otherwise")
+    workers: int = Field(default=2, ge=0, le=64, description="worker processes `serve` starts (0: run `cloud-doctor worker` elsewhere)")
+    worker_concurrency: int = Field(default=4, ge=1, le=64, description="runs one worker process works on at once")
+    job_lease_s: float = Field(default=30.0, gt=0, description="a job whose worker stops renewing it for this long is taken over")
+    job_max_attempts: int = Field(default=3, ge=1, description="a job that killed its worker this often is marked failed")
+    slack_progress_interval_s: float = Field(default=3.0, ge=0, description="at most one progress edit per thread this often")
+    alertmanager_token: str | None = Field(default=None, description="bearer token Alertmanager sends to /api/alerts/alertmanager")
 
     def path(self, name: str) -> Path:
         """A config file by name, honouring an explicit override."""
@@ -57,6 +67,14 @@ class Settings(BaseSettings):
     @property
     def checkpoint_file(self) -> Path:
         return self.data_dir / "checkpoints.sqlite"
+
+    @property
+    def shared_database_url(self) -> str | None:
+        """The PostgreSQL URL every replica and worker shares, or None for the embedded SQLite files."""
+        for url in (self.database_url, self.checkpoint_url):
+            if url and url.startswith(("postgres://", "postgresql://")):
+                return url
+        return None
 
     @property
     def incidents_dir(self) -> Path:

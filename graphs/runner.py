@@ -8,7 +8,6 @@ and outcome shape.
 from __future__ import annotations
 
 import time
-import uuid
 from typing import Any
 
 from langgraph.checkpoint.memory import InMemorySaver
@@ -24,7 +23,7 @@ from graphs.state import (
     ActionRecord, AgentNote, ApprovalDecision, ApprovalRequest, Diagnosis, Evidence, Proposal, Report, Request,
     RoleUsage, SpecChange,
 )
-from graphs.threads import ThreadInfo, open_registry as registry
+from graphs.threads import ThreadInfo, new_thread_id, open_registry as registry  # noqa: F401 (new_thread_id: doors import it here)
 from tools.policy import check_decision, default_policy, describe_rules
 
 RECURSION_LIMIT = 60
@@ -51,10 +50,6 @@ class RunOutcome(BaseModel):
     report: Report | None = None
     wall_s: float = 0.0
     error: str | None = None
-
-
-def new_thread_id(door: str) -> str:
-    return f"{door}-{uuid.uuid4().hex[:10]}"
 
 
 def _config(thread_id: str, ctx: AgentContext) -> dict[str, Any]:
@@ -86,11 +81,18 @@ def _remember(ctx: AgentContext, outcome: RunOutcome) -> None:
         remember(outcome, thread_id=outcome.thread_id)
 
 
-def _record(settings: Settings, info: ThreadInfo, outcome: RunOutcome) -> None:
+def _record(settings: Settings, defaults: ThreadInfo, outcome: RunOutcome) -> None:
+    """Write what doors show without loading the graph: status, headline, the approval waited for, the report."""
+    reg = registry(settings)
+    info = reg.find(defaults.thread_id) or defaults
+    pending = outcome.pending_approval
     info.status = outcome.status
     info.headline = outcome.headline
-    info.waiting_for = describe_rules(outcome.pending_approval.still_needed) if outcome.pending_approval else ""
-    registry(settings).save(info)
+    info.waiting_for = describe_rules(pending.still_needed) if pending else ""
+    info.pending = pending
+    info.decisions = [d for d in outcome.decisions if pending is not None and d.request_id == pending.id]
+    info.report = outcome.report
+    reg.save(info)
 
 
 async def start_run(request: Request, ctx: AgentContext, checkpointer: Any, *, thread_id: str | None = None,
@@ -107,8 +109,28 @@ async def start_run(request: Request, ctx: AgentContext, checkpointer: Any, *, t
     outcome = await _outcome(graph, config, started, scenario_id)
     if persist:
         _record(ctx.settings, ThreadInfo(thread_id=thread_id, door=request.door, world=world, scenario_path=scenario_path,
-                                         environment=request.environment), outcome)
+                                         environment=request.environment, requested_by=request.user.id, request=request),
+                outcome)
         _remember(ctx, outcome)
+    return outcome
+
+
+async def resume_run(ctx: AgentContext, checkpointer: Any, thread_id: str) -> RunOutcome | None:
+    """Carry on a thread whose worker stopped mid-run, from its last checkpoint; None when nothing was checkpointed.
+
+    A thread that already waits for a person is only summarized: it has nothing to carry on."""
+    started = time.perf_counter()
+    graph = compile_graph(checkpointer)
+    config = _config(thread_id, ctx)
+    snapshot = await graph.aget_state(config)
+    if not snapshot.values:
+        return None
+    waiting = any(task.interrupts for task in snapshot.tasks)
+    if snapshot.next and not waiting:
+        await graph.ainvoke(None, config)
+    outcome = await _outcome(graph, config, started)
+    _record(ctx.settings, registry(ctx.settings).get(thread_id), outcome)
+    _remember(ctx, outcome)
     return outcome
 
 

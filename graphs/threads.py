@@ -1,21 +1,48 @@
-"""A small registry of runs (threads): what each door started, and what it waits for.
+"""The registry of runs (threads): what each door started, its status, and what it waits for.
 
 The checkpointer keeps the graph state; this registry keeps what a door needs
-to list runs and to rebuild a thread's world on resume (live, or the recorded
-scenario it replays).
+without loading the graph: the list of runs, a thread's world (live, or the
+recorded scenario it replays), who asked, the approval it waits for and the
+decisions so far, and the last report. Workers write it when a run moves;
+doors read it to answer at once (and to pre-check a decision before queueing
+it). It lives in the shared database (graphs/database.py), so every replica
+sees every run.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
-from contextlib import closing
+import uuid
 from datetime import datetime, timezone
-from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, Field
 
+from config.settings import Settings
+from graphs.database import Database, Migration, Tx, open_database
 from graphs.errors import NotFoundError
+from graphs.state import ApprovalDecision, ApprovalRequest, Report, Request
+
+RUNS_SCHEMA = Migration(
+    "0001_runs",
+    sqlite=[
+        "CREATE TABLE IF NOT EXISTS cd_runs (thread_id TEXT PRIMARY KEY, door TEXT NOT NULL, environment TEXT NOT NULL, "
+        "status TEXT NOT NULL, requested_by TEXT NOT NULL DEFAULT '', body TEXT NOT NULL, "
+        "last_event_id INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS cd_runs_updated ON cd_runs (updated_at)",
+    ],
+    postgres=[
+        "CREATE TABLE IF NOT EXISTS cd_runs (thread_id TEXT PRIMARY KEY, door TEXT NOT NULL, environment TEXT NOT NULL, "
+        "status TEXT NOT NULL, requested_by TEXT NOT NULL DEFAULT '', body TEXT NOT NULL, "
+        "last_event_id BIGINT NOT NULL DEFAULT 0, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS cd_runs_updated ON cd_runs (updated_at)",
+    ],
+)
+OPEN_STATUSES = ("queued", "running", "awaiting_approval")
+
+
+def new_thread_id(door: str) -> str:
+    return f"{door}-{uuid.uuid4().hex[:10]}"
 
 
 class ThreadInfo(BaseModel):
@@ -27,42 +54,66 @@ class ThreadInfo(BaseModel):
     status: str = "running"
     headline: str = ""
     waiting_for: str = ""
+    requested_by: str = ""  # the asker's user id (web token user, Slack user id, CLI --as)
+    request: Request | None = None  # what was asked, so a crashed run restarts and an emergency re-ask repeats it
+    pending: ApprovalRequest | None = None  # the approval the run waits for
+    decisions: list[ApprovalDecision] = Field(default_factory=list)  # decisions on `pending` so far
+    report: Report | None = None  # the last report
     created_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
     updated_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
 
+    @property
+    def open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+def _row_values(info: ThreadInfo) -> tuple[Any, ...]:
+    return (info.thread_id, info.door, info.environment, info.status, info.requested_by, info.model_dump_json(),
+            info.created_at.isoformat(), info.updated_at.isoformat())
+
+
+def insert_run(tx: Tx, info: ThreadInfo) -> bool:
+    """Register a new run inside a caller's transaction; False when the thread already has one."""
+    return tx.rowcount(
+        "INSERT INTO cd_runs (thread_id, door, environment, status, requested_by, body, created_at, updated_at) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (thread_id) DO NOTHING", _row_values(info)) == 1
+
+
+def parse_run(body: str) -> ThreadInfo:
+    return ThreadInfo.model_validate(json.loads(body))
+
 
 class ThreadRegistry:
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(self._connect()) as db, db:
-            db.execute("CREATE TABLE IF NOT EXISTS threads (thread_id TEXT PRIMARY KEY, body TEXT NOT NULL, updated_at TEXT NOT NULL)")
-
-    def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, timeout=30)
+    def __init__(self, db: Database):
+        self.db = db
+        db.migrate([RUNS_SCHEMA])
 
     def save(self, info: ThreadInfo) -> None:
         info.updated_at = datetime.now(timezone.utc)
-        with closing(self._connect()) as db, db:
-            db.execute(
-                "INSERT INTO threads (thread_id, body, updated_at) VALUES (?, ?, ?) "
-                "ON CONFLICT(thread_id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
-                (info.thread_id, info.model_dump_json(), info.updated_at.isoformat()),
-            )
+        with self.db.transaction() as tx:
+            tx.execute(
+                "INSERT INTO cd_runs (thread_id, door, environment, status, requested_by, body, created_at, updated_at) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (thread_id) DO UPDATE SET door = excluded.door, "
+                "environment = excluded.environment, status = excluded.status, requested_by = excluded.requested_by, "
+                "body = excluded.body, updated_at = excluded.updated_at", _row_values(info))
+
+    def find(self, thread_id: str) -> ThreadInfo | None:
+        with self.db.transaction(write=False) as tx:
+            row = tx.one("SELECT body FROM cd_runs WHERE thread_id = %s", (thread_id,))
+        return parse_run(row[0]) if row else None
 
     def get(self, thread_id: str) -> ThreadInfo:
-        with closing(self._connect()) as db:
-            row = db.execute("SELECT body FROM threads WHERE thread_id = ?", (thread_id,)).fetchone()
-        if row is None:
+        info = self.find(thread_id)
+        if info is None:
             raise NotFoundError(f"no run with thread id {thread_id!r} (see `cloud-doctor runs`)")
-        return ThreadInfo.model_validate(json.loads(row[0]))
+        return info
 
     def list(self, limit: int = 50) -> list[ThreadInfo]:
-        with closing(self._connect()) as db:
-            rows = db.execute("SELECT body FROM threads ORDER BY updated_at DESC LIMIT ?", (limit,)).fetchall()
-        return [ThreadInfo.model_validate(json.loads(r[0])) for r in rows]
+        with self.db.transaction(write=False) as tx:
+            rows = tx.execute("SELECT body FROM cd_runs ORDER BY updated_at DESC LIMIT %s", (limit,))
+        return [parse_run(r[0]) for r in rows]
 
 
-def open_registry(settings) -> ThreadRegistry:
-    """The registry in the settings' data directory."""
-    return ThreadRegistry(settings.ensure_data_dir() / "threads.sqlite")
+def open_registry(settings: Settings) -> ThreadRegistry:
+    """The registry in the shared database (PostgreSQL when configured, else the data directory)."""
+    return ThreadRegistry(open_database(settings))

@@ -267,15 +267,40 @@ def redact_(source: str = typer.Argument(..., help="a file, or - for standard in
 
 
 @app.command()
-def serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(8080, "--port")) -> None:
-    """Serve the web widget and its API."""
-    try:
-        from interfaces.web.app import create_app
-    except ImportError:
-        raise CloudDoctorError("the web door is not built yet (interfaces/web)") from None
+def serve(host: str = typer.Option("127.0.0.1", "--host", help="bind address; put TLS in front (see the README)"),
+          port: int = typer.Option(8080, "--port"),
+          workers: Optional[int] = typer.Option(None, "--workers", help="worker processes to start (default CLOUD_DOCTOR_WORKERS, 2); "
+                                                "0 when `cloud-doctor worker` runs elsewhere")) -> None:
+    """Serve the doors (web API and widget, Slack, alert webhooks) and start the workers that run what they queue."""
     import uvicorn
 
-    uvicorn.run(create_app(), host=host, port=port)
+    from interfaces.web.app import create_app
+    from interfaces.worker_pool import WorkerPool
+
+    logging.getLogger().setLevel(logging.DEBUG if STATE["verbose"] else logging.WARNING)
+    settings = get_settings()
+    app = create_app()  # a broken config refuses to start here, with one line
+    pool = WorkerPool(settings.workers if workers is None else workers)
+    if pool.count:
+        pool.start()
+    else:
+        logging.getLogger("cloud_doctor.workers").warning("workers: none started by serve; run `cloud-doctor worker` beside it")
+    try:
+        # keep-alive longer than a proxy's (nginx: 60 s), so the proxy, not this server, closes idle connections
+        uvicorn.run(app, host=host, port=port, log_level="warning", timeout_keep_alive=75)
+    finally:
+        pool.stop()
+
+
+@app.command()
+def worker(name: Optional[str] = typer.Option(None, "--name", help="how this worker names itself in the queue"),
+           concurrency: Optional[int] = typer.Option(None, "--concurrency", "-j", min=1, max=64,
+                                                     help="runs at once (default CLOUD_DOCTOR_WORKER_CONCURRENCY, 4)")) -> None:
+    """Claim queued runs and decisions from the shared database and run them (doors only queue them)."""
+    from interfaces.worker import run_worker
+
+    logging.getLogger().setLevel(logging.DEBUG if STATE["verbose"] else logging.WARNING)
+    run_worker(get_settings(), name=name, concurrency=concurrency)
 
 
 def _parse_time(value: str) -> datetime:

@@ -1,43 +1,53 @@
-"""The Slack door: `/doctor` and mentions start runs; buttons approve them; everything lands in the thread.
+"""The Slack door: `/doctor`, mentions and buttons are validated, persisted and acknowledged; workers do the rest.
 
-Slack wants an answer within 3 s, so the door acknowledges first and runs the
-graph in the background (interfaces.web.runs.RunService, shared with the web
-door). The run's thread id is Slack's thread: `slack-<channel>-<ts>`. Who may
-approve as which role comes from config/slack.yaml (Slack user id -> roles);
-the policy decides whether that is enough. Retried event deliveries are
-recognised by their event_id and processed once.
+Slack wants an answer within 3 s. The door registers the run and queues its
+job in one transaction (with the request's dedupe key: Slack's event_id or
+the command's trigger_id, so a retried or doubly delivered request makes one
+run on any replica), then acknowledges. The worker that runs the job posts
+into the thread (interfaces/slack_outbox.py). Requests arrive over HTTP
+(POST /slack/events, signed with SLACK_SIGNING_SECRET) or Socket Mode
+(SLACK_APP_TOKEN), through the same bolt app. Who may approve, as which
+roles, and which channel is which environment come from config/slack.yaml.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
 import re
-from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from fastapi import Request as HttpRequest
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from slack_bolt import BoltResponse
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from config.settings import Settings
 from graphs.errors import CloudDoctorError, ConfigError
 from graphs.state import ENVIRONMENTS, ApprovalDecision, Environment, Request, UserRef
+from graphs.threads import new_thread_id
 from interfaces import slack_blocks as blocks
+from interfaces.doors import DoorReport
+from interfaces.queue.models import SlackOrigin, SlackPlace
+from interfaces.slack_intake import check_slack_body
+from interfaces.slack_outbox import make_web_client
 from interfaces.web.config import load_yaml_config
-from interfaces.web.events import ApprovalView, RunEvent, approval_view, pick_role
-from interfaces.web.runs import RunService
-from tools.redact import redact, redact_value
+from interfaces.web.events import approval_view, pick_role
+from interfaces.web.runs import ConfirmationNeeded, RunService
+from tools.redact import redact
 
 log = logging.getLogger(__name__)
-SEEN_EVENTS = 5000
+# Words people use for an environment that this deployment does not have: answered, never run in dev by default.
+ENVIRONMENT_LIKE = {"production", "prd", "qa", "test", "testing", "uat", "stage", "stg", "development", "develop", "preprod",
+                    "pre-prod", "sandbox", "live", "perf", "demo", "local"}
 
 
 class SlackUser(BaseModel):
@@ -51,7 +61,14 @@ class SlackConfig(BaseModel):
     command: str = "/doctor"
     users: dict[str, SlackUser] = Field(default_factory=dict)  # Slack user id -> name and roles
     channels: dict[str, Environment] = Field(default_factory=dict)  # channel id -> default environment
+    alert_channels: dict[Environment, str] = Field(default_factory=dict)  # environment -> channel for alert runs
     default_environment: Environment = "dev"
+    max_text_chars: int = 4000
+
+    def channel_for_environment(self, environment: str) -> str | None:
+        if environment in self.alert_channels:
+            return self.alert_channels[environment]  # type: ignore[index]
+        return next((channel for channel, env in self.channels.items() if env == environment), None)
 
 
 def load_slack_config(settings: Settings, path: str | Path | None = None) -> SlackConfig:
@@ -74,33 +91,50 @@ class SlackSetup:
     """What the Slack door needs besides the shared run service."""
 
     config: SlackConfig
-    signing_secret: str
+    signing_secret: str | None
     client: AsyncWebClient
-
-    @classmethod
-    def from_env(cls, settings: Settings) -> "SlackSetup":
-        token, secret = os.environ.get("SLACK_BOT_TOKEN"), os.environ.get("SLACK_SIGNING_SECRET")
-        if not token or not secret:
-            raise ConfigError("set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to serve the Slack door")
-        return cls(load_slack_config(settings), secret, AsyncWebClient(token=token))
+    app_token: str | None = None  # Socket Mode
+    socket_client: Callable[[], AsyncWebClient] | None = field(default=None)  # tests: the web client Socket Mode uses
 
 
-def thread_id_for(channel: str, ts: str) -> str:
-    return f"slack-{channel}-{ts}"
+def slack_setup_from_env(settings: Settings, report: DoorReport) -> SlackSetup | None:
+    """The Slack door from SLACK_BOT_TOKEN with SLACK_SIGNING_SECRET (HTTP) and/or SLACK_APP_TOKEN (Socket Mode)."""
+    token, secret, app_token = (os.environ.get(n) or None for n in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"))
+    if not token:
+        others = [n for n, v in (("SLACK_SIGNING_SECRET", secret), ("SLACK_APP_TOKEN", app_token)) if v]
+        report.off("slack", "SLACK_BOT_TOKEN is not set" + (f" ({', '.join(others)} is)" if others else
+                                                             " (nor SLACK_SIGNING_SECRET or SLACK_APP_TOKEN)"))
+        return None
+    if not secret and not app_token:
+        report.off("slack", "SLACK_BOT_TOKEN is set but neither SLACK_SIGNING_SECRET (HTTP at /slack/events) "
+                            "nor SLACK_APP_TOKEN (Socket Mode)")
+        return None
+    return SlackSetup(load_slack_config(settings), secret, make_web_client(token), app_token)
 
 
-def parse_thread_id(thread_id: str) -> tuple[str, str] | None:
-    """(channel, thread ts) of a Slack run; None for other doors' runs."""
-    match = re.fullmatch(r"slack-([A-Z0-9]+)-(\d+\.\d+)", thread_id)
-    return (match.group(1), match.group(2)) if match else None
+def parse_request_words(text: str, default: str) -> tuple[str, str, bool, str | None]:
+    """(words, environment, emergency, problem) of a command's text.
+
+    `emergency web2 restart api prod` -> ("web2 restart api", "prod", True, None); a trailing word that names an
+    environment this deployment does not have ("production", "qa") is a problem to answer, not a dev run."""
+    words = text.split()
+    emergency = bool(words) and words[0].lower().rstrip(":") == "emergency"
+    if emergency:
+        words = words[1:]
+    if words and words[-1].lower() in ENVIRONMENTS:
+        return " ".join(words[:-1]), words[-1].lower(), emergency, None
+    if words and words[-1].lower().strip(".,!?") in ENVIRONMENT_LIKE:
+        word = words[-1].strip(".,!?")
+        return " ".join(words), default, emergency, (
+            f"`{word}` is not an environment here. End the request with one of {', '.join(ENVIRONMENTS)}, "
+            f"e.g. `/doctor web2 is slow prod`.")
+    return " ".join(words), default, emergency, None
 
 
 def split_environment(text: str, default: str) -> tuple[str, str]:
     """`web2 is slow prod` -> ("web2 is slow", "prod"): a trailing environment name picks the environment."""
-    words = text.split()
-    if words and words[-1].lower() in ENVIRONMENTS:
-        return " ".join(words[:-1]), words[-1].lower()
-    return text.strip(), default
+    words, env, _, _ = parse_request_words(text, default)
+    return words, env
 
 
 class SlackDoor:
@@ -108,145 +142,237 @@ class SlackDoor:
         self.config = setup.config
         self.service = service
         self.client = setup.client
-        self.app = AsyncApp(client=setup.client, signing_secret=setup.signing_secret, name="cloud-doctor")
+        self.setup = setup
+        token = setup.client.token or ""
+
+        async def authorize(enterprise_id: str | None = None, team_id: str | None = None, user_id: str | None = None,
+                            **_: Any) -> AuthorizeResult:
+            # No auth.test per request: the door answers even while Slack's API is unreachable.
+            return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, user_id=user_id, bot_token=token)
+
+        # process_before_response: a listener persists, then acks, and returns; bolt's other mode polls for the
+        # ack every 10 ms, which under load costs more than the work. Signatures are checked in check_slack_body.
+        self.app = AsyncApp(client=setup.client, signing_secret=setup.signing_secret or "verified-before-bolt",
+                            authorize=authorize, name="cloud-doctor", request_verification_enabled=False,
+                            ignoring_self_events_enabled=False, process_before_response=True)
         self.handler = AsyncSlackRequestHandler(self.app)
-        self._seen: OrderedDict[str, None] = OrderedDict()
-        self._progress: dict[str, tuple[str | None, list[str]]] = {}
-        self._approvals: dict[str, dict[str, tuple[str, ApprovalView]]] = {}
-        self.app.middleware(self._dedupe)
+        self.socket: Any = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        # `/doctor <word> …` commands that act on runs rather than ask something; add a word and a handler to extend
+        # (deployments and rollback will register here). Each handler gets (args, user id, channel id).
+        self.commands: dict[str, Callable[[list[str], str, str], Any]] = {
+            "approve": lambda args, user, channel: self._on_text_decision("approve", args, user, channel),
+            "reject": lambda args, user, channel: self._on_text_decision("reject", args, user, channel),
+            "status": lambda args, user, channel: self._on_text_decision("status", args, user, channel),
+        }
         self.app.command(self.config.command)(self._on_command)
         self.app.event("app_mention")(self._on_mention)
+        self.app.event("message")(self._ignore)
         self.app.action(blocks.APPROVE)(self._on_approve)
         self.app.action(blocks.REJECT)(self._on_reject)
+        self.app.action(blocks.EMERGENCY)(self._on_emergency)
         self.app.view(blocks.CONFIRM_VIEW)(self._on_confirm)
-        service.subscribe(self.on_event)
 
-    # ------------------------------------------------------------ intake
+    def channel_for_environment(self, environment: str) -> str | None:
+        return self.config.channel_for_environment(environment)
 
-    async def _dedupe(self, body: dict[str, Any], next: Any) -> BoltResponse | None:
-        """Slack re-delivers an event it thinks we missed (X-Slack-Retry-Num); run each event_id once."""
-        event_id = body.get("event_id") if isinstance(body, dict) else None
-        if event_id:
-            if event_id in self._seen:
-                log.info("ignoring a repeated delivery of %s", event_id)
-                return BoltResponse(status=200, body="")
-            self._seen[event_id] = None
-            while len(self._seen) > SEEN_EVENTS:
-                self._seen.popitem(last=False)
-        await next()
-        return None
+    # ---------------------------------------------------------- lifecycle
 
-    def _member(self, user_id: str) -> SlackUser | None:
-        return self.config.users.get(user_id)
+    async def start(self) -> None:
+        if self.setup.app_token:
+            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+            web = self.setup.socket_client() if self.setup.socket_client else self.client
+            self.socket = AsyncSocketModeHandler(self.app, self.setup.app_token, web_client=web)
+            self._background(self._connect_socket(), "slack-socket-mode")
+
+    async def _connect_socket(self) -> None:
+        try:
+            await self.socket.connect_async()
+            log.warning("door slack: Socket Mode connected")
+        except Exception as exc:  # Slack unreachable at start: say so once; HTTP requests still work
+            log.error("door slack: Socket Mode could not connect (%s: %s); it keeps retrying", type(exc).__name__, exc)
+
+    async def stop(self) -> None:
+        if self.socket is not None:
+            await self.socket.close_async()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _background(self, work: Any, name: str) -> None:
+        task = asyncio.create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def wait_idle(self) -> None:
+        while self._tasks - {t for t in self._tasks if t.get_name() == "slack-socket-mode"}:
+            await asyncio.gather(*[t for t in self._tasks if t.get_name() != "slack-socket-mode"], return_exceptions=True)
+
+    # ------------------------------------------------------------- intake
 
     def _user_ref(self, user_id: str, fallback_name: str | None = None) -> UserRef:
-        member = self._member(user_id)
+        member = self.config.users.get(user_id)
         name = (member.name if member and member.name else None) or fallback_name or user_id
         return UserRef(id=user_id, name=name, roles=list(member.roles) if member else [])
 
-    async def _on_command(self, ack: Any, body: dict[str, Any], respond: Any) -> None:
+    def _default_env(self, channel: str) -> str:
+        return self.config.channels.get(channel, self.config.default_environment)
+
+    async def _ignore(self, ack: Any) -> None:
+        await ack()
+
+    async def _on_command(self, ack: Any, body: dict[str, Any]) -> None:
         text = (body.get("text") or "").strip()
+        if len(text) > self.config.max_text_chars:
+            await ack(f"Your request is {len(text):,} characters; I take up to {self.config.max_text_chars:,}. "
+                      "Say what is wrong in a few lines (I read the logs myself).")
+            return
         word = text.split()[0].lower() if text else "help"
         if word == "help":
             await ack(blocks.HELP)
             return
         user, channel = body["user_id"], body["channel_id"]
-        if word in ("approve", "reject", "status"):
+        handler = self.commands.get(word)
+        if handler is not None:
             await ack()
-            await self._on_text_decision(word, text.split()[1:], user, channel)
+            self._background(handler(text.split()[1:], user, channel), f"slack-{word}")
             return
-        await ack(f"On it: follow the thread in <#{channel}>.")
-        words, env = split_environment(text, self.config.channels.get(channel, self.config.default_environment))
-        try:
-            root = await self.client.chat_postMessage(channel=channel, text=f"🩺 <@{user}> asked ({env}): {blocks.safe(words)}")
-        except SlackApiError as exc:
-            await respond(f"I cannot post in this channel ({exc.response.get('error')}): invite the app with /invite, then ask again.")
+        words, env, emergency, problem = parse_request_words(text, self._default_env(channel))
+        if problem or not words:
+            await ack(problem or blocks.HELP)
             return
-        await self._start(words, env, user, body.get("user_name"), channel, root["ts"],
-                          explicit=words != text or channel in self.config.channels)
+        thread_id = new_thread_id("slack")
+        place = SlackPlace(thread_id=thread_id, channel=channel, environment=env,
+                           root_text=blocks.tagged(env, f"🩺 <@{user}> asked{' (emergency)' if emergency else ''}: {blocks.safe(words)}"))
+        origin = SlackOrigin(channel=channel, user=user, response_url=body.get("response_url"))
+        request = Request(text=words, environment=env, environment_explicit=words != text or channel in self.config.channels,  # type: ignore[arg-type]
+                          user=self._user_ref(user, body.get("user_name")), door="slack", emergency=emergency,
+                          at=self.service.request_time())
+        keys = [f"slack-trigger:{body['trigger_id']}"] if body.get("trigger_id") else []
+        started = await self.service.start(request, thread_id, keys=keys, slack=place, reply_to=origin)
+        await ack(f"On it ({env}{', emergency' if emergency else ''}): I will answer in a thread in <#{channel}>." if started
+                  else "I already have this request.")
 
-    async def _on_mention(self, event: dict[str, Any]) -> None:
+    async def _on_mention(self, ack: Any, body: dict[str, Any], event: dict[str, Any]) -> None:
+        await ack()
         text = re.sub(r"<@[A-Z0-9]+>", "", event.get("text") or "").strip()
         channel, ts = event["channel"], event.get("thread_ts") or event["ts"]
-        if not text or text.lower() == "help":
-            await self._post(channel, ts, text=blocks.HELP)
+        keys = [f"slack-event:{body['event_id']}"] if body.get("event_id") else []
+        if not text or text.lower() == "help" or len(text) > self.config.max_text_chars:
+            if not keys or await self.service.call(self.service._store().claim_key, keys[0]):
+                reply = blocks.HELP if len(text) <= self.config.max_text_chars else (
+                    f"That is {len(text):,} characters; I take up to {self.config.max_text_chars:,}.")
+                self._background(self._reply(channel, ts, reply), "slack-help")
             return
-        words, env = split_environment(text, self.config.channels.get(channel, self.config.default_environment))
-        await self._start(words, env, event["user"], None, channel, ts, explicit=words != text or channel in self.config.channels)
-
-    async def _start(self, text: str, env: str, user: str, user_name: str | None, channel: str, ts: str,
-                     *, explicit: bool) -> None:
-        thread_id = thread_id_for(channel, ts)
-        request = Request(text=text, environment=env, environment_explicit=explicit, user=self._user_ref(user, user_name),
-                          door="slack", at=self.service.request_time())
-        try:
-            self.service.start(request, thread_id)
-        except CloudDoctorError as exc:
-            await self._post(channel, ts, text=f"⚠️ {blocks.safe(str(exc))}")
+        words, env, emergency, problem = parse_request_words(text, self._default_env(channel))
+        if problem:
+            if not keys or await self.service.call(self.service._store().claim_key, keys[0]):
+                self._background(self._reply(channel, ts, problem), "slack-env-problem")
+            return
+        thread_id = new_thread_id("slack")
+        place = SlackPlace(thread_id=thread_id, channel=channel, thread_ts=ts, environment=env)
+        request = Request(text=words, environment=env, environment_explicit=words != text or channel in self.config.channels,  # type: ignore[arg-type]
+                          user=self._user_ref(event["user"]), door="slack", emergency=emergency, at=self.service.request_time())
+        started = await self.service.start(request, thread_id, keys=keys, slack=place,
+                                           reply_to=SlackOrigin(channel=channel, user=event["user"], thread_ts=ts))
+        if not started:
+            log.info("ignoring a repeated delivery of %s", body.get("event_id"))
 
     # ---------------------------------------------------------- decisions
 
     async def _on_approve(self, ack: Any, body: dict[str, Any]) -> None:
         await ack()
-        await self._on_button(body, approved=True)
+        self._background(self._on_button(body, approved=True), "slack-approve")
 
     async def _on_reject(self, ack: Any, body: dict[str, Any]) -> None:
         await ack()
-        await self._on_button(body, approved=False)
+        self._background(self._on_button(body, approved=False), "slack-reject")
+
+    def _where(self, body: dict[str, Any]) -> tuple[str, str | None]:
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or ""
+        message = body.get("message") or {}
+        return channel, message.get("thread_ts") or (body.get("container") or {}).get("thread_ts")
 
     async def _on_button(self, body: dict[str, Any], approved: bool) -> None:
         user = body["user"]["id"]
-        channel = (body.get("channel") or {}).get("id") or body["container"]["channel_id"]
-        value = json.loads(body["actions"][0]["value"])
-        thread_id, request_id = value["t"], value["r"]
-        role = await self._role_for(thread_id, request_id, user, channel, approved)
+        channel, thread_ts = self._where(body)
+        try:
+            value = json.loads(body["actions"][0]["value"])
+            thread_id, request_id = value["t"], value["r"]
+        except (KeyError, IndexError, TypeError, ValueError):
+            await self._ephemeral(channel, user, thread_ts, "this button is not one of mine")
+            return
+        thread_ts = thread_ts or await self._thread_ts(thread_id)
+        role = await self._role_for(thread_id, request_id, user, channel, thread_ts, approved)
         if role is None:
             return
-        pending = await self.service.pending(thread_id)
-        if approved and pending is not None and pending.confirmation:
-            meta = {"t": thread_id, "r": request_id, "c": channel, "role": role}
+        decision = self._decision(thread_id, user, role, approved, reason="" if approved else "rejected in Slack")
+        try:
+            await self.service.decide(thread_id, decision, reply_to=SlackOrigin(channel=channel, user=user, thread_ts=thread_ts))
+        except ConfirmationNeeded:
+            pending = await self.service.pending(thread_id)
+            assert pending is not None
+            meta = {"t": thread_id, "r": request_id, "c": channel, "ts": thread_ts, "role": role}
             await self.client.views_open(trigger_id=body["trigger_id"], view=blocks.confirm_modal(approval_view(thread_id, pending), meta))
-            return
-        await self._decide(thread_id, user, role, approved, channel, reason="" if approved else "rejected in Slack")
+        except CloudDoctorError as exc:
+            await self._ephemeral(channel, user, thread_ts, f"not recorded: {blocks.safe(str(exc))}")
 
-    async def _role_for(self, thread_id: str, request_id: str | None, user: str, channel: str, approved: bool) -> str | None:
+    async def _role_for(self, thread_id: str, request_id: str | None, user: str, channel: str, thread_ts: str | None,
+                        approved: bool) -> str | None:
         """The role this user decides as, or None after telling them (privately) why not."""
-        where = parse_thread_id(thread_id)
-        thread_ts = where[1] if where else None
-        member = self._member(user)
+        member = self.config.users.get(user)
         if member is None or not member.roles:
-            await self._ephemeral(channel, user, thread_ts, f"<@{user}> has no roles in config/slack.yaml (users:), so this decision "
-                                  "was not recorded. Ask an admin to map your Slack user id to your roles.")
+            await self._ephemeral(channel, user, thread_ts, f"<@{user}> has no roles in config/slack.yaml (users:), so this "
+                                  "decision was not recorded. Ask an admin to map your Slack user id to your roles.")
             return None
         try:
-            pending = await self.service.pending(thread_id)
+            info = await self.service.thread(thread_id)
         except CloudDoctorError as exc:
             await self._ephemeral(channel, user, thread_ts, blocks.safe(str(exc)))
             return None
+        pending = info.pending if info.status == "awaiting_approval" else None
         if pending is None or (request_id is not None and pending.id != request_id):
-            status = self.service.thread(thread_id).status
-            await self._ephemeral(channel, user, thread_ts, f"this approval is no longer open (run status: {status.replace('_', ' ')})")
+            await self._ephemeral(channel, user, thread_ts, f"this approval is no longer open (run status: {info.status.replace('_', ' ')})")
             return None
         role = pick_role(member.roles, pending) if approved else member.roles[0]
         if role is None:
-            await self._ephemeral(channel, user, thread_ts, f"your roles ({', '.join(member.roles)}) cannot approve this: still needed "
-                                  f"{approval_view(thread_id, pending).still_needed}")
+            await self._ephemeral(channel, user, thread_ts, f"your roles ({', '.join(member.roles)}) cannot approve this: still "
+                                  f"needed {approval_view(thread_id, pending).still_needed}")
         return role
+
+    async def _thread_ts(self, thread_id: str) -> str | None:
+        place = await self.service.call(self.service._store().slack_place, thread_id)
+        return place.thread_ts if place else None
+
+    def _decision(self, thread_id: str, user: str, role: str, approved: bool, *, reason: str = "",
+                  confirmation: str | None = None) -> ApprovalDecision:
+        return ApprovalDecision(request_id="pending", user=self._user_ref(user), role=role, approved=approved, reason=reason,
+                                confirmation=confirmation)
 
     async def _on_confirm(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
         meta = json.loads(view.get("private_metadata") or "{}")
-        values = view["state"]["values"]
-        typed = ((values.get("confirm") or {}).get("value") or {}).get("value") or ""
+        values = (view.get("state") or {}).get("values") or {}
+        typed = (((values.get("confirm") or {}).get("value") or {}).get("value") or "").strip()
         reason = ((values.get("reason") or {}).get("value") or {}).get("value") or ""
+        if "t" not in meta:
+            await ack(response_action="errors", errors={"confirm": "this form is not one of mine"})
+            return
         pending = await self.service.pending(meta["t"])
-        if pending is None or pending.id != meta["r"]:
+        if pending is None or pending.id != meta.get("r"):
             await ack(response_action="errors", errors={"confirm": "this approval is no longer open"})
             return
-        if typed.strip() != (pending.confirmation or ""):
+        if typed != (pending.confirmation or ""):
             await ack(response_action="errors", errors={"confirm": f"type {pending.confirmation} exactly to confirm"})
             return
+        user = body["user"]["id"]
+        decision = self._decision(meta["t"], user, meta["role"], True, reason=reason, confirmation=typed)
+        try:
+            await self.service.decide(meta["t"], decision, reply_to=SlackOrigin(channel=meta["c"], user=user, thread_ts=meta.get("ts")))
+        except CloudDoctorError as exc:
+            await ack(response_action="errors", errors={"confirm": str(exc).splitlines()[0][:150]})
+            return
         await ack()
-        await self._decide(meta["t"], body["user"]["id"], meta["role"], True, meta["c"], reason=reason, confirmation=typed.strip())
 
     async def _on_text_decision(self, word: str, args: list[str], user: str, channel: str) -> None:
         """`/doctor approve <run> [confirm <env>]`, `/doctor reject <run> [reason]`, `/doctor status <run>`."""
@@ -256,95 +382,90 @@ class SlackDoor:
         thread_id, rest = args[0], args[1:]
         if word == "status":
             try:
-                info = self.service.thread(thread_id)
-                await self._ephemeral(channel, user, None, blocks.safe(f"{thread_id}: {info.status} — {info.headline}"
+                info = await self.service.thread(thread_id)
+                await self._ephemeral(channel, user, None, blocks.safe(f"{thread_id} ({info.environment}): {info.status} — {info.headline}"
                                                                         + (f" (waiting for {info.waiting_for})" if info.waiting_for else "")))
             except CloudDoctorError as exc:
                 await self._ephemeral(channel, user, None, blocks.safe(str(exc)))
             return
         approved = word == "approve"
-        role = await self._role_for(thread_id, None, user, channel, approved)
+        role = await self._role_for(thread_id, None, user, channel, await self._thread_ts(thread_id), approved)
         if role is None:
             return
         confirmation = rest[1] if approved and len(rest) >= 2 and rest[0].lower() == "confirm" else None
         reason = "" if approved else " ".join(rest) or "rejected in Slack"
-        await self._decide(thread_id, user, role, approved, channel, reason=reason, confirmation=confirmation)
-
-    async def _decide(self, thread_id: str, user: str, role: str, approved: bool, channel: str, *,
-                      reason: str = "", confirmation: str | None = None) -> None:
-        decision = ApprovalDecision(request_id="pending", user=self._user_ref(user), role=role, approved=approved,
-                                    reason=reason, confirmation=confirmation)
+        decision = self._decision(thread_id, user, role, approved, reason=reason, confirmation=confirmation)
         try:
-            await self.service.decide(thread_id, decision)
+            await self.service.decide(thread_id, decision, reply_to=SlackOrigin(channel=channel, user=user))
+        except ConfirmationNeeded as exc:
+            await self._ephemeral(channel, user, None, f"this destroys {exc.expected}: approve with "
+                                  f"`{self.config.command} approve {thread_id} confirm {exc.expected}`, or use the button")
         except CloudDoctorError as exc:
-            where = parse_thread_id(thread_id)
-            await self._ephemeral(channel, user, where[1] if where else None, f"not recorded: {blocks.safe(str(exc))}")
+            await self._ephemeral(channel, user, None, f"not recorded: {blocks.safe(str(exc))}")
 
-    # ------------------------------------------------------------ output
+    async def _on_emergency(self, ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        self._background(self._emergency(body), "slack-emergency")
 
-    async def on_event(self, event: RunEvent) -> None:
-        """Post a run's events into its Slack thread (runs from other doors are not ours to post)."""
-        where = parse_thread_id(event.thread_id)
-        if where is None:
+    async def _emergency(self, body: dict[str, Any]) -> None:
+        """Ask a blocked request again as an emergency, in the same Slack thread, as the person who clicked."""
+        user = body["user"]["id"]
+        channel, thread_ts = self._where(body)
+        try:
+            thread_id = json.loads(body["actions"][0]["value"])["t"]
+            info = await self.service.thread(thread_id)
+        except (KeyError, IndexError, TypeError, ValueError, CloudDoctorError):
+            await self._ephemeral(channel, user, thread_ts, "this run is gone; ask again with `/doctor emergency …`")
             return
-        channel, ts = where
-        data = event.data
-        if event.type == "progress":
-            msg_ts, lines = self._progress.get(event.thread_id, (None, []))
-            lines.append(data.get("text", ""))
-            msg_ts = await self._upsert(channel, ts, msg_ts, blocks.progress_message(lines))
-            self._progress[event.thread_id] = (msg_ts, lines)
-        elif event.type == "report":
-            for message in blocks.report_messages(data.get("status", ""), data.get("headline", ""), data.get("markdown", "")):
-                await self._post(channel, ts, **message)
-        elif event.type == "approval":
-            view = ApprovalView.model_validate({k: v for k, v in data.items() if k != "update"})
-            known = self._approvals.setdefault(event.thread_id, {})
-            old_ts = known[view.request_id][0] if view.request_id in known else None
-            new_ts = await self._upsert(channel, ts, old_ts, blocks.approval_message(view))
-            known[view.request_id] = (new_ts or "", view)
-            msg_ts, lines = self._progress.get(event.thread_id, (None, []))
-            if msg_ts:
-                await self._upsert(channel, ts, msg_ts, blocks.progress_message(lines, finished="awaiting_approval"))
-        elif event.type == "decision":
-            verb = "✔️ approved" if data.get("approved") else "✖️ rejected"
-            needed = f" — still needed: {data['still_needed']}" if data.get("still_needed") else ""
-            await self._post(channel, ts, text=f"{verb} by {blocks.safe(data.get('user'))} ({blocks.safe(data.get('role'))}){blocks.safe(needed)}")
-        elif event.type == "error":
-            await self._post(channel, ts, text=f"⚠️ {blocks.safe(data.get('message'))}")
-        elif event.type == "done":
-            await self._close(event.thread_id, channel, ts, data.get("status", "completed"))
+        place = await self.service.call(self.service._store().slack_place, thread_id)
+        if info.request is None or place is None:
+            await self._ephemeral(channel, user, thread_ts, "I do not have this request any more; ask again with `/doctor emergency …`")
+            return
+        request = info.request.model_copy(update={"emergency": True, "user": self._user_ref(user), "at": self.service.request_time()})
+        new_id = new_thread_id("slack")
+        again = SlackPlace(thread_id=new_id, channel=place.channel, thread_ts=place.thread_ts, environment=place.environment)
+        await self.service.start(request, new_id, keys=[f"slack-trigger:{body.get('trigger_id')}"] if body.get("trigger_id") else [],
+                                 slack=again, reply_to=SlackOrigin(channel=place.channel, user=user, thread_ts=place.thread_ts))
 
-    async def _close(self, thread_id: str, channel: str, ts: str, status: str) -> None:
-        msg_ts, lines = self._progress.pop(thread_id, (None, []))
-        if msg_ts:
-            await self._upsert(channel, ts, msg_ts, blocks.progress_message(lines, finished=status))
-        for approval_ts, view in self._approvals.pop(thread_id, {}).values():
-            if approval_ts:
-                await self._upsert(channel, ts, approval_ts, blocks.approval_message(view, closed=status))
+    # -------------------------------------------------------------- output
 
-    async def _upsert(self, channel: str, thread_ts: str, msg_ts: str | None, message: dict[str, Any]) -> str | None:
-        if msg_ts:
-            await self.client.chat_update(channel=channel, ts=msg_ts, **redact_value(message))
-            return msg_ts
-        response = await self._post(channel, thread_ts, **message)
-        return response.get("ts") if response else None
-
-    async def _post(self, channel: str, thread_ts: str, **message: Any) -> Any:
-        message["text"] = message.get("text") or ""
-        return await self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, **redact_value(message))
+    async def _reply(self, channel: str, thread_ts: str, text: str) -> None:
+        try:
+            await self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=redact(text))
+        except SlackApiError as exc:
+            log.warning("could not reply in %s: %s", channel, exc.response.get("error"))
 
     async def _ephemeral(self, channel: str, user: str, thread_ts: str | None, text: str) -> None:
         extra = {"thread_ts": thread_ts} if thread_ts else {}
-        await self.client.chat_postEphemeral(channel=channel, user=user, text=redact(text), **extra)
+        try:
+            await self.client.chat_postEphemeral(channel=channel, user=user, text=redact(text), **extra)
+        except SlackApiError as exc:
+            log.warning("could not answer %s privately: %s", user, exc.response.get("error"))
 
 
-def mount_slack(app: Any, service: RunService, setup: SlackSetup | None = None) -> SlackDoor:
-    """Serve the Slack door at POST /slack/events of a FastAPI app, sharing its run service."""
-    door = SlackDoor(setup or SlackSetup.from_env(service.settings), service)
+def mount_slack(app: Any, service: RunService, setup: SlackSetup | bool, report: DoorReport) -> SlackDoor:
+    """Serve the Slack door at POST /slack/events (and over Socket Mode when an app token is set)."""
+    if setup is True:
+        found = slack_setup_from_env(service.settings, report)
+        if found is None:
+            raise ConfigError("the Slack door needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET or SLACK_APP_TOKEN")
+        setup = found
+    assert isinstance(setup, SlackSetup)
+    door = SlackDoor(setup, service)
+    modes = [m for m, on in (("HTTP at POST /slack/events", setup.signing_secret), ("Socket Mode", setup.app_token)) if on]
+    api = os.environ.get("SLACK_API_URL")
+    report.on("slack", " and ".join(modes) + f", {setup.config.command}, config {os.environ.get('CLOUD_DOCTOR_SLACK_CONFIG') or 'config/slack.yaml'}"
+              + (f", Web API at {api}" if api else ""))
 
     @app.post("/slack/events", include_in_schema=False)
     async def slack_events(request: HttpRequest) -> Any:
+        if not setup.signing_secret:
+            return JSONResponse({"error": "this server takes Slack over Socket Mode only (no SLACK_SIGNING_SECRET)"}, status_code=404)
+        body = (await request.body()).decode("utf-8", errors="replace")
+        problem = check_slack_body(setup.signing_secret, dict(request.headers), body)
+        if problem is not None:
+            status, message = problem
+            return JSONResponse({"error": message}, status_code=status)
         return await door.handler.handle(request)
 
     app.state.slack = door

@@ -16,9 +16,15 @@ from tools.redact import redact
 
 SECTION_LIMIT = 2900  # Slack allows 3000 characters in a section's text
 MAX_BLOCKS = 45  # Slack allows 50 blocks per message
-APPROVE, REJECT, CONFIRM_VIEW = "cd_approve", "cd_reject", "cd_confirm"
+APPROVE, REJECT, CONFIRM_VIEW, EMERGENCY = "cd_approve", "cd_reject", "cd_confirm", "cd_emergency"
+PROGRESS_KEEP = 15  # progress lines shown; older ones are counted
 STATUS_ICON = {"completed": "✅", "awaiting_approval": "⏸️", "rejected": "🚫", "blocked": "⛔", "needs_input": "❓",
                "failed": "⚠️", "running": "⏳"}
+
+
+def tagged(environment: str, text: str) -> str:
+    """Every post names the environment the run is about, first."""
+    return f"`{environment}` {text}"
 
 
 def escape(text: str) -> str:
@@ -68,26 +74,48 @@ def chunk(text: str, limit: int = SECTION_LIMIT) -> list[str]:
     return [p for p in parts if p.strip()]
 
 
-def report_messages(status: str, headline: str, markdown: str) -> list[dict[str, Any]]:
+def report_messages(status: str, headline: str, markdown: str, environment: str) -> list[dict[str, Any]]:
     """One or more messages (text + blocks) carrying the whole report."""
-    title = f"{STATUS_ICON.get(status, '')} *{safe(status.replace('_', ' '))}*: {safe(headline)}"
+    title = tagged(environment, f"{STATUS_ICON.get(status, '')} *{safe(status.replace('_', ' '))}*: {safe(headline)}")
     body = markdown.split("\n", 1)[1] if markdown.startswith("## ") and "\n" in markdown else markdown  # its own title line
     sections = [title, *chunk(to_mrkdwn(body.strip()))] if body.strip() else [title]
     blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": s}} for s in sections]
-    fallback = redact(f"{status.replace('_', ' ')}: {headline}")[:300]
+    fallback = redact(f"{status.replace('_', ' ')} ({environment}): {headline}")[:300]
     return [{"text": fallback, "blocks": blocks[i:i + MAX_BLOCKS]} for i in range(0, len(blocks), MAX_BLOCKS)]
 
 
-def progress_message(lines: list[str], finished: str | None = None, keep: int = 15) -> dict[str, Any]:
+def progress_message(lines: list[str], environment: str, finished: str | None = None, total: int | None = None,
+                     keep: int = PROGRESS_KEEP) -> dict[str, Any]:
+    """The run's one progress message: the last `keep` steps, the count of all of them, and how it ended."""
+    total = len(lines) if total is None else total
     if finished == "awaiting_approval":
         head = f"{STATUS_ICON[finished]} waiting for approval"
     else:
         head = f"{STATUS_ICON.get(finished or 'running', '')} " + (f"finished ({finished.replace('_', ' ')})" if finished else "working…")
     shown = lines[-keep:]
-    more = f"_… {len(lines) - keep} earlier step(s)_\n" if len(lines) > keep else ""
+    more = f"_… {total - len(shown)} earlier step(s)_\n" if total > len(shown) else ""
     body = more + "\n".join(f"• {safe(line)}" for line in shown)
-    text = f"{head} — {len(lines)} step(s)\n{body}" if body else head
+    text = tagged(environment, f"{head} — {total} step(s)\n{body}" if body else head)
     return {"text": text[:3000]}
+
+
+def decision_text(data: dict[str, Any], environment: str) -> str:
+    verb = "✔️ approved" if data.get("approved") else "✖️ rejected"
+    needed = f" — still needed: {data['still_needed']}" if data.get("still_needed") else ""
+    return tagged(environment, f"{verb} by {safe(data.get('user'))} ({safe(data.get('role'))}){safe(needed)}")
+
+
+def with_emergency_button(message: dict[str, Any], thread_id: str) -> dict[str, Any]:
+    """A blocked report offers to ask again as an emergency (the override needs its own approval)."""
+    button = {"type": "actions", "block_id": "cd_emergency", "elements": [
+        {"type": "button", "action_id": EMERGENCY, "value": json.dumps({"t": thread_id}),
+         "text": {"type": "plain_text", "text": "Ask as an emergency"},
+         "confirm": {"title": {"type": "plain_text", "text": "Emergency override"},
+                     "text": {"type": "mrkdwn", "text": "This asks again, outside the deployment window. The override needs its own "
+                                                        "approval (config/policy.yaml emergency_override) on top of the usual ones."},
+                     "confirm": {"type": "plain_text", "text": "Ask"}, "deny": {"type": "plain_text", "text": "Cancel"}}},
+    ]}
+    return {**message, "blocks": [*message.get("blocks", []), button]}
 
 
 def approval_message(view: ApprovalView, closed: str | None = None) -> dict[str, Any]:
@@ -129,7 +157,8 @@ def confirm_modal(view: ApprovalView, metadata: dict[str, Any]) -> dict[str, Any
         "submit": {"type": "plain_text", "text": "Approve"}, "close": {"type": "plain_text", "text": "Cancel"},
         "blocks": [
             {"type": "section", "text": {"type": "mrkdwn", "text": f"*{safe(view.action)[:2000]}*\nin *{safe(view.environment)}*, risk {safe(view.risk)}"}},
-            {"type": "input", "block_id": "confirm", "label": {"type": "plain_text", "text": f"Type {view.confirmation} to confirm"},
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"This destroys *{safe(view.confirmation)}*. To approve, type its name below."}},
+            {"type": "input", "block_id": "confirm", "label": {"type": "plain_text", "text": f"Environment name ({view.confirmation})"},
              "element": {"type": "plain_text_input", "action_id": "value"}},
             {"type": "input", "block_id": "reason", "optional": True, "label": {"type": "plain_text", "text": "Reason"},
              "element": {"type": "plain_text_input", "action_id": "value"}},
@@ -140,6 +169,8 @@ def confirm_modal(view: ApprovalView, metadata: dict[str, Any]) -> dict[str, Any
 HELP = (
     "*Cloud Doctor* — `/doctor <what is wrong or what you need> [dev|staging|prod]`\n"
     "• `/doctor web2 memory keeps growing prod` — diagnose, propose a fix, ask for approvals in the thread\n"
+    "• `/doctor emergency <what to change> prod` — ask outside the deployment window (the override needs its own approval)\n"
     "• `/doctor approve <run> [confirm <env>]` · `/doctor reject <run> [reason]` · `/doctor status <run>`\n"
+    "Without an environment word, the channel's environment applies (config/slack.yaml `channels`).\n"
     "Approvals use your roles from config/slack.yaml; the policy (config/policy.yaml) says who must approve what."
 )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qs
@@ -34,15 +35,21 @@ class FakeSlack:
     def __init__(self) -> None:
         self.calls: list[SlackCall] = []
         self.outside_channels: set[str] = set()  # channels the bot was not invited to
+        self.rate_limited: dict[str, list[int]] = {}  # method -> Retry-After seconds of the next 429 answers
+        self.socket_url: str | None = None  # what apps.connections.open answers (a Socket Mode fake)
         self._cond = threading.Condition()
+        self.limited_answers: list[str] = []  # methods answered 429, in order
         self._ts = itertools.count(1)
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_GET(self) -> None:  # noqa: N802 (slack_sdk reads some methods, conversations.replies, with GET)
+                self.do_POST(query=self.path.split("?", 1)[1] if "?" in self.path else "")
+
+            def do_POST(self, query: str | None = None) -> None:  # noqa: N802 (http.server's naming)
                 length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length).decode("utf-8")
-                if "json" in (self.headers.get("Content-Type") or ""):
+                raw = query if query is not None else self.rfile.read(length).decode("utf-8")
+                if query is None and "json" in (self.headers.get("Content-Type") or ""):
                     args = json.loads(raw or "{}")
                 else:
                     args = {k: v[0] for k, v in parse_qs(raw).items()}
@@ -50,6 +57,18 @@ class FakeSlack:
                     if isinstance(args.get(key), str):
                         args[key] = json.loads(args[key])
                 method = self.path.split("?", 1)[0].rsplit("/", 1)[-1]
+                if isinstance(args.get("metadata"), str):
+                    args["metadata"] = json.loads(args["metadata"])
+                retry_after = fake._limited(method)
+                if retry_after is not None:
+                    data = json.dumps({"ok": False, "error": "ratelimited"}).encode()
+                    self.send_response(429)
+                    self.send_header("Retry-After", str(retry_after))
+                    self.send_header("Content-Type", "application/json; charset=utf-8")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
                 body = fake._answer(method, args)
                 data = json.dumps(body).encode()
                 self.send_response(200)
@@ -65,10 +84,33 @@ class FakeSlack:
         self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/api/"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
+    def _limited(self, method: str) -> int | None:
+        with self._cond:
+            queue = self.rate_limited.get(method)
+            if queue:
+                self.limited_answers.append(method)
+                return queue.pop(0)
+        return None
+
+    def rate_limit(self, method: str, *retry_after: int) -> None:
+        """Answer the next calls of `method` with 429 and these Retry-After values."""
+        with self._cond:
+            self.rate_limited.setdefault(method, []).extend(retry_after)
+
+    def _replies(self, channel: str, ts: str) -> list[dict[str, Any]]:
+        return [{"ts": c["answered_ts"], "text": c.get("text", ""), "metadata": c.get("metadata"), "thread_ts": c.get("thread_ts")}
+                for c in self.calls if c.method == "chat.postMessage" and c.get("channel") == channel
+                and (c.get("thread_ts") == ts or c.get("answered_ts") == ts)]
+
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         body: dict[str, Any] = {"ok": True}
         if method == "chat.postMessage" and args.get("channel") in self.outside_channels:
             body = {"ok": False, "error": "not_in_channel"}
+        elif method == "conversations.replies":
+            with self._cond:
+                body.update(messages=self._replies(args.get("channel", ""), args.get("ts", "")), has_more=False)
+        elif method == "apps.connections.open":
+            body.update(url=self.socket_url)
         elif method == "auth.test":
             body.update(user_id=BOT_USER, bot_id="BDOC", team_id="T0TEAM", user="doctor", team="test")
         elif method in ("chat.postMessage", "chat.update"):
@@ -79,7 +121,7 @@ class FakeSlack:
         elif method == "views.open":
             body.update(view={"id": "V1"})
         with self._cond:
-            self.calls.append(SlackCall(method=method, answered_ts=body.get("ts"), **args))
+            self.calls.append(SlackCall(method=method, answered_ts=body.get("ts"), received_at=time.monotonic(), **args))
             self._cond.notify_all()
         return body
 

@@ -18,7 +18,6 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from slack_sdk.web.async_client import AsyncWebClient
 
 from agents.llm import ModelRouter, ModelsConfig, RoleConfig
 from config.settings import Settings, reset_settings
@@ -32,7 +31,9 @@ from tests.cli_helpers import REPO, cli
 from tests.fake_slack import FakeSlack
 from tests.llm_servers import FakeModelServer
 from tests.secrets_corpus import CASES, leaked
-from tests.test_slack_app import CHANNEL, SECRET, USERS, SlackHarness
+from interfaces.slack_outbox import make_web_client, outbox_factory_from_env
+from tests.doors_harness import worker_thread
+from tests.test_slack_app import CHANNEL, SECRET, USERS, SlackHarness, _server_loop
 from tests.test_web import ALICE, bearer, read_events
 from tests.web_server import serve
 from tools.audit import AuditLog
@@ -124,12 +125,16 @@ def doors(tmp_path, monkeypatch, model):
     tokens = tmp_path / "tokens.yaml"
     tokens.write_text(f"tokens:\n  - {{user: alice, name: Alice, roles: [developer], token: {ALICE}}}\n")
     with FakeSlack() as fake:
-        client = AsyncWebClient(token="xoxb-0000000000-test", base_url=fake.base_url)
-        setup = SlackSetup(SlackConfig(users=USERS, channels={CHANNEL: "prod"}), SECRET, client)
+        monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-0000000000-test")
+        monkeypatch.setenv("SLACK_API_URL", fake.base_url)
+        setup = SlackSetup(SlackConfig(users=USERS, channels={CHANNEL: "prod"}), SECRET, make_web_client("xoxb-0000000000-test"))
         config = WebConfig(tokens_file=tokens, world=DoorWorld(world="recorded", scenario=planted_scenario(tmp_path)), keepalive_s=1)
         app = create_app(config, settings, slack=setup)
-        with serve(app) as base, httpx.Client(base_url=base, timeout=120) as http:
+        # The doors only queue runs; a worker (here in-process) runs them and posts to Slack.
+        with worker_thread(settings, outbox_factory=outbox_factory_from_env(settings)), serve(app) as base, \
+                httpx.Client(base_url=base, timeout=120) as http:
             harness = SlackHarness(base, fake, app, settings)
+            harness.loop = _server_loop(app)
             yield http, harness
             harness.wait_idle()
     reset_settings()

@@ -1,7 +1,7 @@
 """The Slack door end to end: signed requests to the real bolt app served by uvicorn, a fake Slack Web API.
 
-The run is the real graph over a recorded incident (the prod memory leak on
-web2): a slash command is acknowledged at once, the report and an approval
+The run is the real graph over a recorded incident (a prod batch job saturating
+web3's CPU): a slash command is acknowledged at once, the report and an approval
 request land in the thread, two clicks from the right roles resume and finish
 the run, an unmapped user's click is refused, and a retried event runs once.
 """
@@ -23,17 +23,18 @@ from slack_sdk.web.async_client import AsyncWebClient
 from config.settings import Settings, reset_settings
 from graphs.threads import open_registry
 from graphs.errors import ConfigError
-from interfaces.slack_app import (
-    SlackConfig, SlackSetup, SlackUser, load_slack_config, parse_thread_id, split_environment,
-)
+from interfaces.queue.store import open_store
+from interfaces.slack_app import SlackConfig, SlackSetup, SlackUser, load_slack_config, parse_request_words, split_environment
+from interfaces.slack_outbox import make_web_client, outbox_factory_from_env
 from interfaces.web.app import create_app
 from interfaces.web.config import WebConfig
 from interfaces.web.runs import DoorWorld
+from tests.doors_harness import wait_drained, worker_thread
 from tests.fake_slack import FakeSlack, SlackCall, signed_headers
 from tests.web_server import serve
 
 REPO = Path(__file__).resolve().parent.parent
-SCENARIO = REPO / "evals" / "scenarios" / "memory-leak-api.yaml"
+SCENARIO = REPO / "evals" / "scenarios" / "incidents" / "cpu-saturation-settlement-batch.yaml"
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 USERS = {
     "UALICE01": SlackUser(name="alice", roles=["developer"]),
@@ -43,7 +44,7 @@ USERS = {
 }
 CHANNEL = "CPRODOPS"
 TUESDAY = datetime.fromisoformat("2026-03-03T10:00:00+09:00")  # inside prod's deployment window
-ASK = "web2 api memory keeps growing, OOM killer fired; DSN postgres://app:hunter2@db1:5432/shop prod"
+ASK = "web3 load average 14.8 on 4 vCPU, api p99 latency 2.9s; DSN postgres://app:hunter2@db1:5432/shop prod"
 
 
 class SlackHarness:
@@ -87,13 +88,21 @@ class SlackHarness:
         return self._post(body, "application/json", retry)
 
     def wait_idle(self) -> None:
-        service = self.app.state.runs
-        asyncio.run_coroutine_threadsafe(service.wait_idle(), service.loop).result(120)
+        """Until the door's own replies are sent and the workers have finished every queued job."""
+        door = self.app.state.slack
+        asyncio.run_coroutine_threadsafe(door.wait_idle(), self.loop).result(120)
+        wait_drained(self.settings)
+
+    def thread_of(self, thread_ts: str, channel: str = CHANNEL) -> str:
+        """The run that posts in a Slack thread."""
+        thread_id = open_store(self.settings).slack_thread_run(channel, thread_ts)
+        assert thread_id is not None, f"no run posts in {channel} {thread_ts}"
+        return thread_id
 
 
 @pytest.fixture
 def slack(request, tmp_path, monkeypatch):
-    """The web app with the Slack door, a fake Slack, and the recorded memory leak (or, parametrized "live",
+    """The web app with the Slack door, a fake Slack, and the recorded CPU saturation (or, parametrized "live",
     the live world over a copy of the reference Terraform project with the stand-in terraform)."""
     monkeypatch.setenv("CLOUD_DOCTOR_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("CLOUD_DOCTOR_MEMORY_ENABLED", "false")
@@ -104,17 +113,24 @@ def slack(request, tmp_path, monkeypatch):
                         terraform_bin=str(REPO / "tests" / "fake_terraform" / "terraform"))
     monkeypatch.setenv("FAKE_TF_LOG", str(tmp_path / "terraform-calls.log"))
     with FakeSlack() as fake:
-        client = AsyncWebClient(token="xoxb-0000000000-test", base_url=fake.base_url)
-        setup = SlackSetup(SlackConfig(users=USERS, channels={CHANNEL: "prod"}), SECRET, client)
+        monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-0000000000-test")
+        monkeypatch.setenv("SLACK_API_URL", fake.base_url)
+        setup = SlackSetup(SlackConfig(users=USERS, channels={CHANNEL: "prod"}), SECRET, make_web_client("xoxb-0000000000-test"))
         live = getattr(request, "param", None) == "live"
         config = WebConfig(world=DoorWorld(world="live") if live else DoorWorld(world="recorded", scenario=SCENARIO))
         clock = (lambda: TUESDAY) if live else None
         app = create_app(config, settings, slack=setup, clock=clock)
-        with serve(app) as base:
+        with worker_thread(settings, outbox_factory=outbox_factory_from_env(settings)), serve(app) as base:
             harness = SlackHarness(base, fake, app, settings)
+            harness.loop = _server_loop(app)
             yield harness
             harness.wait_idle()
     reset_settings()
+
+
+def _server_loop(app):
+    """The server's event loop (the harness schedules waits on it)."""
+    return app.state.runs.feed._task.get_loop()
 
 
 def _in_thread(ts: str):
@@ -137,23 +153,27 @@ def test_slash_command_acks_at_once_then_posts_report_and_approval_in_the_thread
     assert not slack.fake.find("chat.postMessage", _approval), "the door answered only after the run (Slack gives up after 3 s)"
 
     root = slack.fake.wait_for("chat.postMessage", lambda c: "thread_ts" not in c)[0]
-    assert root["channel"] == CHANNEL and "<@UALICE01> asked (prod)" in root["text"]
+    assert root["channel"] == CHANNEL and root["text"].startswith("`prod` 🩺 <@UALICE01> asked:")
     in_thread = _in_thread(root["answered_ts"])
     approval = slack.fake.wait_for("chat.postMessage", lambda c: in_thread(c) and _approval(c))[0]
     text = _block_text(approval)
-    for must in ("systemctl restart api", "risk high", "*Rollback*", "*Cost*", "*Still needed*", "devops-lead or cto", "memory"):
+    for must in ("kill -s TERM 30211", "risk high", "*Rollback*", "*Cost*", "*Still needed*", "devops-lead or cto", "web3"):
         assert must in text, must
-    report = slack.fake.wait_for("chat.postMessage", lambda c: in_thread(c) and "memory_leak" in _block_text(c))[0]
+    report = slack.fake.wait_for("chat.postMessage", lambda c: in_thread(c) and "cpu_saturation" in _block_text(c))[0]
     assert "awaiting approval" in report["text"]
     slack.wait_idle()
 
     progress = slack.fake.find("chat.postMessage", lambda c: in_thread(c) and "working" in c.get("text", ""))
     assert len(progress) == 1, "progress goes in one message that is then updated"
     updates = slack.fake.find("chat.update", lambda c: c["ts"] == progress[0]["answered_ts"])
-    assert updates and any("ps aux --sort=-%mem" in u["text"] for u in updates) and updates[-1]["text"].startswith("⏸️ waiting for approval")
+    assert updates and "web3: `" in updates[-1]["text"] and "approval pending" in updates[-1]["text"] and updates[-1]["text"].startswith("`prod` ⏸️ waiting for approval")
+    assert len(updates) <= 3, f"progress edits are throttled; got {len(updates)}"
     dump = "\n".join(c.text_dump() for c in slack.fake.calls)
     assert "hunter2" not in dump, "a secret from the request reached Slack"
-    info = open_registry(slack.settings).get(f"slack-{CHANNEL}-{root['answered_ts']}")
+    thread_posts = [c for c in slack.fake.calls if c.get("thread_ts") == root["answered_ts"] or c.method == "chat.update"]
+    assert all(c.get("text", "").startswith("`prod`") or c.get("text", "").startswith("awaiting approval (prod)")
+               or "Approval needed (prod)" in c.get("text", "") for c in thread_posts), "a post that does not name the environment"
+    info = open_registry(slack.settings).get(slack.thread_of(root["answered_ts"]))
     assert info.status == "awaiting_approval" and info.door == "slack" and info.environment == "prod"
 
 
@@ -184,11 +204,11 @@ def test_two_clicks_from_the_right_roles_resume_and_finish_and_strangers_are_ref
     slack.fake.wait_for("chat.postMessage", lambda c: _in_thread(thread_ts)(c) and "approved by kim (devops-lead)" in c["text"])
     final = slack.fake.wait_for("chat.postMessage", lambda c: _in_thread(thread_ts)(c) and c["text"].startswith("completed"))[0]
     assert "approved by lee (sre)" in _block_text(final) and "approved by kim (devops-lead)" in _block_text(final)
-    assert "systemctl restart api" in _block_text(final)
+    assert "kill -s TERM 30211" in _block_text(final)
     slack.wait_idle()
     closed = slack.fake.find("chat.update", lambda c: c["ts"] == approval["answered_ts"])[-1]
     assert not _approval(closed) and "closed: completed" in _block_text(closed), "buttons stay after the run finished"
-    info = open_registry(slack.settings).get(f"slack-{CHANNEL}-{thread_ts}")
+    info = open_registry(slack.settings).get(slack.thread_of(thread_ts))
     assert info.status == "completed"
     audit = [json.loads(line) for line in (slack.settings.audit_log).read_text().splitlines()]
     decisions = [(e["name"], e["role"]) for e in audit if e["event"] == "approval_decision"]
@@ -209,17 +229,17 @@ def test_reject_button_ends_the_run_with_nothing_done(slack):
     assert "nothing was changed" in final["text"]
     slack.wait_idle()
     audit = [json.loads(line) for line in slack.settings.audit_log.read_text().splitlines()]
-    assert not [e for e in audit if e["event"] == "command" and "restart" in e["command"] and e["status"] == "executed"]
+    assert not [e for e in audit if e["event"] == "command" and "kill" in e["command"] and e["status"] == "executed"]
 
 
 @pytest.mark.parametrize("slack", ["live"], indirect=True)
 def test_destroying_prod_asks_to_type_its_name_in_a_modal_or_the_command(slack):
     slack.command("prod 전체 삭제해 prod")
     root = slack.fake.wait_for("chat.postMessage", lambda c: "thread_ts" not in c)[0]
-    thread_id = f"slack-{CHANNEL}-{root['answered_ts']}"
     approval = slack.fake.wait_for("chat.postMessage", lambda c: _in_thread(root["answered_ts"])(c) and _approval(c))[0]
     assert "type `prod` to confirm" in _block_text(approval)
     slack.wait_idle()
+    thread_id = slack.thread_of(root["answered_ts"])
 
     slack.click(approval, "cd_approve", "UKIM0003")
     modal = slack.fake.wait_for("views.open")[0]
@@ -242,7 +262,7 @@ def test_destroying_prod_asks_to_type_its_name_in_a_modal_or_the_command(slack):
 
 def test_a_retried_mention_is_processed_once(slack):
     event = {"type": "app_mention", "user": "ULEE0002", "channel": CHANNEL, "ts": "1700100000.000200",
-             "text": "<@UBOT0DOC> web2 api memory keeps growing, OOM killer fired prod", "event_ts": "1700100000.000200"}
+             "text": "<@UBOT0DOC> web3 load average 14.8 on 4 vCPU, api p99 latency 2.9s prod", "event_ts": "1700100000.000200"}
     assert slack.event(event, "Ev0RETRY01").status_code == 200
     assert slack.event(event, "Ev0RETRY01", retry=1).status_code == 200
     assert slack.event(event, "Ev0RETRY01", retry=2).status_code == 200
@@ -253,7 +273,7 @@ def test_a_retried_mention_is_processed_once(slack):
     assert len([c for c in thread_calls if c["text"].startswith("awaiting approval")]) == 1
     assert not [c for c in thread_calls if "already has a run" in c["text"]], "the retry reached the door"
     runs = open_registry(slack.settings).list()
-    assert [r.thread_id for r in runs] == [f"slack-{CHANNEL}-1700100000.000200"]
+    assert [r.thread_id for r in runs] == [slack.thread_of("1700100000.000200")]
 
 
 def test_requests_with_a_bad_signature_are_refused(slack):
@@ -270,7 +290,8 @@ def test_a_channel_the_app_is_not_in_gets_a_private_hint(slack):
     hint = slack.fake.wait_for("response")[0]
     assert "not_in_channel" in hint["text"] and "/invite" in hint["text"]
     slack.wait_idle()
-    assert not open_registry(slack.settings).list(), "a run started that nobody can follow"
+    [run] = open_registry(slack.settings).list()
+    assert run.status == "failed" and "could not post" in run.headline, "a run went on that nobody can follow"
 
 
 def test_shipped_slack_config_loads_and_unknown_roles_are_refused(tmp_path):
@@ -282,8 +303,9 @@ def test_shipped_slack_config_loads_and_unknown_roles_are_refused(tmp_path):
         load_slack_config(Settings(data_dir=tmp_path), bad)
 
 
-def test_environment_and_thread_ids():
+def test_environment_words():
     assert split_environment("web2 memory keeps growing prod", "dev") == ("web2 memory keeps growing", "prod")
     assert split_environment("why is staging slow", "dev") == ("why is staging slow", "dev")
-    assert parse_thread_id("slack-C0PROD-1700000001.000100") == ("C0PROD", "1700000001.000100")
-    assert parse_thread_id("web-0123456789") is None
+    assert parse_request_words("emergency restart api on web2 prod", "dev") == ("restart api on web2", "prod", True, None)
+    words, env, emergency, problem = parse_request_words("web2 is slow production", "staging")
+    assert env == "staging" and problem and "`production` is not an environment here" in problem and "dev, staging, prod" in problem

@@ -1,7 +1,7 @@
 """The web door's API over a real uvicorn server: token auth, runs, SSE events, decisions, errors as JSON.
 
-Runs are the real graph over a recorded incident (the prod memory leak on
-web2, which needs two approvals, one from devops-lead or cto).
+Runs are the real graph over a recorded incident (a prod batch job saturating
+web3's CPU, whose fix needs two approvals, one from devops-lead or cto).
 """
 
 from __future__ import annotations
@@ -17,12 +17,13 @@ from interfaces.web.app import create_app
 from interfaces.web.auth import token_digest
 from interfaces.web.config import WebConfig, load_web_config
 from interfaces.web.runs import DoorWorld
+from tests.doors_harness import wait_drained, worker_thread
 from tests.web_server import serve
 
 REPO = Path(__file__).resolve().parent.parent
-SCENARIO = REPO / "evals" / "scenarios" / "memory-leak-api.yaml"
+SCENARIO = REPO / "evals" / "scenarios" / "incidents" / "cpu-saturation-settlement-batch.yaml"
 ALICE, LEE, KIM = "alice-token-5d1f0c7e9a", "lee-token-8b2e4d6f10", "kim-token-3c9a7e1b52"
-ASK = {"text": "web2 api memory keeps growing, OOM killer fired", "env": "prod"}
+ASK = {"text": "web3 load average 14.8 on 4 vCPU, api p99 latency 2.9s", "env": "prod"}
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -45,8 +46,9 @@ def web(tmp_path, monkeypatch):
     config = WebConfig(tokens_file=tokens, allowed_origins=["http://shop.example"],
                        world=DoorWorld(world="recorded", scenario=SCENARIO), keepalive_s=1)
     app = create_app(config, settings, slack=False)
-    with serve(app) as base, httpx.Client(base_url=base, timeout=60) as client:
+    with worker_thread(settings), serve(app) as base, httpx.Client(base_url=base, timeout=60) as client:
         yield client, settings
+        wait_drained(settings)
     reset_settings()
 
 
@@ -99,11 +101,11 @@ def test_a_run_streams_progress_report_and_approval_then_two_approvals_finish_it
     events = read_events(client, thread, ALICE, until="approval")
     kinds = [e[1] for e in events]
     assert kinds[0] == "progress" and "report" in kinds and kinds[-1] == "approval"
-    assert any("ps aux --sort=-%mem" in e[2].get("text", "") for e in events if e[1] == "progress")
+    assert any("uptime" in e[2].get("text", "") for e in events if e[1] == "progress")
     report = next(e[2] for e in events if e[1] == "report")
-    assert report["status"] == "awaiting_approval" and "memory_leak" in report["markdown"]
+    assert report["status"] == "awaiting_approval" and "cpu_saturation" in report["markdown"]
     approval = events[-1][2]
-    assert approval["action"] == "on web2: systemctl restart api.service" and approval["risk"] == "high"
+    assert "kill -s TERM 30211" in approval["action"] and approval["risk"] == "high"
     assert approval["rollback"] and approval["cost"] and "devops-lead or cto" in approval["still_needed"]
     assert set(approval["roles"]) >= {"sre", "devops-lead", "cto"}
 
@@ -147,7 +149,7 @@ def test_a_rejected_run_ends_with_nothing_done(web):
     done = read_events(client, thread, ALICE, until="done")
     assert done[-1][2]["status"] == "rejected"
     audit = [json.loads(line) for line in settings.audit_log.read_text().splitlines()]
-    assert not [e for e in audit if e["event"] == "command" and "restart" in e["command"] and e["status"] in ("executed", "skipped")]
+    assert not [e for e in audit if e["event"] == "command" and "kill" in e["command"] and e["status"] in ("executed", "skipped")]
     late = client.post(f"/api/runs/{thread}/decisions", json={"approved": True}, headers=bearer(LEE))
     assert late.status_code == 409 and "not waiting for an approval (status: rejected)" in late.json()["error"]
 
@@ -176,27 +178,34 @@ def test_shipped_web_config_loads(tmp_path):
     assert config.world.world == "live" and config.tokens_path(settings) == tmp_path / "web-tokens.yaml"
 
 
+def _settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", memory_enabled=False)
+
+
 def _app(tmp_path: Path, **kwargs):
     tokens = tmp_path / "tokens.yaml"
     tokens.write_text(f"tokens:\n  - {{user: alice, roles: [developer], token: {ALICE}}}\n"
                       f"  - {{user: kim, roles: [devops-lead, sre], token: {KIM}}}\n")
     config = WebConfig(tokens_file=tokens, world=DoorWorld(world="recorded", scenario=SCENARIO))
-    return create_app(config, Settings(data_dir=tmp_path / "data", memory_enabled=False), slack=False, **kwargs)
+    return create_app(config, _settings(tmp_path), slack=False, **kwargs)
 
 
-def test_a_waiting_run_survives_a_restart_and_is_approved_by_the_new_server(tmp_path, monkeypatch):
+def test_a_waiting_run_survives_a_restart_and_its_stream_resumes_by_last_event_id(tmp_path, monkeypatch):
     monkeypatch.setenv("CLOUD_DOCTOR_MEMORY_ENABLED", "false")
-    with serve(_app(tmp_path)) as base, httpx.Client(base_url=base, timeout=60) as client:
+    with worker_thread(_settings(tmp_path)), serve(_app(tmp_path)) as base, httpx.Client(base_url=base, timeout=60) as client:
         thread = start(client)
-        read_events(client, thread, ALICE, until="approval")
-    with serve(_app(tmp_path)) as base, httpx.Client(base_url=base, timeout=60) as client:
-        snapshot = read_events(client, thread, KIM, until="approval")
-        assert [k for _, k, _ in snapshot] == ["report", "approval"] and snapshot[0][2]["status"] == "awaiting_approval"
-        assert snapshot[1][2]["action"] == "on web2: systemctl restart api.service"
+        before = read_events(client, thread, ALICE, until="approval")
+    last_id = before[-1][0]
+    with worker_thread(_settings(tmp_path)), serve(_app(tmp_path)) as base, httpx.Client(base_url=base, timeout=60) as client:
+        again = read_events(client, thread, KIM, until="approval")
+        assert again == before, "the event log is persisted: a new server replays the same events with the same ids"
         response = client.post(f"/api/runs/{thread}/decisions", json={"approved": True, "role": "sre"}, headers=bearer(KIM))
         assert response.status_code == 200 and response.json()["status"] == "awaiting_approval"
         assert response.json()["pending"]["still_needed"] == (
             "1 approval from senior or devops or sre or devops-lead or cto; 1 approval from devops-lead or cto")
+        resumed = read_events(client, thread, ALICE, until="approval", after=last_id)
+        assert resumed[0][0] == last_id + 1 and [k for _, k, _ in resumed].count("decision") == 1
+        wait_drained(_settings(tmp_path))
 
 
 def test_a_failing_run_ends_with_one_line_and_no_traceback(tmp_path, monkeypatch):
@@ -205,10 +214,11 @@ def test_a_failing_run_ends_with_one_line_and_no_traceback(tmp_path, monkeypatch
     def broken_world(world: str, scenario_path: str | None, environment: str):
         raise RuntimeError("ssh agent vanished\n  File \"x.py\", line 1")
 
-    with serve(_app(tmp_path, context_factory=broken_world)) as base, httpx.Client(base_url=base, timeout=60) as client:
+    with worker_thread(_settings(tmp_path), context_factory=broken_world), serve(_app(tmp_path)) as base, \
+            httpx.Client(base_url=base, timeout=60) as client:
         thread = start(client)
         events = read_events(client, thread, ALICE, until="done")
         error = next(d for _, k, d in events if k == "error")
-        assert error["message"] == "internal error: RuntimeError: ssh agent vanished (see the server log)"
+        assert error["message"] == "internal error: RuntimeError: ssh agent vanished (see the worker log)"
         assert events[-1][2]["status"] == "failed"
         assert client.get(f"/api/runs/{thread}", headers=bearer(ALICE)).json()["status"] == "failed"

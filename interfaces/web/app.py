@@ -1,15 +1,20 @@
-"""The web door: start runs, stream their events (SSE), decide approvals; serves the widget.
+"""The web door: queue runs, stream their events (SSE), take decisions; serves the widget and alert webhooks.
 
-    POST /api/runs                       {text, env, alert?}        -> {thread_id, events_url}
-    GET  /api/runs/{thread}/events       text/event-stream: progress, report, approval, decision, error, done
-    POST /api/runs/{thread}/decisions    {approved, role?, reason, confirmation?}
+    POST /api/runs                       {text, env, alert?}        -> 202 {thread_id, events_url}
+    GET  /api/runs                       the runs this token may see, newest first
     GET  /api/runs/{thread}              status, headline, pending approval, last report
+    GET  /api/runs/{thread}/events       text/event-stream: progress, report, approval, decision, note, error, done
+    POST /api/runs/{thread}/decisions    {approved, role?, reason, confirmation?}
+    POST /api/runs/{thread}/shares       {user}: let another token see the run
     GET  /api/me                         the token's user and roles
+    POST /api/alerts/alertmanager        Alertmanager webhook (bearer CLOUD_DOCTOR_ALERTMANAGER_TOKEN)
+    POST /api/alerts/sns                 CloudWatch alarms through SNS (signed messages from allowed topics)
 
-Every /api call needs `Authorization: Bearer <token>` (tokens file from
-config/web.yaml). Errors are JSON `{"error": "<one line>"}`, never a traceback.
-When SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are set, the Slack door is
-served from the same process at POST /slack/events and shares the runs.
+Every /api call but the alert webhooks needs `Authorization: Bearer <token>`
+(tokens file from config/web.yaml). A token sees the runs it started, runs
+in environments its roles may approve, and runs shared with it. Errors are
+JSON `{"error": "<one line>"}`, never a traceback. The door only validates,
+persists and acknowledges: workers run the graph (interfaces/worker.py).
 """
 
 from __future__ import annotations
@@ -17,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, AsyncIterator
@@ -34,15 +38,21 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from config.settings import Settings, get_settings
 from graphs.errors import CloudDoctorError, ConfigError, NotFoundError, UserInputError
 from graphs.state import ApprovalDecision, Environment, Report, Request, UserRef
+from graphs.threads import ThreadInfo, new_thread_id
 from interfaces.web.auth import AuthError, RoleError, TokenStore, WebUser, require_role
+from interfaces.doors import DoorReport
 from interfaces.web.config import WebConfig, load_web_config
-from interfaces.web.events import ApprovalView, EventLog, approval_view, pick_role
-from interfaces.web.runs import Clock, ContextFactory, RunService
+from interfaces.web.events import ApprovalView, RunEvent, approval_view, pick_role
+from interfaces.web.limits import BodyLimit, TooLarge, check_strings
+from interfaces.web.runs import Clock, ConfirmationNeeded, RunService
+from interfaces.web.visibility import approvable_environments, can_see
+from tools.alerts import parse_alert
 from tools.policy import ApprovalError, default_policy
 from tools.redact import redact_value
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+DECISION_WAIT_S = 30.0  # a decision's answer waits this long for the worker, then says "queued"
 
 
 class RunCreate(BaseModel):
@@ -55,7 +65,7 @@ class RunCreate(BaseModel):
 
 class RunStarted(BaseModel):
     thread_id: str
-    status: str = "running"
+    status: str = "queued"
     events_url: str
     run_url: str
 
@@ -63,9 +73,14 @@ class RunStarted(BaseModel):
 class DecisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     approved: bool
-    role: str | None = Field(default=None, description="one of the token's roles; the most useful one when left out")
+    role: str | None = Field(default=None, max_length=64, description="one of the token's roles; the most useful one when left out")
     reason: str = Field(default="", max_length=2000)
     confirmation: str | None = Field(default=None, max_length=100)
+
+
+class ShareIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    user: str = Field(min_length=1, max_length=100)
 
 
 class RunView(BaseModel):
@@ -75,8 +90,18 @@ class RunView(BaseModel):
     status: str
     headline: str
     waiting_for: str = ""
+    requested_by: str = ""
     pending: ApprovalView | None = None
     report: Report | None = None
+
+
+class RunSummary(BaseModel):
+    thread_id: str
+    door: str
+    environment: str
+    status: str
+    headline: str
+    updated_at: str
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -85,8 +110,8 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
 
 def _install_error_handlers(app: FastAPI) -> None:
     statuses: list[tuple[type[Exception], int]] = [
-        (AuthError, 401), (RoleError, 403), (NotFoundError, 404), (ApprovalError, 409), (UserInputError, 400),
-        (ConfigError, 500), (CloudDoctorError, 500),
+        (AuthError, 401), (RoleError, 403), (NotFoundError, 404), (TooLarge, 413), (ApprovalError, 409),
+        (UserInputError, 400), (ConfigError, 500), (CloudDoctorError, 500),
     ]
 
     async def known(request: HttpRequest, exc: Exception) -> JSONResponse:
@@ -114,44 +139,74 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 def create_app(config: WebConfig | None = None, settings: Settings | None = None, *,
-               context_factory: ContextFactory | None = None, clock: Clock | None = None,
-               slack: Any = None) -> FastAPI:
-    """The ASGI app `cloud-doctor serve` runs; tests pass a config, settings and a recorded-world factory.
+               clock: Clock | None = None, slack: Any = None) -> FastAPI:
+    """The ASGI app of the doors (`cloud-doctor serve` runs it beside its workers).
 
     `slack`: None serves the Slack door when its env vars are set, False never,
-    True always (from env), or an `interfaces.slack_app.SlackSetup`.
+    True always (from env), or an `interfaces.slack_app.SlackSetup`. A broken
+    tokens file or Slack config raises ConfigError here, so the server refuses
+    to start with one line instead of failing every request.
     """
+    from interfaces.slack_app import slack_setup_from_env
+
     settings = settings or get_settings()
     config = config or load_web_config(settings)
-    service = RunService(settings, config.world, context_factory=context_factory, clock=clock)
-    tokens = TokenStore(config.tokens_path(settings), known_roles=default_policy().roles)
+    service = RunService(settings, config.world, clock=clock)
+    policy = default_policy()
+    tokens = TokenStore(config.tokens_path(settings), known_roles=policy.roles)
+    report = DoorReport()
+    count = tokens.check()
+    if count:
+        report.on("web", f"API and widget, {count} token(s) in {tokens.path}")
+    else:
+        report.off("web", f"no tokens file at {tokens.path}: every API request is refused (401); see config/web.yaml")
+    if slack is None:
+        slack = slack_setup_from_env(settings, report)
+    elif slack is False:
+        report.off("slack", "not served by this app")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await service.open()
+        door = getattr(app.state, "slack", None)
+        if door is not None:
+            await door.start()
+        report.log()
         try:
             yield
         finally:
+            if door is not None:
+                await door.stop()
             await service.close()
 
     app = FastAPI(title="Cloud Doctor", lifespan=lifespan, docs_url="/api/docs", openapi_url="/api/openapi.json")
     app.state.runs = service
     app.state.config = config
+    app.state.doors = report
     _install_error_handlers(app)
     if config.allowed_origins:
         app.add_middleware(CORSMiddleware, allow_origins=config.allowed_origins, allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type", "Last-Event-ID"], max_age=600)
+    app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes, per_prefix={"/api/alerts/": config.max_alert_body_bytes,
+                                                                                "/slack/": config.max_slack_body_bytes})
 
     def current_user(authorization: str | None = Header(default=None)) -> WebUser:
         return tokens.authenticate(authorization)
+
+    async def visible(thread_id: str, user: WebUser) -> ThreadInfo:
+        info = await service.thread(thread_id)
+        shared = await service.call(service._store().is_shared, thread_id, user.id)
+        if not can_see(user.id, user.roles, info, default_policy(), shared):
+            raise NotFoundError(f"no run with thread id {thread_id!r} that this token may see")
+        return info
 
     @app.get("/", include_in_schema=False)
     async def index() -> RedirectResponse:
         return RedirectResponse("/static/demo.html")
 
     @app.get("/api/health")
-    async def health() -> dict[str, bool]:
-        return {"ok": True}
+    async def health() -> dict[str, Any]:
+        return {"ok": True, "doors": report.states}
 
     @app.get("/api/me")
     async def me(user: WebUser = Depends(current_user)) -> WebUser:
@@ -159,14 +214,15 @@ def create_app(config: WebConfig | None = None, settings: Settings | None = None
 
     @app.post("/api/runs", status_code=202)
     async def create_run(body: RunCreate, user: WebUser = Depends(current_user)) -> RunStarted:
-        from graphs.runner import new_thread_id
-        from tools.alerts import parse_alert
-
         text = (body.text or "").strip() or None
         if text is None and body.alert is None:
             raise UserInputError("say what is wrong or what you want (text), or send an alert")
         if text is not None and len(text) > config.max_text_chars:
-            raise UserInputError(f"text is {len(text)} characters; keep it under {config.max_text_chars}")
+            raise UserInputError(f"text is {len(text):,} characters; keep it under {config.max_text_chars:,}")
+        if body.alert is not None:
+            if len(json.dumps(body.alert)) > config.max_alert_bytes:
+                raise TooLarge(f"the alert is larger than {config.max_alert_bytes:,} bytes; send the alert, not its logs")
+            check_strings(body.alert, config.max_field_chars)
         request = Request(
             text=text, alert=parse_alert(body.alert) if body.alert is not None else None, environment=body.env,
             environment_explicit="env" in body.model_fields_set,
@@ -174,17 +230,32 @@ def create_app(config: WebConfig | None = None, settings: Settings | None = None
             at=service.request_time(),
         )
         thread_id = new_thread_id("web")
-        service.start(request, thread_id)
+        await service.start(request, thread_id)
         return RunStarted(thread_id=thread_id, events_url=f"/api/runs/{thread_id}/events", run_url=f"/api/runs/{thread_id}")
+
+    @app.get("/api/runs")
+    async def list_runs(user: WebUser = Depends(current_user), limit: int = 30) -> list[RunSummary]:
+        envs = approvable_environments(default_policy(), user.roles)
+        runs = await service.call(service._store().visible_runs, user.id, envs, max(1, min(limit, 200)))
+        return [RunSummary(thread_id=r.thread_id, door=r.door, environment=r.environment, status=r.status,
+                           headline=r.headline, updated_at=r.updated_at.isoformat()) for r in runs]
 
     @app.get("/api/runs/{thread_id}")
     async def get_run(thread_id: str, user: WebUser = Depends(current_user)) -> RunView:
-        return await _view(service, thread_id)
+        return _view(await visible(thread_id, user))
+
+    @app.post("/api/runs/{thread_id}/shares")
+    async def share_run(thread_id: str, body: ShareIn, user: WebUser = Depends(current_user)) -> dict[str, str]:
+        await visible(thread_id, user)
+        if body.user not in tokens.users():
+            raise UserInputError(f"no token belongs to user {body.user!r}")
+        await service.call(service._store().share, thread_id, body.user)
+        return {"thread_id": thread_id, "shared_with": body.user}
 
     @app.post("/api/runs/{thread_id}/decisions")
-    async def post_decision(thread_id: str, body: DecisionIn, user: WebUser = Depends(current_user)) -> RunView:
-        info = service.thread(thread_id)  # 404 before anything else
-        pending = await service.pending(thread_id)
+    async def post_decision(thread_id: str, body: DecisionIn, user: WebUser = Depends(current_user)) -> JSONResponse:
+        info = await visible(thread_id, user)
+        pending = info.pending if info.status == "awaiting_approval" else None
         if pending is None:
             raise ApprovalError(f"run {thread_id} is not waiting for an approval (status: {info.status})")
         role = body.role
@@ -195,48 +266,52 @@ def create_app(config: WebConfig | None = None, settings: Settings | None = None
             if role is None:
                 raise RoleError(f"none of your roles ({', '.join(user.roles) or 'none'}) can approve this: "
                                 f"still needed {approval_view(thread_id, pending).still_needed}")
-        decision = ApprovalDecision(request_id="pending", user=UserRef(id=user.id, name=user.name, roles=user.roles), role=role,
+        decision = ApprovalDecision(request_id=pending.id, user=UserRef(id=user.id, name=user.name, roles=user.roles), role=role,
                                     approved=body.approved, reason=body.reason, confirmation=body.confirmation)
-        await service.decide(thread_id, decision)
-        return await _view(service, thread_id)
+        try:
+            outcome = await service.decide(thread_id, decision, wait_s=DECISION_WAIT_S)
+        except ConfirmationNeeded as exc:
+            raise ApprovalError(f"type {exc.expected} in the confirmation box to approve: this destroys {exc.expected}") from None
+        if outcome is None:
+            return JSONResponse(_view(await service.thread(thread_id)).model_dump(mode="json") | {"status": "queued"}, status_code=202)
+        if outcome.status == "refused":
+            raise ApprovalError(outcome.message)
+        return JSONResponse(_view(await service.thread(thread_id)).model_dump(mode="json"))
 
     @app.get("/api/runs/{thread_id}/events")
     async def run_events(thread_id: str, user: WebUser = Depends(current_user),
                          last_event_id: str | None = Header(default=None)) -> StreamingResponse:
-        events = await service.follow_log(thread_id)
+        await visible(thread_id, user)
         after = int(last_event_id) if last_event_id and last_event_id.isdigit() else 0
-        return StreamingResponse(_sse(events, after, config.keepalive_s), media_type="text/event-stream",
+        return StreamingResponse(_sse(service.follow(thread_id, after), config.keepalive_s), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
+    from interfaces.web.alerts import mount_alerts
+
+    mount_alerts(app, service, config, settings, report)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    if slack is None:
-        slack = bool(os.environ.get("SLACK_BOT_TOKEN") and os.environ.get("SLACK_SIGNING_SECRET"))
-    if slack is not False:
+    if slack is not False and slack is not None:
         from interfaces.slack_app import mount_slack
 
-        mount_slack(app, service, None if slack is True else slack)
+        mount_slack(app, service, slack, report)
     return app
 
 
-async def _view(service: RunService, thread_id: str) -> RunView:
-    info = service.thread(thread_id)
-    pending = await service.pending(thread_id) if info.status == "awaiting_approval" else None
-    outcome = service.last_outcome(thread_id)
-    return redact_value(RunView(thread_id=thread_id, door=info.door, environment=info.environment, status=info.status,
-                                headline=info.headline, waiting_for=info.waiting_for,
-                                pending=approval_view(thread_id, pending) if pending else None,
-                                report=outcome.report if outcome is not None else None))
+def _view(info: ThreadInfo) -> RunView:
+    pending = info.pending if info.status == "awaiting_approval" else None
+    return redact_value(RunView(thread_id=info.thread_id, door=info.door, environment=info.environment, status=info.status,
+                                headline=info.headline, waiting_for=info.waiting_for, requested_by=info.requested_by,
+                                pending=approval_view(info.thread_id, pending) if pending else None, report=info.report))
 
 
-async def _sse(events: EventLog, after: int, keepalive_s: float) -> AsyncIterator[str]:
+async def _sse(events: AsyncIterator[RunEvent], keepalive_s: float) -> AsyncIterator[str]:
     """Server-sent events; a comment line every `keepalive_s` keeps idle connections open."""
-    stream = events.follow(after)
     waiting: asyncio.Future[Any] | None = None
     yield "retry: 3000\n\n"
     try:
         while True:
             if waiting is None:
-                waiting = asyncio.ensure_future(stream.__anext__())
+                waiting = asyncio.ensure_future(events.__anext__())
             done, _ = await asyncio.wait({waiting}, timeout=keepalive_s)
             if not done:
                 yield ": keepalive\n\n"
@@ -251,4 +326,4 @@ async def _sse(events: EventLog, after: int, keepalive_s: float) -> AsyncIterato
         if waiting is not None:
             waiting.cancel()
             await asyncio.gather(waiting, return_exceptions=True)
-        await stream.aclose()
+        await events.aclose()  # type: ignore[attr-defined]

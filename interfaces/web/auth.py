@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from pathlib import Path
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from graphs.errors import CloudDoctorError, ConfigError
+
+log = logging.getLogger(__name__)
 
 
 class AuthError(CloudDoctorError):
@@ -62,31 +65,60 @@ def token_digest(token: str) -> str:
 
 
 class TokenStore:
+    """The tokens file, checked at start (a broken file refuses to start) and re-read when it changes.
+
+    A change that breaks the file is logged in one line and the last good
+    tokens stay in force, so a typo while editing never locks everyone out
+    nor turns requests into errors."""
+
     def __init__(self, path: Path, known_roles: list[str] | None = None):
         self.path = Path(path)
         self.known_roles = known_roles
         self._mtime: float | None = None
         self._entries: list[TokenEntry] = []
+        self.problem: str | None = None  # why the last change was not taken (the last good tokens still apply)
+
+    def check(self) -> int:
+        """Read the file now; raise ConfigError (one line) when it is broken. Returns the number of tokens."""
+        if not self.path.exists():
+            return 0
+        self._entries, self._mtime = self._read(), self.path.stat().st_mtime
+        return len(self._entries)
+
+    def _read(self) -> list[TokenEntry]:
+        try:
+            raw = yaml.safe_load(self.path.read_text(encoding="utf-8")) or {}
+            entries = TokenFile.model_validate(raw).tokens
+        except (yaml.YAMLError, ValidationError) as exc:
+            first = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc).splitlines()[0]
+            raise ConfigError(f"{self.path}: {first}") from None
+        for entry in entries:
+            unknown = [r for r in entry.roles if self.known_roles is not None and r not in self.known_roles]
+            if unknown:
+                raise ConfigError(f"{self.path}: user {entry.user!r} has unknown role(s) {', '.join(unknown)} "
+                                  f"(policy.yaml roles: {', '.join(self.known_roles or [])})")
+        return entries
 
     def _load(self) -> list[TokenEntry]:
         try:
             mtime = self.path.stat().st_mtime
         except FileNotFoundError:
-            raise AuthError(f"no web tokens configured: create {self.path} (see config/web.yaml)") from None
+            if self._mtime is None:
+                raise AuthError(f"no web tokens configured: create {self.path} (see config/web.yaml)") from None
+            return self._entries  # removed while running: keep the last good tokens
         if mtime != self._mtime:
             try:
-                raw = yaml.safe_load(self.path.read_text(encoding="utf-8")) or {}
-                entries = TokenFile.model_validate(raw).tokens
-            except (yaml.YAMLError, ValidationError) as exc:
-                first = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc).splitlines()[0]
-                raise ConfigError(f"{self.path}: {first}") from None
-            for entry in entries:
-                unknown = [r for r in entry.roles if self.known_roles is not None and r not in self.known_roles]
-                if unknown:
-                    raise ConfigError(f"{self.path}: user {entry.user!r} has unknown role(s) {', '.join(unknown)} "
-                                      f"(policy.yaml roles: {', '.join(self.known_roles or [])})")
-            self._entries, self._mtime = entries, mtime
+                self._entries = self._read()
+                self.problem = None
+            except ConfigError as exc:
+                if self.problem != str(exc):
+                    log.error("tokens file changed but is broken, keeping the last good tokens: %s", exc)
+                self.problem = str(exc)
+            self._mtime = mtime
         return self._entries
+
+    def users(self) -> list[str]:
+        return [entry.user for entry in self._load()]
 
     def authenticate(self, authorization: str | None) -> WebUser:
         scheme, _, token = (authorization or "").partition(" ")

@@ -80,10 +80,23 @@
   }
 
   // ------------------------------------------------------------ api
+  // A fetch that fails before any answer is either an unreachable server or a page whose origin the
+  // server does not allow (CORS): a no-cors probe tells them apart, and the person reads which.
+  function explainFailure(err) {
+    if (!(err instanceof TypeError)) { return Promise.reject(err); }
+    return fetch(endpoint + "/api/health", { mode: "no-cors" }).then(function () {
+      throw new Error("this page (" + location.origin + ") is not allowed to use Cloud Doctor at " + endpoint +
+        ": ask an admin to add " + location.origin + " to allowed_origins in config/web.yaml");
+    }, function () {
+      throw new Error("cannot reach Cloud Doctor at " + endpoint + "; check the address or try again later");
+    });
+  }
+
   function api(method, path, body) {
     var headers = { "Authorization": "Bearer " + state.token };
     if (body !== undefined) { headers["Content-Type"] = "application/json"; }
     return fetch(endpoint + path, { method: method, headers: headers, body: body === undefined ? undefined : JSON.stringify(body) })
+      .catch(explainFailure)
       .then(function (res) {
         return res.json().catch(function () { return {}; }).then(function (data) {
           if (!res.ok) { throw new Error(data.error || ("HTTP " + res.status)); }
@@ -219,13 +232,17 @@
     var role = el("select", "cd-role");
     var confirm = el("input", "cd-confirm");
     confirm.placeholder = "type " + view.confirmation + " to confirm";
+    confirm.setAttribute("aria-label", "This destroys " + view.confirmation + ". Type its name to approve.");
     var reason = el("input", "cd-reason");
     reason.placeholder = "reason (optional)";
     var approve = el("button", "cd-approve", "Approve");
     var reject = el("button", "cd-reject", "Reject");
     var note = el("div", "cd-note");
     controls.appendChild(role);
-    if (view.confirmation) { controls.appendChild(confirm); }
+    if (view.confirmation) {
+      controls.appendChild(el("div", "cd-confirm-note", "This destroys " + view.confirmation + ". Type its name to approve."));
+      controls.appendChild(confirm);
+    }
     controls.appendChild(reason);
     controls.appendChild(approve);
     controls.appendChild(reject);
@@ -239,9 +256,16 @@
       var mine = (state.me ? state.me.roles : []).filter(function (r) { return v.roles.indexOf(r) >= 0; });
       mine.forEach(function (r) { role.appendChild(el("option", null, r)); });
       role.hidden = mine.length < 2;
-      approve.disabled = mine.length === 0 || v.blocked.length > 0;
+      var own = state.me && v.requested_by_id === state.me.id && !v.self_approval;
+      approve.disabled = mine.length === 0 || v.blocked.length > 0 || own;
+      approve.title = "";
       if (v.blocked.length) { note.textContent = "blocked: " + v.blocked.join("; ") + (v.unblock_hint ? " — " + v.unblock_hint : ""); }
+      else if (own) {
+        note.textContent = "you asked for this change, so you cannot approve it (the policy does not allow self-approval); " +
+          "share the run link with someone who holds " + v.roles.join(" or ");
+      }
       else if (!mine.length) { note.textContent = "your roles cannot approve this; share the run link with someone who holds " + v.roles.join(" or "); }
+      approve.title = note.textContent;
     }
     function decide(approved) {
       approve.disabled = reject.disabled = true;
@@ -275,6 +299,7 @@
     event.preventDefault();
     var text = ui.text.value.trim();
     if (!text) { return; }
+    if (ui.empty && ui.empty.parentNode) { ui.empty.parentNode.removeChild(ui.empty); }
     say("cd-user", text + "  [" + ui.env.value + "]");
     ui.text.value = "";
     api("POST", "/api/runs", { text: text, env: ui.env.value }).then(function (run) {
@@ -301,16 +326,53 @@
     });
   }
 
+  function emptyState() {
+    var box = el("div", "cd-empty");
+    box.appendChild(el("p", "cd-empty-title", "Ask about an incident or a change to your infrastructure."));
+    var list = el("ul");
+    ["web2 memory keeps growing, OOM killer fired (prod)", "add one node to the staging EKS cluster",
+     "how much does dev cost per month?"].forEach(function (example) { list.appendChild(el("li", null, example)); });
+    box.appendChild(list);
+    box.appendChild(el("p", "cd-empty-note", "I diagnose with read-only, guarded commands and ask the right people before anything changes."));
+    return box;
+  }
+
+  var OPEN_KEY = "cd-open:" + endpoint;
+
+  function setOpen(root, launcher, open) {
+    root.hidden = !open;
+    launcher.hidden = open;
+    launcher.setAttribute("aria-expanded", String(open));
+    sessionStorage.setItem(OPEN_KEY, open ? "1" : "0");
+    if (open && ui.text && !ui.form.hidden) { ui.text.focus(); }
+  }
+
   function build() {
     loadCss();
     var target = script.dataset.target ? document.querySelector(script.dataset.target) : null;
     var root = el("section", "cd-widget" + (target ? " cd-inline" : " cd-floating"));
     root.setAttribute("aria-label", "Cloud Doctor");
-    var header = el("header", "cd-header", "Cloud Doctor ");
+    var header = el("header", "cd-header");
+    header.appendChild(el("span", "cd-title", "Cloud Doctor"));
     ui.who = el("span", "cd-who");
     header.appendChild(ui.who);
     ui.log = el("div", "cd-log");
     ui.log.setAttribute("role", "log");
+    ui.empty = emptyState();
+    ui.log.appendChild(ui.empty);
+    var launcher = null;
+    if (!target) {
+      launcher = el("button", "cd-launcher", "Cloud Doctor");
+      launcher.type = "button";
+      launcher.setAttribute("aria-label", "Open Cloud Doctor");
+      var minimize = el("button", "cd-minimize", "–");
+      minimize.type = "button";
+      minimize.title = "Minimize";
+      minimize.setAttribute("aria-label", "Minimize Cloud Doctor");
+      header.appendChild(minimize);
+      launcher.addEventListener("click", function () { setOpen(root, launcher, true); });
+      minimize.addEventListener("click", function () { setOpen(root, launcher, false); });
+    }
     ui.login = el("form", "cd-login");
     var tokenInput = el("input", "cd-token");
     tokenInput.type = "password";
@@ -340,6 +402,10 @@
     root.appendChild(ui.login);
     root.appendChild(ui.form);
     (target || document.body).appendChild(root);
+    if (launcher) {
+      document.body.appendChild(launcher);
+      setOpen(root, launcher, sessionStorage.getItem(OPEN_KEY) === "1" || /#cd-thread=/.test(location.hash));
+    }
     if (state.token) { ui.login.hidden = true; signIn(state.token); }
   }
 

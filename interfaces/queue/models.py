@@ -1,0 +1,81 @@
+"""What crosses the queue: jobs for workers, events for doors, where a run answers in Slack.
+
+A job names a thread and says what to do with it: `start` it with a request,
+or resume it with an input (`decide`: a person's decision). A thread's jobs
+run one at a time, in order, on whichever worker claims them; issue 16's
+"a reply in a thread continues the run" is one more kind beside these.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from graphs.state import ApprovalDecision, Request
+
+JobKind = Literal["start", "decide", "note"]
+EventType = Literal["progress", "report", "approval", "decision", "error", "note", "done"]
+
+
+class SlackOrigin(BaseModel):
+    """Who asked in Slack and where, so a worker can answer them privately (refusals, /invite hints)."""
+
+    model_config = ConfigDict(extra="forbid")
+    channel: str
+    user: str
+    thread_ts: str | None = None
+    response_url: str | None = None
+
+
+class JobSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    thread_id: str
+    kind: JobKind
+    request: Request | None = None  # start
+    decision: ApprovalDecision | None = None  # decide
+    text: str | None = None  # note: something to add to the thread (an alert resolved)
+    world: str = "live"
+    scenario_path: str | None = None
+    reply_to: SlackOrigin | None = None
+
+
+class Job(JobSpec):
+    id: int
+    attempts: int = 1
+    worker: str = ""
+    exhausted: bool = False  # claimed more often than job_max_attempts: reported failed, not run again
+
+
+class JobOutcome(BaseModel):
+    """What a finished job tells the door that queued it (a web decision waits for this)."""
+
+    status: Literal["done", "refused", "failed"]
+    run_status: str = ""
+    message: str = ""
+
+
+class RunEvent(BaseModel):
+    id: int
+    thread_id: str
+    type: EventType
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class SlackPlace(BaseModel):
+    """Where a run posts in Slack and what has been delivered there (the worker's outbox state)."""
+
+    thread_id: str
+    channel: str
+    thread_ts: str | None = None  # None until the root message is posted (slash commands, alerts)
+    root_text: str = ""  # what the root message says, posted by the worker
+    environment: str = "dev"
+    delivered: int = 0  # the last event id posted to Slack
+    delivering: int | None = None  # an event being posted when a worker stopped (checked before posting again)
+    progress_ts: str | None = None
+    progress_lines: list[str] = Field(default_factory=list)
+    progress_count: int = 0
+    progress_edited_at: float = 0.0  # epoch seconds of the last progress post or edit (edits are throttled per thread)
+    approvals: dict[str, str] = Field(default_factory=dict)  # approval request id -> message ts
+    approval_views: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    closed: bool = False
