@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     log_token_budget: int = 2000
     aws_reads: Literal["cli", "api"] = "cli"  # aws.* reads: the aws CLI on the control host, or boto3 from here
     verify_time_scale: float = 1.0  # multiplies the waits of verification reads (tests and demos use small values)
+    # Model sessions (agents/llm_sessions.py): record every model exchange of a run, or answer from a recording.
+    record_llm: Path | None = Field(default=None, description="directory to record model exchanges into")
+    replay_llm: Path | None = Field(default=None, description="directory of recorded model exchanges to answer from")
 
     def path(self, name: str) -> Path:
         """A config file by name, honouring an explicit override."""

@@ -126,6 +126,8 @@ async def refine_with_llm(models: Any, collected: Collected, analysis: Analysis,
         try:
             result = await models.structured("triage", PROMPT, variables, LlmDiagnosis)
         except ProviderError as exc:  # an answer that does not fit the schema arrives as a ProviderError too
+            for spent in (getattr(exc, "usages", None) or {}).values():
+                usage = _add(usage, spent)
             notes.append(AgentNote(agent=AGENT, level="warning", text=redact(f"LLM diagnosis unavailable (attempt {attempt}: {exc})")))
             variables["feedback"] = "Your previous answer could not be read. Answer again, exactly in the requested structure."
             continue

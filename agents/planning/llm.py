@@ -138,6 +138,7 @@ class ModelPlan(BaseModel):
 
     change: SpecChange | None = None
     usage: RoleUsage = Field(default_factory=RoleUsage)
+    usages: dict[str, RoleUsage] = Field(default_factory=dict)  # every billed call, by usage key (fallbacks too)
     rejected: str | None = None
 
 
@@ -152,8 +153,8 @@ async def plan_with_model(models: Any, text: str, spec: dict[str, Any], reading:
     try:
         change = check_draft(answer.value, spec, reading, request_env, env_explicit, rules)
     except DraftRejected as exc:
-        return ModelPlan(usage=answer.usage, rejected=str(exc))
-    return ModelPlan(change=change, usage=answer.usage)
+        return ModelPlan(usage=answer.usage, usages=answer.usages, rejected=str(exc))
+    return ModelPlan(change=change, usage=answer.usage, usages=answer.usages)
 
 
 __all__ = ["PlanDraft", "PlannedValue", "ModelPlan", "DraftRejected", "check_draft", "plan_with_model", "allowed_paths", "ProviderError"]

@@ -73,8 +73,8 @@ async def draft_fix(models: Any, fctx: FixContext) -> tuple[FixPlan | None, list
     try:
         answer = await models.structured("author", PROMPT, variables, AuthoredPatch)
     except ProviderError as exc:
-        return None, [(f"the author model failed ({exc}); a person must write this change", "warning")], {}
-    usage = {"author": answer.usage}
+        return None, [(f"the author model failed ({exc}); a person must write this change", "warning")], dict(getattr(exc, "usages", None) or {})
+    usage = answer.usages or {"author": answer.usage}
     patch: AuthoredPatch = answer.value
     if patch.cannot_fix or (not patch.files and not patch.spec_changes):
         why = patch.cannot_fix or "it returned no change"
