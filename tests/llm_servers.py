@@ -10,7 +10,7 @@ openai client) against these. An answer is a dict, taken FIFO:
   {"error": (status, kind, message)}  an error in the provider's format
   {"hang": True}                    no answer until the server stops (a hung endpoint)
 Any answer may add "stop" (the provider's stop reason, e.g. "max_tokens") and "usage" (token counts).
-When the queue is empty, `strategy(provider, body)` answers (a scripted model); without one, a text.
+When the queue is empty, `strategy(provider, body)` answers (a scripted model); without one, a 503 error.
 The server also serves an OAuth token endpoint (/token) for service-account credentials.
 """
 
@@ -51,8 +51,8 @@ class FakeModelServer:
                     server.requests.append((self.path, body))
                     server.headers.append({k.lower(): v for k, v in self.headers.items()})
                     answer = server.answers.popleft() if server.answers else None
-                if answer is None:
-                    answer = server.strategy(provider, body) if server.strategy else {"text": "no scripted answer"}
+                if answer is None:  # a test that scripted too few answers sees the model fail, not answer
+                    answer = server.strategy(provider, body) if server.strategy else {"error": (503, "ServiceUnavailableException", "no scripted answer")}
                 if answer.get("hang"):
                     server._stop.wait()
                     return

