@@ -76,15 +76,13 @@ async def investigate_incident(ctx: Any, models: Any, collected: Any, analysis: 
         notes.append(AgentNote(agent=AGENT, level="limitation",
                                text="the model investigated without read tools: the typed tool catalogue is not installed"))
 
-    gathered: list[Evidence] = []
-
-    async def validate(answer: LlmDiagnosis) -> str | None:
+    async def validate(answer: LlmDiagnosis, gathered: list[Evidence]) -> str | None:
         return validate_answer(answer, {e.id for e in collected.evidence} | {e.id for e in gathered}, taxonomy)
 
     outcome = await run_loop(models, ROLE, agent="diagnostician", observation=observation(
         collected, analysis, rules, taxonomy, str(models.settings.prompts_dir)), tools=tools, answer_schema=LlmDiagnosis,
         answer_tool=ANSWER_TOOL, answer_description=ANSWER_HELP, validate=validate, budget=budget)
-    gathered.extend(outcome.evidence)
+    gathered = list(outcome.evidence)
     for n, problem in enumerate(outcome.rejections, 1):
         notes.append(AgentNote(agent=AGENT, level="warning", text=redact(f"LLM answer rejected (attempt {n}): {problem}")))
     if outcome.tool_log:

@@ -94,7 +94,7 @@ def parameter_problem(schema: dict[str, Any], params: Any) -> str | None:
 
 
 async def run_loop(models: Any, role: str, *, agent: str, observation: str, tools: list[LoopTool], answer_schema: type[A],
-                   answer_tool: str, answer_description: str, validate: Callable[[A], Awaitable[str | None]],
+                   answer_tool: str, answer_description: str, validate: Callable[[A, list[Evidence]], Awaitable[str | None]],
                    budget: LoopBudget) -> LoopOutcome[A]:
     """Run the loop until an accepted answer, a spent budget or a model failure."""
     outcome: LoopOutcome[A] = LoopOutcome()
@@ -153,10 +153,10 @@ async def run_loop(models: Any, role: str, *, agent: str, observation: str, tool
 
 
 async def _judge_answer(outcome: LoopOutcome[A], schema: type[A], tool: str, args: dict[str, Any],
-                        validate: Callable[[A], Awaitable[str | None]], budget: LoopBudget) -> tuple[str, A | None]:
+                        validate: Callable[[A, list[Evidence]], Awaitable[str | None]], budget: LoopBudget) -> tuple[str, A | None]:
     try:
         answer = parse_answer(AIMessage(content="", tool_calls=[{"name": tool, "args": args, "id": "answer"}]), schema, tool)
-        problem = await validate(answer)
+        problem = await validate(answer, outcome.evidence)  # the loop's own reads may be cited too
     except ValueError as exc:
         answer, problem = None, f"the answer does not fit the schema: {exc}"
     if problem is None and answer is not None:

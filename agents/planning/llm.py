@@ -14,6 +14,7 @@ structured output). Nothing it says is taken on trust:
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 import yaml
@@ -157,7 +158,9 @@ def planning_tools(spec: dict[str, Any]) -> list[Any]:
         path = args["path"].strip()
         if not is_known_path(path):
             raise ToolParamProblem(f"{path}: not a path of the spec")
-        return ToolReply(text=f"{path}: {yaml.safe_dump(value_at(spec, path), allow_unicode=True).strip()}")
+        value = value_at(spec, path)
+        shown = yaml.safe_dump(value, allow_unicode=True).strip() if isinstance(value, (dict, list)) else json.dumps(value, ensure_ascii=False)
+        return ToolReply(text=f"{path}: {shown}")
 
     async def estimate_cost(args: dict[str, Any]) -> ToolReply:
         try:
@@ -196,7 +199,7 @@ async def plan_with_model(models: Any, text: str, spec: dict[str, Any], reading:
     }
     checked: dict[str, SpecChange] = {}
 
-    async def validate(draft: PlanDraft) -> str | None:
+    async def validate(draft: PlanDraft, _gathered: list[Any]) -> str | None:
         try:
             checked["change"] = check_draft(draft, spec, reading, request_env, env_explicit, rules)
         except DraftRejected as exc:

@@ -114,7 +114,7 @@ async def draft_fix(models: Any, fctx: FixContext, check: Check | None = None) -
     }
     accepted: dict[str, FixPlan] = {}
 
-    async def validate(patch: AuthoredPatch) -> str | None:
+    async def validate(patch: AuthoredPatch, _gathered: list[Any]) -> str | None:
         if patch.cannot_fix or (not patch.files and not patch.spec_changes):
             return None  # declining is an answer
         plan = plan_of(patch, fctx)
