@@ -97,7 +97,8 @@ def _to_diagnosis(answer: LlmDiagnosis, collected: Collected, rules: Diagnosis, 
     category = answer.root_cause
     target = rules.target if category == rules.root_cause else build_target(category, view, collected.values, answer.citations)
     reasons = [e.summary for e in collected.evidence if e.id in answer.citations]
-    fix_kind = fix_kind_for(category, remedies, target, reasons)
+    # Agreeing with the rules keeps their kind of fix: they judged it from the analyzers' reasons, not the cited summaries.
+    fix_kind = rules.fix_kind if category == rules.root_cause else fix_kind_for(category, remedies, target, reasons)
     suggested, dropped = judge_suggestions([redact(c) for c in answer.suggested_commands], environment)
     if category == rules.root_cause:  # the rules' typed remedies stand beside the model's
         known = {(a.tool, repr(sorted(a.params.items()))) for a in rules.suggested_actions}
