@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -144,7 +145,7 @@ class ModelRouter:
         config = load_models_config(path)
         if sessions is not None and not sessions.replaying:
             sessions.save_config(config.model_dump(mode="json"))
-        return cls(config, settings, sessions=sessions)
+        return cls(config, settings, sessions=sessions, run=f"run-{uuid.uuid4().hex[:10]}")  # replay and eval name runs by scenario
 
     def for_run(self, run: str) -> "ModelRouter":
         """The same models for one run: its own deadline clock, usage book and replay position."""
