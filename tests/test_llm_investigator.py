@@ -1,7 +1,7 @@
 """The investigation loop, driven through its branches by scripted model servers speaking Bedrock Converse and
 Vertex REST: reads the playbooks did not run, bad arguments, repeated calls, budget hits, invalid answers,
-and endpoints that hang or fail. The tool catalogue is the fake of the same shape (tests/llm_fake_catalogue.py)
-running through the real guard and the recorded world."""
+and endpoints that hang or fail. The tools are the real catalogue's reads, run by the guarded executor
+against the recorded world."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from agents.context import AgentContext
 from agents.diagnostician import diagnostician
 from agents.investigator import budget as budget_module
 from agents.llm import ModelRouter, ModelsConfig, RoleConfig
 from agents.llm_config import Limits
 from config.settings import Settings
 from evals.scenario import load_scenario
-from tests import llm_fake_catalogue
 from tests.llm_scripted import ScriptedChatModel
 from tests.llm_servers import FakeModelServer
 from tools.world import RecordedWorld
@@ -27,12 +27,11 @@ EXAMPLES = Path("/work/shared/scenarios/examples")
 if not EXAMPLES.is_dir():
     EXAMPLES = Path(__file__).resolve().parents[1] / "evals" / "scenarios"
 SONNET = "anthropic.claude-sonnet-4-20250514-v1:0"
-JOURNAL = "journalctl -u api -n 200 --no-pager"
+JOURNAL = "journalctl --no-pager --unit=api.service --lines=200"  # journal.unit(unit=api), as the catalogue renders it
 
 
 @pytest.fixture(autouse=True)
-def catalogue_and_keys(monkeypatch):
-    llm_fake_catalogue.install(monkeypatch)
+def aws_keys(monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
@@ -58,16 +57,15 @@ def memory_leak(extra_journal: bool = True):
     return scn.to_request(), world
 
 
-class BlindWorld(RecordedWorld):
-    """Answers what is asked, but does not list the journal for the rules to find (replay as blind as live)."""
-
-    def recorded_hosts(self) -> dict[str, list[str]]:
-        return {host: [c for c in commands if c != JOURNAL] for host, commands in super().recorded_hosts().items()}
-
-
 async def diagnose(request, world, router, tmp_path) -> dict:
-    ctx = llm_fake_catalogue.CatalogueContext(world=BlindWorld(world), settings=Settings(data_dir=tmp_path), models=router)
+    ctx = AgentContext(world=RecordedWorld(world), settings=Settings(data_dir=tmp_path), models=router)
     return await diagnostician({"request": request}, {"configurable": {"ctx": ctx}})
+
+
+async def next_id(request, world, tmp_path) -> str:
+    """The id the loop's first read gets: the rules' evidence continues."""
+    rules_only = await diagnose(request, world, None, tmp_path)
+    return f"E{len(rules_only['evidence']) + 1}"
 
 
 def answer(root_cause: str, citations: list[str]) -> dict:
@@ -100,7 +98,9 @@ async def test_the_model_reads_what_the_playbooks_did_not_and_cites_it(tmp_path,
     assert [e.id for e in update["evidence"]] == [f"E{i}" for i in range(1, len(update["evidence"]) + 1)]
     assert any(a.action == JOURNAL and a.status == "executed" for a in update["actions"])  # audited like any guarded read
     offered = json.dumps(first_tools)
-    assert "systemd_restart" not in offered and "journal_unit" in offered  # actions are never offered
+    from tools.catalogue import default_catalogue
+
+    assert "journal_unit" in offered and not any(f'"{a.name.replace(".", "_")}"' in offered for a in default_catalogue().tools("action"))
     usage = update["usage"]["triage"]
     assert usage.calls == 2 and usage.provider == provider and usage.cost_usd > 0
     assert any("the model read: journal_unit" in n.text for n in update["notes"])
@@ -120,7 +120,7 @@ async def test_bad_arguments_and_repeated_calls_come_back_as_tool_errors(tmp_pat
         server.answers.append(answer("memory_leak", ["E3"]))
         update = await diagnose(request, world, models(server), tmp_path)
         results = tool_results(server)
-    assert "parameter 'unit'" in results[0] and "does not match" in results[0]
+    assert results[0].startswith("error:") and "unit" in results[0]
     assert "parameter 'host'" in results[1] and "is not one of" in results[1]
     assert "parameter 'lines'" in results[2] and "maximum" in results[2]
     assert "there is no tool 'run_shell'" in results[3]

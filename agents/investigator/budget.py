@@ -31,9 +31,25 @@ class BenchTarget(BaseModel):
     target_calls: int = 8
 
 
+class ToolChoice(BaseModel):
+    """Which catalogue families the diagnostician's model is offered, by the playbooks the incident selected."""
+
+    model_config = ConfigDict(extra="forbid")
+    always: list[str] = Field(default_factory=lambda: ["host", "systemd", "journal"])
+    by_playbook: dict[str, list[str]] = Field(default_factory=dict)
+    max_tools: int = Field(default=48, ge=1, le=200)
+
+    def families(self, playbooks: list[str]) -> list[str]:
+        out = list(self.always)
+        for name in playbooks:
+            out += [f for f in self.by_playbook.get(name, []) if f not in out]
+        return out
+
+
 class InvestigationConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     loops: dict[str, LoopBudget] = Field(default_factory=dict)
+    tools: ToolChoice = Field(default_factory=ToolChoice)
     bench: BenchTarget = Field(default_factory=BenchTarget)
 
     def budget(self, loop: str) -> LoopBudget:

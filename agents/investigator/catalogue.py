@@ -9,10 +9,9 @@ redacted and capped output and its parser's facts come back; the outcome
 becomes ordinary Evidence with the next E-number. Actions are never offered
 and never run here.
 
-Until tools/catalogue.py lands, `load_catalogue()` finds none and the loop
-runs with no read tools (the model answers from the rules' evidence); tests
-give it a fake of the same shape. Switching to the real catalogue is the
-import below, nothing else.
+Where no catalogue can be loaded (a custom config folder without
+config/tools), the loop runs with no read tools: the model answers from
+the rules' evidence and the report says so.
 """
 
 from __future__ import annotations
@@ -79,18 +78,26 @@ def read_session(ctx: Any, agent: str, environment: str, hosts: list[str], next_
                        param_error=param_error, hosts=hosts, next_id=next_id, actions=[])
 
 
-def loop_tools(session: ReadSession) -> list[LoopTool]:
+def loop_tools(session: ReadSession, families: list[str] | None = None, max_tools: int = 200) -> list[LoopTool]:
+    """The session's read tools as loop tools: those of `families` (all when None), at most `max_tools`.
+
+    Every tool takes `host`, one of the incident's hosts: required where the tool reads a host, optional
+    where it reads a cluster, a database or an account (the executor then uses the control host)."""
     out = []
-    for spec in session.specs:
+    chosen = [s for s in session.specs if families is None or s.name.split(".")[0] in families]
+    if families is not None:
+        chosen.sort(key=lambda s: families.index(s.name.split(".")[0]))
+    for spec in chosen[:max_tools]:
         schema = json.loads(json.dumps(spec.json_schema()))
         schema.setdefault("type", "object")
         schema.setdefault("properties", {})
-        if spec.scope == "host":
-            if not session.hosts:
-                continue  # nowhere to run it
-            schema["properties"] = {"host": {"type": "string", "enum": list(session.hosts), "description": "which host to read"},
+        if spec.scope == "host" and not session.hosts:
+            continue  # nowhere to run it
+        if session.hosts:
+            schema["properties"] = {"host": {"type": "string", "enum": list(session.hosts), "description": "which host to read (or run the client on)"},
                                     **schema["properties"]}
-            schema["required"] = ["host", *[r for r in schema.get("required", []) if r != "host"]]
+            if spec.scope == "host":
+                schema["required"] = ["host", *[r for r in schema.get("required", []) if r != "host"]]
         volume = tuple(name for name, p in spec.params.items() if getattr(p, "role", "") == "volume")
         out.append(LoopTool(name=model_name(spec.name), description=f"{spec.description} (scope: {spec.scope})", schema=schema,
                             run=_runner(session, spec), volume_params=volume))
@@ -100,7 +107,7 @@ def loop_tools(session: ReadSession) -> list[LoopTool]:
 def _runner(session: ReadSession, spec: Any) -> Callable[[dict[str, Any]], Any]:
     async def run(args: dict[str, Any]) -> ToolReply:
         params = dict(args)
-        host = params.pop("host", None) if spec.scope == "host" else None
+        host = params.pop("host", None)
         call = session.tool_call_type(tool=spec.name, params=params, host=host)
         try:
             outcome = await session.call(call, timeout=session.timeout_s)
@@ -115,7 +122,9 @@ def _runner(session: ReadSession, spec: Any) -> Callable[[dict[str, Any]], Any]:
 def outcome_reply(evidence_id: str, tool: str, host: str | None, outcome: Any) -> ToolReply:
     """A guarded read's outcome as evidence and as text for the model."""
     verdict, result, facts = outcome.verdict, outcome.result, outcome.facts or {}
-    command = shlex.join(verdict.argv) if getattr(verdict, "argv", None) else tool
+    rendered = getattr(outcome, "call", None)
+    argv = (rendered.argv if rendered is not None else None) or getattr(verdict, "argv", None)
+    command = shlex.join(argv) if argv else tool
     where = f"{host}: " if host else ""
     if result is None:  # the guard did not let it run
         evidence = Evidence(id=evidence_id, kind="command", source=f"{where}{tool}", host=host, command=command, ok=False,

@@ -68,13 +68,14 @@ def observation(collected: Any, analysis: Any, rules: Diagnosis, taxonomy: set[s
 async def investigate_incident(ctx: Any, models: Any, collected: Any, analysis: Any, rules: Diagnosis, remedies: dict[str, Any],
                                environment: str) -> Investigated:
     taxonomy = set(remedies)
-    budget = load_investigation_config(str(ctx.settings.config_dir)).budget("diagnosis")
+    config = load_investigation_config(str(ctx.settings.config_dir))
+    budget = config.budget("diagnosis")
     session = read_session(ctx, AGENT, environment, list(collected.hosts), _id_counter(collected.evidence))
-    tools = loop_tools(session) if session is not None else []
+    tools = loop_tools(session, config.tools.families(list(collected.playbooks)), config.tools.max_tools) if session is not None else []
     notes: list[AgentNote] = []
     if session is None:
         notes.append(AgentNote(agent=AGENT, level="limitation",
-                               text="the model investigated without read tools: the typed tool catalogue is not installed"))
+                               text="the model investigated without read tools: no tool catalogue could be loaded"))
 
     async def validate(answer: LlmDiagnosis, gathered: list[Evidence]) -> str | None:
         return validate_answer(answer, {e.id for e in collected.evidence} | {e.id for e in gathered}, taxonomy)
