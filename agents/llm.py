@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from agents.llm_config import Limits, ModelsConfig, ProviderName, RoleConfig, load_models_config  # noqa: F401 (re-exported)
 from agents.llm_providers import build_chat_model as _build_for_role, truncation_reason
 from agents.llm_sessions import SessionStore, canonical_request
-from agents.llm_usage import UsageBook, failed_call, usage_of, usages_of  # noqa: F401 (usages_of re-exported)
+from agents.llm_usage import failed_call, usage_of, usages_of  # noqa: F401 (usages_of re-exported)
 from config.settings import Settings, get_settings
 from graphs.errors import ConfigError, ProviderError
 from graphs.state import RoleUsage
@@ -125,7 +125,6 @@ class ModelRouter:
         self._models: dict[str, Any] = dict(chat_models or {})
         self.sessions = sessions
         self.run = run
-        self.book = UsageBook()
         self._clock: float | None = None
         self._seen: dict[str, int] = {}
 
@@ -148,7 +147,7 @@ class ModelRouter:
         return cls(config, settings, sessions=sessions, run=f"run-{uuid.uuid4().hex[:10]}")  # replay and eval name runs by scenario
 
     def for_run(self, run: str) -> "ModelRouter":
-        """The same models for one run: its own deadline clock, usage book and replay position."""
+        """The same models for one run: its own deadline clock and replay position."""
         clone = ModelRouter(self.config, self.settings, chat_models=self._models, sessions=self.sessions, run=run)
         clone._models = self._models  # share built clients
         return clone
@@ -206,7 +205,6 @@ class ModelRouter:
             if self.sessions is not None:
                 self.sessions.record(self.run, occurrence, request, message)
         usage = usage_of(message, cfg.provider, cfg.model, self.config.prices)
-        self.book.add(key, usage)
         reason = truncation_reason(message)
         if reason:
             raise _with_usage(TruncatedAnswer(
@@ -224,12 +222,10 @@ class ModelRouter:
             # the wait; the SDK's own timeout (set to the same value) ends it.
             return await asyncio.wait_for(asyncio.to_thread(runnable.invoke, messages), wait)
         except (TimeoutError, asyncio.TimeoutError):
-            self.book.add(key, failed_call(cfg.provider, cfg.model))
             raise _with_usage(ProviderError(f"{who} did not answer within {wait:.0f} s"), {key: failed_call(cfg.provider, cfg.model)}) from None
         except ProviderError as exc:
             raise _with_usage(exc, {})
         except Exception as exc:  # provider SDKs raise many types; the user needs one line
-            self.book.add(key, failed_call(cfg.provider, cfg.model))
             raise _with_usage(ProviderError(f"{who} failed: {_one_line(exc)}"), {key: failed_call(cfg.provider, cfg.model)}) from exc
 
     def _with_cache_points(self, cfg: RoleConfig, messages: list[BaseMessage],

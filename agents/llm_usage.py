@@ -44,25 +44,6 @@ def failed_call(provider: str, model: str) -> RoleUsage:
     return RoleUsage(provider=provider, model=model, failed_calls=1)
 
 
-class UsageBook:
-    """Usage per key ("triage", or "triage (fallback author)"), merged as calls are made."""
-
-    def __init__(self) -> None:
-        self.by_key: dict[str, RoleUsage] = {}
-
-    def add(self, key: str, usage: RoleUsage) -> None:
-        self.by_key = merge_usage(self.by_key, {key: usage})
-
-    def extend(self, usages: dict[str, RoleUsage]) -> None:
-        self.by_key = merge_usage(self.by_key, usages)
-
-    def total(self) -> RoleUsage:
-        return total_usage(self.by_key)
-
-    def snapshot(self) -> dict[str, RoleUsage]:
-        return dict(self.by_key)
-
-
 def total_usage(usages: dict[str, RoleUsage]) -> RoleUsage:
     """All keys added up (provider and model kept only when they are the same everywhere)."""
     out = RoleUsage()
