@@ -85,16 +85,17 @@ def tool_results(server: FakeModelServer, provider: str = "bedrock") -> list[str
 @pytest.mark.parametrize("provider", ["bedrock", "vertex"])
 async def test_the_model_reads_what_the_playbooks_did_not_and_cites_it(tmp_path, provider):
     request, world = memory_leak()
+    new = await next_id(request, world, tmp_path)
     with FakeModelServer() as server:
         server.answers.append({"tool": "journal_unit", "args": {"host": "web2", "unit": "api"}})
-        server.answers.append(answer("memory_leak", ["E3", "E5", "E11"]))
+        server.answers.append(answer("memory_leak", ["E3", "E5", new]))
         update = await diagnose(request, world, models(server, provider), tmp_path)
         first_tools = server.requests[0][1]
-    rules_commands = [e.command for e in update["evidence"] if e.id != "E11"]
-    [read] = [e for e in update["evidence"] if e.id == "E11"]
+    rules_commands = [e.command for e in update["evidence"] if e.id != new]
+    [read] = [e for e in update["evidence"] if e.id == new]
     assert JOURNAL not in rules_commands and read.command == JOURNAL and read.ok and "OOM killer" in read.excerpt
     d = update["diagnosis"]
-    assert d.decided_by == "llm" and d.root_cause == "memory_leak" and "E11" in d.citations
+    assert d.decided_by == "llm" and d.root_cause == "memory_leak" and new in d.citations
     assert [e.id for e in update["evidence"]] == [f"E{i}" for i in range(1, len(update["evidence"]) + 1)]
     assert any(a.action == JOURNAL and a.status == "executed" for a in update["actions"])  # audited like any guarded read
     offered = json.dumps(first_tools)
@@ -108,6 +109,7 @@ async def test_the_model_reads_what_the_playbooks_did_not_and_cites_it(tmp_path,
 
 async def test_bad_arguments_and_repeated_calls_come_back_as_tool_errors(tmp_path):
     request, world = memory_leak()
+    new = await next_id(request, world, tmp_path)
     with FakeModelServer() as server:
         server.answers.append({"calls": [
             {"tool": "journal_unit", "args": {"host": "web2", "unit": "api; rm -rf /"}},  # not a unit name
@@ -124,7 +126,7 @@ async def test_bad_arguments_and_repeated_calls_come_back_as_tool_errors(tmp_pat
     assert "parameter 'host'" in results[1] and "is not one of" in results[1]
     assert "parameter 'lines'" in results[2] and "maximum" in results[2]
     assert "there is no tool 'run_shell'" in results[3]
-    assert results[5].startswith("refused: you already called journal_unit") and "[E11]" in results[5]
+    assert results[5].startswith("refused: you already called journal_unit") and f"[{new}]" in results[5]
     ran = [a.action for a in update["actions"] if a.by == "diagnostician"]
     assert ran.count(JOURNAL) == 1 and not any("rm -rf" in a or "reboot" in a for a in ran)
     assert update["diagnosis"].decided_by == "llm"
@@ -149,6 +151,7 @@ async def test_a_spent_token_budget_ends_the_loop_and_says_so(tmp_path, monkeypa
     monkeypatch.setattr(budget_module, "load_investigation_config", lambda _: tight)
     monkeypatch.setattr("agents.investigator.diagnose.load_investigation_config", lambda _: tight)
     request, world = memory_leak()
+    new = await next_id(request, world, tmp_path)
     with FakeModelServer() as server:
         server.answers.append({"tool": "journal_unit", "args": {"host": "web2", "unit": "api"}, "usage": {"input": 900, "output": 200}})
         server.answers.append(answer("memory_leak", ["E3"]))
@@ -156,16 +159,17 @@ async def test_a_spent_token_budget_ends_the_loop_and_says_so(tmp_path, monkeypa
     assert len(server.requests) == 1
     assert update["diagnosis"].decided_by == "rules"
     assert any("token budget (1,000) reached" in n.text and "the rules' diagnosis stands" in n.text for n in update["notes"])
-    assert [e.id for e in update["evidence"]][-1] == "E11"  # what it read before the budget ran out stays evidence
+    assert [e.id for e in update["evidence"]][-1] == new  # what it read before the budget ran out stays evidence
 
 
 async def test_the_last_step_offers_only_the_answer(tmp_path, monkeypatch):
     short = budget_module.InvestigationConfig(loops={"diagnosis": budget_module.LoopBudget(max_steps=2)})
     monkeypatch.setattr("agents.investigator.diagnose.load_investigation_config", lambda _: short)
     request, world = memory_leak()
+    new = await next_id(request, world, tmp_path)
     with FakeModelServer() as server:
         server.answers.append({"tool": "host_memory", "args": {"host": "web2"}})
-        server.answers.append(answer("memory_leak", ["E3", "E11"]))
+        server.answers.append(answer("memory_leak", ["E3", new]))
         update = await diagnose(request, world, models(server), tmp_path)
         last = server.requests[-1][1]["toolConfig"]
     assert [t["toolSpec"]["name"] for t in last["tools"] if "toolSpec" in t] == ["submit_diagnosis"]
