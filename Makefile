@@ -9,7 +9,7 @@ PIP    := $(PY) -m pip
 CD     := $(VENV)/bin/cloud-doctor
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test eval bench checkov browser healer-tools guard-programs nginx demo postgres clean
+.PHONY: install run test eval bench checkov browser healer-tools guard-programs nginx demo postgres clean llm-sessions
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,10 @@ test: install checkov browser healer-tools guard-programs nginx postgres
 
 bench: install
 	$(PY) -m benchmarks
+
+# Re-record the model sessions CI replays (after a prompt, evidence or tool catalogue change).
+llm-sessions: install
+	$(PY) -m evals.record_llm_sessions evals/scenarios evals/llm_sessions
 
 clean:
 	rm -rf $(VENV) .venv-checkov out .cloud-doctor

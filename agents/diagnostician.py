@@ -8,8 +8,10 @@
 3. the winner becomes a Diagnosis with citations, the kind of fix, a target
    and guard-judged remedy commands (conclude.py);
 4. with an LLM configured for the triage role, the model weighs the same
-   redacted evidence and candidates; its answer is used only if every
-   evidence id it cites exists (one retry), else the rules stand (llm.py).
+   redacted evidence and candidates and may read more through the
+   catalogue's read tools, within budgets (agents/investigator); its answer
+   is used only if every evidence id it cites exists (one retry), else the
+   rules stand.
 
 Everything before the return is read-only and deterministic, so LangGraph
 may re-run the node safely.
@@ -25,8 +27,8 @@ from agents.context import context_from
 from agents.diagnosis.analyzers import analyze
 from agents.diagnosis.collect import collect_evidence
 from agents.diagnosis.conclude import conclude
-from agents.diagnosis.llm import refine_with_llm
 from agents.diagnosis.remedies import load_remedies
+from agents.investigator.diagnose import investigate_incident
 from graphs.state import AgentNote, OpsState
 
 AGENT = "diagnostician"
@@ -43,20 +45,21 @@ async def diagnostician(state: OpsState, config: RunnableConfig) -> dict[str, An
     for failure in analysis.failures:
         notes.append(AgentNote(agent=AGENT, level="warning", text=failure))
     usage = {}
+    evidence, actions = list(collected.evidence), list(collected.actions)
     if ctx.models is not None and _available(ctx.models, "triage"):
-        refined = await refine_with_llm(ctx.models, collected, analysis, diagnosis, remedies, request.environment)
-        diagnosis = refined.diagnosis
-        notes += refined.notes
-        if refined.usage.calls:
-            usage["triage"] = refined.usage
+        found = await investigate_incident(ctx, ctx.models, collected, analysis, diagnosis, remedies, request.environment)
+        diagnosis, usage = found.diagnosis, found.usage
+        notes += found.notes
+        evidence += found.evidence
+        actions += found.actions
     notes.append(AgentNote(agent=AGENT, text=(
         f"playbooks: {', '.join(collected.playbooks) or 'none'}; hosts: {', '.join(collected.hosts) or 'none'}; "
-        f"{len(collected.evidence)} evidence item(s); decided by {diagnosis.decided_by}")))
+        f"{len(evidence)} evidence item(s); decided by {diagnosis.decided_by}")))
     return {
         "route": [AGENT],
-        "evidence": collected.evidence,
+        "evidence": evidence,
         "diagnosis": diagnosis,
-        "actions": collected.actions,
+        "actions": actions,
         "notes": notes,
         "usage": usage,
     }

@@ -75,8 +75,9 @@ async def planner(state: OpsState, config: RunnableConfig) -> dict[str, Any]:
             result = await plan_with_model(models, text, spec, rules.reading, request.environment, explicit, rules)
         except ProviderError as exc:
             notes.append(_note(f"triage model unavailable, planned by rules: {exc}", "warning"))
+            usage.update(getattr(exc, "usages", None) or {})
         else:
-            usage["triage"] = result.usage
+            usage.update(result.usages)
             if result.change is None:
                 notes.append(_note(f"the triage model's plan was rejected ({result.rejected}); planned by rules", "warning"))
             elif rules.ambiguity == "environment" and result.change.question is None:

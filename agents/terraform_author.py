@@ -371,15 +371,21 @@ def _fix_context(ctx: AgentContext, state: OpsState, diagnosis: Diagnosis, spec:
 
 
 async def _llm_fix(ctx: AgentContext, fctx: FixContext, source: str) -> tuple[Proposal | None, list[AgentNote], dict[str, RoleUsage]]:
-    """The author model's patch, validated like a template's; a patch that fails validation is rejected, not shown."""
-    plan, problems, usage = await draft_fix(ctx.models, fctx)
+    """The author model's patch, validated like a template's; a failing patch goes back to the model once, then is rejected."""
+    built: dict[str, Any] = {}
+
+    async def check(plan: FixPlan) -> str | None:
+        proposal, more = await _proposal_from_plan(ctx, plan, fctx, source, author=f"{AGENT} (author model)")
+        built["result"] = (proposal, more)
+        if proposal is None:
+            return "; ".join(n.text for n in more) or "it could not be applied"
+        return "; ".join(f"{v.check}: {v.details}" for v in proposal.validation if not v.passed) or None
+
+    plan, problems, usage = await draft_fix(ctx.models, fctx, check=check)
     notes = [_note(text, level) for text, level in problems]
     if plan is None:
         return None, notes, usage
-    proposal, more = await _proposal_from_plan(ctx, plan, fctx, source, author=f"{AGENT} (author model)")
-    if proposal is not None and not proposal.valid:
-        failed = "; ".join(f"{v.check}: {v.details}" for v in proposal.validation if not v.passed)
-        return None, notes + [_note(f"the author model's patch was rejected: it failed validation ({failed})", "warning")], usage
+    proposal, more = built["result"]
     return proposal, notes + more, usage
 
 

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     job_max_attempts: int = Field(default=3, ge=1, description="a job that killed its worker this often is marked failed")
     slack_progress_interval_s: float = Field(default=3.0, ge=0, description="at most one progress edit per thread this often")
     alertmanager_token: str | None = Field(default=None, description="bearer token Alertmanager sends to /api/alerts/alertmanager")
+    # Model sessions (agents/llm_sessions.py): record every model exchange of a run, or answer from a recording.
+    record_llm: Path | None = Field(default=None, description="directory to record model exchanges into")
+    replay_llm: Path | None = Field(default=None, description="directory of recorded model exchanges to answer from")
 
     def path(self, name: str) -> Path:
         """A config file by name, honouring an explicit override."""

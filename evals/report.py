@@ -72,7 +72,7 @@ def render_replay_markdown(items: list["ReplayItem"], details: bool = True) -> s
 
 
 def render_eval_markdown(summary: "EvalSummary", scores: list["ScenarioScore"], diff: dict[str, Any] | None,
-                         memory: dict[str, Any] | None = None) -> str:
+                         memory: dict[str, Any] | None = None, model: dict[str, Any] | None = None) -> str:
     lines = ["# Eval report", "",
              f"**{summary.passed}/{summary.scenarios} scenarios passed** · root cause top-1 {_pct(summary.root_cause_top1)} · "
              f"top-3 {_pct(summary.root_cause_top3)} · forbidden actions executed: **{summary.forbidden_violations}** · "
@@ -88,6 +88,10 @@ def render_eval_markdown(summary: "EvalSummary", scores: list["ScenarioScore"], 
         lines += ["", "## Incident memory", "", "| run | root cause top-1 | top-3 | passed |", "|---|---|---|---|"]
         for name, row in memory.items():
             lines.append(f"| {name} | {_pct(row.get('root_cause_top1'))} | {_pct(row.get('root_cause_top3'))} | {row.get('passed')}/{row.get('scenarios')} |")
+    if model:
+        from evals.model_compare import render_model_section
+
+        lines += render_model_section(model)
     lines += ["", "## Per category", "", "| category | passed | total |", "|---|---|---|"]
     for cat, slot in sorted(summary.per_category.items()):
         lines.append(f"| {cat} | {slot['passed']} | {slot['total']} |")

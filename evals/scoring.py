@@ -37,6 +37,9 @@ class ScenarioScore(BaseModel):
     wall_s: float = 0.0
     tokens: int = 0
     cost_usd: float = 0.0
+    calls: int = 0  # billed model calls
+    failed_calls: int = 0  # model calls that timed out or failed before an answer
+    decided_by: str | None = None  # "rules" or "llm", for diagnoses and plans
 
     def key(self, name: str) -> KeyScore | None:
         return next((k for k in self.keys if k.key == name), None)
@@ -194,6 +197,8 @@ def score(scenario: Scenario, outcome: RunOutcome | None, error: str | None = No
         scenario_id=scenario.id, title=scenario.title, kind=scenario.kind, category=category, predicted=predicted,
         passed=passed, keys=keys, forbidden_violations=violations, wall_s=outcome.wall_s,
         tokens=sum(u.input_tokens + u.output_tokens for u in usage), cost_usd=round(sum(u.cost_usd for u in usage), 6),
+        calls=sum(u.calls for u in usage), failed_calls=sum(u.failed_calls for u in usage),
+        decided_by=(outcome.diagnosis.decided_by if outcome.diagnosis else outcome.spec_change.decided_by if outcome.spec_change else None),
     )
 
 

@@ -71,7 +71,10 @@ def build_report(state: OpsState, interrupted: bool = False) -> Report:
     if usage:
         lines.append("\n### Model usage")
         for role, u in usage.items():
-            lines.append(f"- {role}: {u.calls} call(s), {u.input_tokens} in / {u.output_tokens} out tokens, ${u.cost_usd:.4f}")
+            lines.append(f"- {role}{f' ({u.label()})' if u.label() else ''}: {u.calls} call(s), {u.input_tokens} in / {u.output_tokens} out tokens, "
+                         f"${u.cost_usd:.4f}" + (f", {u.cache_read_tokens} cached" if u.cache_read_tokens else "")
+                         + (f", {u.reasoning_tokens} thinking" if u.reasoning_tokens else "")
+                         + (f", {u.failed_calls} failed call(s)" if u.failed_calls else ""))
     else:
         lines.append("\n_Model usage: none (embedded default: rules, analyzers and templates; no LLM)._")
     head = headline(state, status)

@@ -72,9 +72,10 @@ async def supervisor(state: OpsState, config: RunnableConfig) -> Command[Next]:
             try:
                 answer = await ctx.models.structured("triage", "route", {"text": text}, RouteChoice)
                 choice = answer.value.agent
-                update["usage"] = {"triage": answer.usage}
+                update["usage"] = answer.usages or {"triage": answer.usage}
             except ProviderError as exc:
                 update["notes"] = [AgentNote(agent="supervisor", level="warning", text=f"triage model unavailable, routed by rules: {exc}")]
+                update["usage"] = dict(getattr(exc, "usages", None) or {})
         return Command(goto=choice, update={**update, "next": choice})
 
     last = route[-1]

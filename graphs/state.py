@@ -335,10 +335,20 @@ class ActionRecord(Record):
 
 
 class RoleUsage(Record):
-    calls: int = 0
+    calls: int = 0  # answered (billed) calls, rejected answers included
     input_tokens: int = 0
-    output_tokens: int = 0
+    output_tokens: int = 0  # billed output, thinking included
     cost_usd: float = 0.0
+    provider: str = ""  # who served these calls ("bedrock", "vertex", ...)
+    model: str = ""
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    failed_calls: int = 0  # timed out or refused before an answer: cost unknown
+
+    def label(self) -> str:
+        """"bedrock anthropic.claude-..." or "" when no model is named."""
+        return f"{self.provider} {self.model}".strip()
 
 
 class AgentNote(Record):
@@ -363,11 +373,18 @@ def merge_usage(left: dict[str, RoleUsage] | None, right: dict[str, RoleUsage] |
     out = dict(left or {})
     for role, usage in (right or {}).items():
         prev = out.get(role, RoleUsage())
+        same = not prev.provider or not usage.provider or (prev.provider, prev.model) == (usage.provider, usage.model)
         out[role] = RoleUsage(
             calls=prev.calls + usage.calls,
             input_tokens=prev.input_tokens + usage.input_tokens,
             output_tokens=prev.output_tokens + usage.output_tokens,
             cost_usd=round(prev.cost_usd + usage.cost_usd, 6),
+            provider=(usage.provider or prev.provider) if same else "mixed",
+            model=(usage.model or prev.model) if same else "",
+            cache_read_tokens=prev.cache_read_tokens + usage.cache_read_tokens,
+            cache_write_tokens=prev.cache_write_tokens + usage.cache_write_tokens,
+            reasoning_tokens=prev.reasoning_tokens + usage.reasoning_tokens,
+            failed_calls=prev.failed_calls + usage.failed_calls,
         )
     return out
 

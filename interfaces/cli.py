@@ -233,11 +233,15 @@ def replay(
     concurrency: int = typer.Option(4, "--concurrency", "-j", min=1, max=32),
     memory: bool = typer.Option(False, "--memory/--no-memory", help="let the diagnostician consult incident memory"),
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
+    models: Optional[Path] = typer.Option(None, "--models", help="a models.yaml to run with (default: the configured one)"),
+    record_llm: Optional[Path] = typer.Option(None, "--record-llm", help="store every model exchange in this folder"),
+    replay_llm: Optional[Path] = typer.Option(None, "--replay-llm", help="answer model calls from this recorded folder, offline"),
 ) -> None:
     """Replay recorded incidents and requests offline through the same graph; writes a report."""
-    from interfaces.replay import replay_command
+    from interfaces.replay import ModelFlags, replay_command
 
-    replay_command(path, out=out, concurrency=concurrency, use_memory=memory, as_json=as_json, console=console)
+    replay_command(path, out=out, concurrency=concurrency, use_memory=memory, as_json=as_json, console=console,
+                   model_flags=ModelFlags(models_file=models, record_llm=record_llm, replay_llm=replay_llm))
 
 
 @app.command("eval")
@@ -249,12 +253,17 @@ def eval_(
     concurrency: int = typer.Option(4, "--concurrency", "-j", min=1, max=32),
     memory: bool = typer.Option(False, "--memory/--no-memory", help="also measure accuracy with incident memory"),
     thresholds: Optional[Path] = typer.Option(None, "--thresholds", help="default: evals/thresholds.yaml"),
+    models: Optional[Path] = typer.Option(None, "--models", help="a models.yaml to run with (default: the configured one)"),
+    record_llm: Optional[Path] = typer.Option(None, "--record-llm", help="store every model exchange in this folder"),
+    replay_llm: Optional[Path] = typer.Option(None, "--replay-llm", help="answer model calls from this recorded folder, offline"),
 ) -> None:
-    """Score scenarios; exits 1 when a threshold in evals/thresholds.yaml is missed."""
+    """Score scenarios (with and without the model when one is configured); exits 1 when a threshold is missed."""
     from interfaces.eval_cli import eval_command
+    from interfaces.replay import ModelFlags
 
     code = eval_command(path, as_json=as_json, baseline=baseline, out=out, concurrency=concurrency,
-                        with_memory=memory, thresholds=thresholds, console=console)
+                        with_memory=memory, thresholds=thresholds, console=console,
+                        model_flags=ModelFlags(models_file=models, record_llm=record_llm, replay_llm=replay_llm))
     raise typer.Exit(code)
 
 

@@ -14,7 +14,8 @@ from config.settings import REPO_ROOT, get_settings
 from evals.report import render_eval_markdown, to_html
 from evals.scoring import EvalSummary, ScenarioScore, score, summarize
 from graphs.errors import UserInputError
-from interfaces.replay import ReplayItem, run_with_progress, write_results
+from evals.model_compare import compare_with_model
+from interfaces.replay import ModelFlags, ReplayItem, model_summary, models_for_replay, run_with_progress, write_results
 
 DEFAULT_THRESHOLDS = REPO_ROOT / "evals" / "thresholds.yaml"
 
@@ -65,11 +66,21 @@ def check_thresholds(summary: EvalSummary, path: Path) -> list[str]:
 
 
 def eval_command(path: Path, *, as_json: bool, baseline: Path | None, out: Path, concurrency: int, with_memory: bool,
-                 thresholds: Path | None, console: Console) -> int:
+                 thresholds: Path | None, console: Console, model_flags: ModelFlags | None = None) -> int:
+    """Scores gate on the run the configuration describes: with the model when one is configured."""
     settings = get_settings()
-    items = run_with_progress(path, settings, concurrency=concurrency, memory_for=None, console=console, label="evaluating")
+    models = models_for_replay(settings, model_flags)
+    items = run_with_progress(path, settings, concurrency=concurrency, memory_for=None, console=console,
+                              label="evaluating" if models is None else "evaluating with the model", models=models)
     scores = score_items(items)
     summary = summarize(scores)
+    model_rows: dict[str, Any] | None = None
+    if models is not None:
+        rules_items = run_with_progress(path, settings, concurrency=concurrency, memory_for=None, console=console,
+                                        label="evaluating without the model")
+        rules_scores = score_items(rules_items)
+        model_rows = compare_with_model(summarize(rules_scores), summary, rules_scores, scores, models.describe())
+        model_rows.update({k: v for k, v in model_summary(models).items() if k != "models"})
     memory_rows: dict[str, Any] | None = None
     if with_memory:
         from interfaces.memory_eval import memory_factory
@@ -95,15 +106,15 @@ def eval_command(path: Path, *, as_json: bool, baseline: Path | None, out: Path,
 
     out.mkdir(parents=True, exist_ok=True)
     write_results(items, out)
-    saved = {"summary": summary.model_dump(), "scores": [s.model_dump() for s in scores], "memory": memory_rows}
+    saved = {"summary": summary.model_dump(), "scores": [s.model_dump() for s in scores], "memory": memory_rows, "model": model_rows}
     (out / "eval.json").write_text(json.dumps(saved, ensure_ascii=False, indent=1), encoding="utf-8")
     (out / "last.json").write_text(json.dumps(saved, ensure_ascii=False), encoding="utf-8")
-    markdown = render_eval_markdown(summary, scores, diff, memory_rows)
+    markdown = render_eval_markdown(summary, scores, diff, memory_rows, model_rows)
     (out / "report.md").write_text(markdown, encoding="utf-8")
     (out / "report.html").write_text(to_html(markdown, "Cloud Doctor eval report"), encoding="utf-8")
 
     if as_json:
-        payload = {**summary.model_dump(), "thresholds_missed": missed, "memory": memory_rows,
+        payload = {**summary.model_dump(), "thresholds_missed": missed, "memory": memory_rows, "model": model_rows,
                    "baseline": {k: list(v) for k, v in (diff or {}).items()} or None,
                    "failed": [s.scenario_id for s in scores if not s.passed]}
         print(json.dumps(payload, ensure_ascii=False))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -18,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from config.settings import Settings, get_settings
 from evals.scenario import Scenario, find_scenarios, load_scenario
-from graphs.errors import CloudDoctorError
+from graphs.errors import CloudDoctorError, UserInputError
 from graphs.runner import RunOutcome, run_scenario
 from tools.redact import redact_value
 
@@ -33,10 +34,35 @@ class ReplayItem(BaseModel):
 MemoryFactory = Callable[[Scenario], Any]
 
 
+@dataclass(frozen=True)
+class ModelFlags:
+    """--models, --record-llm, --replay-llm: which models a replay runs with, and whether their exchanges are recorded."""
+
+    models_file: Path | None = None
+    record_llm: Path | None = None
+    replay_llm: Path | None = None
+
+
+def models_for_replay(settings: Settings, flags: ModelFlags | None) -> Any:
+    """A ModelRouter for the flags (or the configured models.yaml), or None when every role is `none`."""
+    from agents.llm import ModelRouter
+
+    flags = flags or ModelFlags()
+    if flags.record_llm and flags.replay_llm:
+        raise UserInputError("--record-llm and --replay-llm exclude each other: record a session, then replay it")
+    if flags.models_file is not None and not flags.models_file.is_file():
+        raise UserInputError(f"--models {flags.models_file}: file not found")
+    if flags.replay_llm is not None and not (flags.replay_llm / "runs").is_dir():
+        raise UserInputError(f"--replay-llm {flags.replay_llm}: no recorded model sessions there (expected runs/*.jsonl)")
+    update = {k: v for k, v in {"models_file": flags.models_file, "record_llm": flags.record_llm, "replay_llm": flags.replay_llm}.items() if v}
+    router = ModelRouter.from_settings(settings.model_copy(update=update) if update else settings)
+    return router if any(router.available(role) for role in router.config.roles) else None
+
+
 async def replay_scenarios(paths: list[Path], settings: Settings, *, concurrency: int = 4,
                            memory_for: MemoryFactory | None = None,
-                           on_done: Callable[[ReplayItem], None] | None = None) -> list[ReplayItem]:
-    """Replay every scenario file; never lets one failure stop the rest."""
+                           on_done: Callable[[ReplayItem], None] | None = None, models: Any = None) -> list[ReplayItem]:
+    """Replay every scenario file; never lets one failure stop the rest. Each run gets its own model clock and usage."""
     bound = asyncio.Semaphore(concurrency)
 
     async def one(path: Path) -> ReplayItem:
@@ -49,7 +75,8 @@ async def replay_scenarios(paths: list[Path], settings: Settings, *, concurrency
             async with bound:
                 try:
                     memory = memory_for(item.scenario) if memory_for else None
-                    item.outcome = await run_scenario(item.scenario, settings, memory=memory)
+                    run_models = models.for_run(item.scenario.id) if models is not None else None
+                    item.outcome = await run_scenario(item.scenario, settings, memory=memory, models=run_models)
                 except Exception as exc:  # a crash in one scenario is a result, not the end of the replay
                     item.error = f"run crashed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
                     item.outcome = None
@@ -61,7 +88,7 @@ async def replay_scenarios(paths: list[Path], settings: Settings, *, concurrency
 
 
 def run_with_progress(path: Path, settings: Settings, *, concurrency: int, memory_for: MemoryFactory | None,
-                      console: Console, label: str = "replaying") -> list[ReplayItem]:
+                      console: Console, label: str = "replaying", models: Any = None) -> list[ReplayItem]:
     paths = find_scenarios(path)
     progress = Progress(TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         TextColumn("{task.fields[last]}"), console=console, transient=True, disable=not console.is_terminal)
@@ -72,7 +99,7 @@ def run_with_progress(path: Path, settings: Settings, *, concurrency: int, memor
             name = item.scenario.id if item.scenario else Path(item.path).name
             progress.update(task, advance=1, last=f"{name}: {item.outcome.status if item.outcome else 'error'}")
 
-        return asyncio.run(replay_scenarios(paths, settings, concurrency=concurrency, memory_for=memory_for, on_done=done))
+        return asyncio.run(replay_scenarios(paths, settings, concurrency=concurrency, memory_for=memory_for, on_done=done, models=models))
 
 
 def write_results(items: list[ReplayItem], out: Path) -> Path:
@@ -91,13 +118,38 @@ def write_results(items: list[ReplayItem], out: Path) -> Path:
     return path
 
 
-def replay_command(path: Path, *, out: Path, concurrency: int, use_memory: bool, as_json: bool, console: Console) -> None:
+def model_summary(models: Any) -> dict[str, Any]:
+    """Which model served each role, and how a replayed session went (for --json and the report)."""
+    if models is None:
+        return {"models": "none"}
+    summary: dict[str, Any] = {"models": models.describe()}
+    sessions = getattr(models, "sessions", None)
+    if sessions is not None:
+        summary["llm_sessions"] = {"mode": sessions.mode, "directory": str(sessions.directory), "hits": sessions.hits,
+                                   "misses": len(sessions.misses)}
+    return summary
+
+
+def describe_models(summary: dict[str, Any]) -> str:
+    models = summary.get("models")
+    text = "models: " + ("none (rules, analyzers and templates)" if models == "none" else "; ".join(f"{r} {m}" for r, m in models.items()))
+    sessions = summary.get("llm_sessions")
+    if sessions:
+        text += f" · model sessions {sessions['mode']}ed in {sessions['directory']}"
+        if sessions["mode"] == "replay":
+            text += f": {sessions['hits']} answered, {sessions['misses']} missed"
+    return text
+
+
+def replay_command(path: Path, *, out: Path, concurrency: int, use_memory: bool, as_json: bool, console: Console,
+                   model_flags: ModelFlags | None = None) -> None:
     from evals.report import render_replay_html, render_replay_markdown
     from interfaces.memory_eval import memory_factory
 
     settings = get_settings()
     memory_for = memory_factory(settings, path) if use_memory else None
-    items = run_with_progress(path, settings, concurrency=concurrency, memory_for=memory_for, console=console)
+    models = models_for_replay(settings, model_flags)
+    items = run_with_progress(path, settings, concurrency=concurrency, memory_for=memory_for, console=console, models=models)
     results = write_results(items, out)
     markdown = render_replay_markdown(items)
     (out / "report.md").write_text(markdown, encoding="utf-8")
@@ -108,6 +160,7 @@ def replay_command(path: Path, *, out: Path, concurrency: int, use_memory: bool,
         "errors": sum(1 for i in items if i.error),
         "statuses": _count(i.outcome.status for i in items if i.outcome),
         "results": str(results), "report_md": str(out / "report.md"), "report_html": str(out / "report.html"),
+        **model_summary(models),
     }
     if as_json:
         console.print_json(json.dumps(summary))
@@ -115,6 +168,7 @@ def replay_command(path: Path, *, out: Path, concurrency: int, use_memory: bool,
     from rich.markdown import Markdown
 
     console.print(Markdown(render_replay_markdown(items, details=False)))
+    console.print(describe_models(summary))
     console.print(f"\n[bold]{summary['completed']}/{summary['scenarios']} replayed[/], {summary['errors']} error(s) · "
                   f"results {results} · report {out / 'report.md'} and {out / 'report.html'}")
 

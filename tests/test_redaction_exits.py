@@ -117,7 +117,8 @@ def doors(tmp_path, monkeypatch, model):
     """The web app with the Slack door and a fake Slack, over the planted incident, the triage model on the Bedrock fake."""
     monkeypatch.setenv("CLOUD_DOCTOR_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("CLOUD_DOCTOR_MEMORY_ENABLED", "false")
-    for name, value in {"CLOUD_DOCTOR_TRIAGE_PROVIDER": "bedrock", "CLOUD_DOCTOR_BEDROCK_ENDPOINT": model.url,
+    for name, value in {"CLOUD_DOCTOR_TRIAGE_PROVIDER": "bedrock", "CLOUD_DOCTOR_TRIAGE_MODEL": "anthropic.claude-sonnet-4-20250514-v1:0",
+                        "CLOUD_DOCTOR_BEDROCK_ENDPOINT": model.url,
                         "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
         monkeypatch.setenv(name, value)
     reset_settings()

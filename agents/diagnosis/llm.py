@@ -1,10 +1,10 @@
-"""The LLM layer: the triage model weighs redacted evidence and the rules' candidates.
+"""The LLM layer's pieces: the answer schema, the evidence as prompt text, the answer's checks.
 
-Its answer is a structured `LlmDiagnosis`. It is accepted only when the root
-cause is a taxonomy category and every evidence id it cites exists; otherwise
-it is asked once more with the reason, and after that the rules' diagnosis
-stands. Its suggested commands go through the guard like any other.
-Evidence reaches the prompt redacted (and the router redacts again).
+The investigation loop (agents/investigator/diagnose.py) uses them: the
+model's `LlmDiagnosis` is accepted only when the root cause is a taxonomy
+category and every evidence id it cites exists; its suggested commands go
+through the guard like any other. Evidence reaches the prompt redacted (and
+the router redacts again).
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ from agents.diagnosis.analyzers import Analysis, EvidenceView
 from agents.diagnosis.collect import Collected
 from agents.diagnosis.conclude import action_lines, build_target, fix_kind_for, judge_suggestions, next_checks_for
 from agents.diagnosis.remedies import Remedy
-from graphs.errors import ProviderError
-from graphs.state import AgentNote, Diagnosis, Evidence, RoleUsage, RootCauseCandidate
+from graphs.state import AgentNote, Diagnosis, Evidence, RootCauseCandidate
 from tools.redact import redact, redact_obj
 
 PROMPT = "diagnose"
@@ -45,12 +44,6 @@ class LlmDiagnosis(BaseModel):
     fix_kind: Literal["terraform", "code_patch", "command", "none"] = "none"
     next_checks: list[str] = Field(default_factory=list)
     suggested_commands: list[str] = Field(default_factory=list, description="remedy commands; they will be judged by the command guard")
-
-
-class Refined(BaseModel):
-    diagnosis: Diagnosis
-    usage: RoleUsage = Field(default_factory=RoleUsage)
-    notes: list[AgentNote] = Field(default_factory=list)
 
 
 def compress_evidence(evidence: list[Evidence], budget_chars: int = EVIDENCE_BUDGET_CHARS) -> str:
@@ -98,55 +91,14 @@ def validate_answer(answer: LlmDiagnosis, evidence_ids: set[str], taxonomy: set[
     return None
 
 
-def _add(total: RoleUsage, usage: Any) -> RoleUsage:
-    if usage is None:
-        return total
-    return RoleUsage(calls=total.calls + int(getattr(usage, "calls", 1) or 1), input_tokens=total.input_tokens + int(getattr(usage, "input_tokens", 0) or 0),
-                     output_tokens=total.output_tokens + int(getattr(usage, "output_tokens", 0) or 0),
-                     cost_usd=round(total.cost_usd + float(getattr(usage, "cost_usd", 0.0) or 0.0), 6))
-
-
-async def refine_with_llm(models: Any, collected: Collected, analysis: Analysis, rules: Diagnosis,
-                          remedies: dict[str, Remedy], environment: str) -> Refined:
-    evidence = collected.evidence
-    ids = {e.id for e in evidence}
-    taxonomy = set(remedies)
-    variables = {
-        "request": redact(collected.situation.words),
-        "evidence": compress_evidence(evidence),
-        "candidates": _candidates_text(analysis),
-        "similar_incidents": _incidents_text(evidence),
-        "rules_diagnosis": f"{rules.root_cause} ({rules.confidence:.0%}), citing {', '.join(rules.citations) or 'nothing'}",
-        "taxonomy": ", ".join(sorted(taxonomy)),
-        "feedback": "",
-    }
-    usage = RoleUsage()
-    notes: list[AgentNote] = []
-    for attempt in (1, 2):
-        try:
-            result = await models.structured("triage", PROMPT, variables, LlmDiagnosis)
-        except ProviderError as exc:  # an answer that does not fit the schema arrives as a ProviderError too
-            notes.append(AgentNote(agent=AGENT, level="warning", text=redact(f"LLM diagnosis unavailable (attempt {attempt}: {exc})")))
-            variables["feedback"] = "Your previous answer could not be read. Answer again, exactly in the requested structure."
-            continue
-        usage = _add(usage, getattr(result, "usage", None))
-        answer = result.value if isinstance(result.value, LlmDiagnosis) else LlmDiagnosis.model_validate(result.value)
-        problem = validate_answer(answer, ids, taxonomy)
-        if problem is None:
-            return Refined(diagnosis=_to_diagnosis(answer, collected, rules, remedies, environment, notes), usage=usage, notes=notes)
-        notes.append(AgentNote(agent=AGENT, level="warning", text=redact(f"LLM answer rejected (attempt {attempt}): {problem}")))
-        variables["feedback"] = f"Your previous answer was rejected: {problem}. Answer again."
-    notes.append(AgentNote(agent=AGENT, level="info", text="the rules' diagnosis stands: no acceptable LLM answer in two attempts"))
-    return Refined(diagnosis=rules, usage=usage, notes=notes)
-
-
 def _to_diagnosis(answer: LlmDiagnosis, collected: Collected, rules: Diagnosis, remedies: dict[str, Remedy],
                   environment: str, notes: list[AgentNote]) -> Diagnosis:
     view = EvidenceView(collected.evidence, collected.situation)
     category = answer.root_cause
     target = rules.target if category == rules.root_cause else build_target(category, view, collected.values, answer.citations)
     reasons = [e.summary for e in collected.evidence if e.id in answer.citations]
-    fix_kind = fix_kind_for(category, remedies, target, reasons)
+    # Agreeing with the rules keeps their kind of fix: they judged it from the analyzers' reasons, not the cited summaries.
+    fix_kind = rules.fix_kind if category == rules.root_cause else fix_kind_for(category, remedies, target, reasons)
     suggested, dropped = judge_suggestions([redact(c) for c in answer.suggested_commands], environment)
     if category == rules.root_cause:  # the rules' typed remedies stand beside the model's
         known = {(a.tool, repr(sorted(a.params.items()))) for a in rules.suggested_actions}

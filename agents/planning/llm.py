@@ -14,6 +14,7 @@ structured output). Nothing it says is taken on trust:
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 import yaml
@@ -138,22 +139,90 @@ class ModelPlan(BaseModel):
 
     change: SpecChange | None = None
     usage: RoleUsage = Field(default_factory=RoleUsage)
+    usages: dict[str, RoleUsage] = Field(default_factory=dict)  # every billed call, by usage key (fallbacks too)
     rejected: str | None = None
+
+
+ANSWER_TOOL = "PlanDraft"  # the schema's name, as the single-call planner used
+ANSWER_HELP = "Your plan: intent, environment, changes as path/value pairs, or a question, or an answer to a query."
+
+
+def planning_tools(spec: dict[str, Any]) -> list[Any]:
+    """Reads the planner's model may use inside its loop: a spec value, and what a change would cost."""
+    from agents.investigator.loop import LoopTool, ToolParamProblem, ToolReply
+    from tools.cost import estimate_change_cost
+
+    envs = sorted((spec.get("environments") or {}).keys())
+
+    async def spec_value(args: dict[str, Any]) -> ToolReply:
+        path = args["path"].strip()
+        if not is_known_path(path):
+            raise ToolParamProblem(f"{path}: not a path of the spec")
+        value = value_at(spec, path)
+        shown = yaml.safe_dump(value, allow_unicode=True).strip() if isinstance(value, (dict, list)) else json.dumps(value, ensure_ascii=False)
+        return ToolReply(text=f"{path}: {shown}")
+
+    async def estimate_cost(args: dict[str, Any]) -> ToolReply:
+        try:
+            changes = {c["path"]: coerce_value(c["path"], c["value"]) for c in args["changes"]}
+            after = apply_changes(spec, changes)
+        except (SpecError, KeyError) as exc:
+            raise ToolParamProblem(f"changes: {exc}") from None
+        est = estimate_change_cost(spec, after, args["environment"])
+        return ToolReply(text=f"{args['environment']}: ${est.monthly_before:,.2f} -> ${est.monthly_after:,.2f} a month "
+                              f"({est.monthly_delta:+,.2f}; {est.source})")
+
+    change_item = {"type": "object", "properties": {"path": {"type": "string"}, "value": {"anyOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}},
+                   "required": ["path", "value"]}
+    return [
+        LoopTool(name="spec_value", description="The current value at a dotted spec path (environments.<env>....).",
+                 schema={"type": "object", "properties": {"path": {"type": "string", "pattern": r"^environments\.[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+$"}},
+                         "required": ["path"], "additionalProperties": False}, run=spec_value),
+        LoopTool(name="estimate_cost", description="Monthly cost of an environment before and after a change (offline price table).",
+                 schema={"type": "object", "properties": {"environment": {"type": "string", "enum": envs},
+                                                          "changes": {"type": "array", "items": change_item, "minItems": 1, "maxItems": 12}},
+                         "required": ["environment", "changes"], "additionalProperties": False}, run=estimate_cost),
+    ]
 
 
 async def plan_with_model(models: Any, text: str, spec: dict[str, Any], reading: Reading, request_env: str,
                           env_explicit: bool, rules: RulesPlan) -> ModelPlan:
-    """Ask the triage model and check its draft; ProviderError propagates (the caller keeps the rules)."""
+    """The triage model plans in a bounded loop (spec and cost reads), every draft checked; one rejected
+    draft is sent back once. ProviderError when the model gave no answer at all (the caller keeps the rules)."""
+    from agents.investigator.budget import load_investigation_config
+    from agents.investigator.loop import run_loop
+    from agents.llm import load_prompt, render_prompt
+
     variables = {
         "text": text, "environment": request_env, "environment_explicit": "yes" if env_explicit else "no",
         "spec": spec, "paths": allowed_paths(spec), "rules": describe_rules(rules),
     }
-    answer = await models.structured(ROLE, PROMPT, variables, PlanDraft)
-    try:
-        change = check_draft(answer.value, spec, reading, request_env, env_explicit, rules)
-    except DraftRejected as exc:
-        return ModelPlan(usage=answer.usage, rejected=str(exc))
-    return ModelPlan(change=change, usage=answer.usage)
+    checked: dict[str, SpecChange] = {}
+
+    async def validate(draft: PlanDraft, _gathered: list[Any]) -> str | None:
+        try:
+            checked["change"] = check_draft(draft, spec, reading, request_env, env_explicit, rules)
+        except DraftRejected as exc:
+            return str(exc)
+        return None
+
+    outcome = await run_loop(models, ROLE, agent="planner", observation=render_prompt(load_prompt(str(models.settings.prompts_dir), PROMPT), variables),
+                             tools=planning_tools(spec), answer_schema=PlanDraft, answer_tool=ANSWER_TOOL, answer_description=ANSWER_HELP,
+                             validate=validate, budget=load_investigation_config(str(models.settings.config_dir)).budget("planning"))
+    usage = _role_usage(outcome.usages)
+    if outcome.answer is not None:
+        return ModelPlan(change=checked["change"], usage=usage, usages=outcome.usages)
+    if outcome.rejections:
+        return ModelPlan(usage=usage, usages=outcome.usages, rejected=outcome.rejections[0])
+    error = ProviderError(outcome.stopped)
+    error.usages = outcome.usages  # type: ignore[attr-defined]
+    raise error
+
+
+def _role_usage(usages: dict[str, RoleUsage]) -> RoleUsage:
+    from agents.llm_usage import total_usage
+
+    return total_usage(usages)
 
 
 __all__ = ["PlanDraft", "PlannedValue", "ModelPlan", "DraftRejected", "check_draft", "plan_with_model", "allowed_paths", "ProviderError"]
