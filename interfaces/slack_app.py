@@ -37,6 +37,7 @@ from graphs.threads import new_thread_id
 from interfaces import slack_blocks as blocks
 from interfaces.doors import DoorReport
 from interfaces.queue.models import SlackOrigin, SlackPlace
+from interfaces.slack_deployments import deployments_command, rollback_command
 from interfaces.slack_intake import check_slack_body
 from interfaces.slack_outbox import make_web_client
 from interfaces.web.config import load_yaml_config
@@ -159,11 +160,13 @@ class SlackDoor:
         self.socket: Any = None
         self._tasks: set[asyncio.Task[Any]] = set()
         # `/doctor <word> …` commands that act on runs rather than ask something; add a word and a handler to extend
-        # (deployments and rollback will register here). Each handler gets (args, user id, channel id).
+        # (interfaces/slack_deployments.py registers deployments and rollback). Each handler gets (args, user id, channel id).
         self.commands: dict[str, Callable[[list[str], str, str], Any]] = {
             "approve": lambda args, user, channel: self._on_text_decision("approve", args, user, channel),
             "reject": lambda args, user, channel: self._on_text_decision("reject", args, user, channel),
             "status": lambda args, user, channel: self._on_text_decision("status", args, user, channel),
+            "deployments": lambda args, user, channel: deployments_command(self, args, user, channel),
+            "rollback": lambda args, user, channel: rollback_command(self, args, user, channel),
         }
         self.app.command(self.config.command)(self._on_command)
         self.app.event("app_mention")(self._on_mention)

@@ -171,6 +171,7 @@ HELP = (
     "• `/doctor web2 memory keeps growing prod` — diagnose, propose a fix, ask for approvals in the thread\n"
     "• `/doctor emergency <what to change> prod` — ask outside the deployment window (the override needs its own approval)\n"
     "• `/doctor approve <run> [confirm <env>]` · `/doctor reject <run> [reason]` · `/doctor status <run>`\n"
+    "• `/doctor deployments [env]` · `/doctor rollback <deployment> <why>` — rollouts, their outcome, a rollback by the policy's approvals\n"
     "Without an environment word, the channel's environment applies (config/slack.yaml `channels`).\n"
     "Approvals use your roles from config/slack.yaml; the policy (config/policy.yaml) says who must approve what."
 )

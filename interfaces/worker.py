@@ -214,8 +214,14 @@ class Worker:
                 outcome = await resume_run(ctx, self.checkpointer, job.thread_id)
             if outcome is None:
                 await asyncio.to_thread(publisher.started, request)
-                outcome = await start_run(request, ctx, self.checkpointer, thread_id=job.thread_id, world=job.world,
-                                          scenario_path=job.scenario_path)
+                if job.rollback is not None:  # a manual rollback: the run starts at its proposal and waits for approvals
+                    from agents.delivery.desk import request_rollback
+
+                    outcome = await request_rollback(ctx, self.checkpointer, job.rollback.deployment_id, reason=job.rollback.reason,
+                                                     user=request.user, door=request.door, thread_id=job.thread_id)
+                else:
+                    outcome = await start_run(request, ctx, self.checkpointer, thread_id=job.thread_id, world=job.world,
+                                              scenario_path=job.scenario_path)
         finally:
             await close_context(ctx)
         await asyncio.to_thread(publisher.outcome, outcome, None)

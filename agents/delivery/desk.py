@@ -87,15 +87,21 @@ def _check_rollback(record: DeploymentRecord) -> None:
         raise UserInputError(f"deployment {record.id} recorded nothing it replaced: there is nothing to restore")
 
 
+def check_rollback_request(settings: Settings, deployment_id: str, reason: str) -> DeploymentRecord:
+    """The deployment a rollback request names, when it may be rolled back; a door calls this before it queues one."""
+    if not reason.strip():
+        raise UserInputError("say why: --reason '...' (it is shown to the approvers and kept with the deployment)")
+    record = open_deployment_store(settings).get(deployment_id)
+    _check_rollback(record)
+    return record
+
+
 async def request_rollback(ctx: AgentContext, checkpointer: Any, deployment_id: str, *, reason: str, user: UserRef,
                            door: str = "cli", thread_id: str | None = None) -> Any:
     """Start a run that asks the policy's approvers to roll `deployment_id` back; returns the run's outcome."""
     from graphs.runner import start_run
 
-    if not reason.strip():
-        raise UserInputError("say why: --reason '...' (it is shown to the approvers and kept with the deployment)")
-    record = open_deployment_store(ctx.settings).get(deployment_id)
-    _check_rollback(record)
+    record = check_rollback_request(ctx.settings, deployment_id, reason)
     proposal = rollback_proposal(record, reason.strip())
     request = Request(text=f"rollback {record.id}: {reason.strip()}", user=user, environment=record.environment,  # type: ignore[arg-type]
                       door=door)  # type: ignore[arg-type]

@@ -28,6 +28,14 @@ class SlackOrigin(BaseModel):
     response_url: str | None = None
 
 
+class RollbackAsk(BaseModel):
+    """A start job whose run begins with a rollback proposal for this deployment (agents/delivery/desk.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+    deployment_id: str
+    reason: str
+
+
 class JobSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     thread_id: str
@@ -38,6 +46,7 @@ class JobSpec(BaseModel):
     world: str = "live"
     scenario_path: str | None = None
     reply_to: SlackOrigin | None = None
+    rollback: RollbackAsk | None = None  # start: a manual rollback of a deployment instead of the request's words
 
 
 class Job(JobSpec):

@@ -287,8 +287,10 @@ def create_app(config: WebConfig | None = None, settings: Settings | None = None
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     from interfaces.web.alerts import mount_alerts
+    from interfaces.web.deployments import mount_deployments
 
     mount_alerts(app, service, config, settings, report)
+    mount_deployments(app, service, current_user)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     if slack is not False and slack is not None:
         from interfaces.slack_app import mount_slack

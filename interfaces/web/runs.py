@@ -23,7 +23,7 @@ from graphs.errors import CloudDoctorError, NotFoundError
 from graphs.state import ApprovalDecision, ApprovalRequest, Request, UserRef
 from graphs.threads import ThreadInfo
 from interfaces.queue.feed import EventFeed
-from interfaces.queue.models import JobOutcome, JobSpec, RunEvent, SlackOrigin, SlackPlace
+from interfaces.queue.models import JobOutcome, JobSpec, RollbackAsk, RunEvent, SlackOrigin, SlackPlace
 from interfaces.queue.store import DoorStore, open_store
 from tools.policy import ApprovalError, check_decision, default_policy
 
@@ -109,12 +109,24 @@ class RunService:
                        scenario_path=self.world.scenario_path(), reply_to=reply_to)
 
     async def start(self, request: Request, thread_id: str, *, keys: Iterable[str] = (), slack: SlackPlace | None = None,
-                    reply_to: SlackOrigin | None = None) -> bool:
+                    reply_to: SlackOrigin | None = None, rollback: RollbackAsk | None = None) -> bool:
         """Register the run and queue it; False when a dedupe key or the thread was seen before (nothing queued)."""
         store = self._store()
-        job = await self.call(store.try_start_run, self.run_info(request, thread_id), self.start_job(request, thread_id, reply_to),
-                              keys=list(keys), slack=slack)
+        spec = self.start_job(request, thread_id, reply_to).model_copy(update={"rollback": rollback})
+        job = await self.call(store.try_start_run, self.run_info(request, thread_id), spec, keys=list(keys), slack=slack)
         return job is not None
+
+    async def start_rollback(self, deployment_id: str, reason: str, user: UserRef, door: str, thread_id: str, *,
+                             keys: Iterable[str] = (), slack: SlackPlace | None = None, reply_to: SlackOrigin | None = None) -> Request:
+        """Check a rollback request against the deployments store (one-line refusals) and queue its run."""
+        from agents.delivery.desk import check_rollback_request
+
+        record = await self.call(check_rollback_request, self.settings, deployment_id, reason)
+        request = Request(text=f"rollback {record.id}: {reason.strip()}", environment=record.environment,  # type: ignore[arg-type]
+                          environment_explicit=True, user=user, door=door, at=self.request_time())  # type: ignore[arg-type]
+        await self.start(request, thread_id, keys=keys, slack=slack, reply_to=reply_to,
+                         rollback=RollbackAsk(deployment_id=record.id, reason=reason.strip()))
+        return request
 
     async def decide(self, thread_id: str, decision: ApprovalDecision, *, reply_to: SlackOrigin | None = None,
                      keys: Iterable[str] = (), wait_s: float = 0.0) -> JobOutcome | None:

@@ -295,13 +295,43 @@
     refresh(view);
   }
 
+  // `/deployments [env]` and `/rollback <deployment> <why>`: the deployments desk, the same store as the CLI and Slack.
+  function deskCommand(text) {
+    var words = text.split(/\s+/);
+    if (words[0] === "/deployments") {
+      var env = words[1] ? "?env=" + encodeURIComponent(words[1]) : "";
+      api("GET", "/api/deployments" + env).then(function (listing) {
+        var lines = [];
+        listing.active.concat(listing.recent.slice(0, 10)).forEach(function (r) {
+          lines.push(r.id + "  " + r.environment + "  " + r.service + " " + r.previous_version + " → " + r.version +
+                     "  (" + r.strategy + ", " + r.status + (r.stage ? ", stage " + r.stage : "") + ")");
+        });
+        var s = listing.statistics;
+        lines.push(s.rollbacks + " rollbacks (" + s.automatic_rollbacks + " automatic, " + s.manual_rollbacks + " manual, " +
+                   s.verified_rollbacks + " verified)");
+        say("cd-bot", lines.length > 1 ? lines.join("\n") : "no deployments recorded yet\n" + lines[0]);
+      }, function (err) { say("cd-error", err.message); });
+      return true;
+    }
+    if (words[0] === "/rollback") {
+      if (words.length < 3) { say("cd-error", "usage: /rollback <deployment id> <why>"); return true; }
+      api("POST", "/api/deployments/" + encodeURIComponent(words[1]) + "/rollback", { reason: words.slice(2).join(" ") }).then(function (run) {
+        runBox(run.thread_id);
+        stream(run.thread_id);
+      }, function (err) { say("cd-error", err.message); });
+      return true;
+    }
+    return false;
+  }
+
   function send(event) {
     event.preventDefault();
     var text = ui.text.value.trim();
     if (!text) { return; }
     if (ui.empty && ui.empty.parentNode) { ui.empty.parentNode.removeChild(ui.empty); }
-    say("cd-user", text + "  [" + ui.env.value + "]");
+    say("cd-user", text + (text[0] === "/" ? "" : "  [" + ui.env.value + "]"));
     ui.text.value = "";
+    if (deskCommand(text)) { return; }
     api("POST", "/api/runs", { text: text, env: ui.env.value }).then(function (run) {
       runBox(run.thread_id);
       stream(run.thread_id);
