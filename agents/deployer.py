@@ -384,11 +384,13 @@ async def _unlock(ctx: AgentContext, proposal: Proposal, approvers: list[str], r
     try:
         await runner.plan("unlock-check.tfplan", extra_args=["-refresh=false", *plan_args])
         run.act(probe, "executed", "the state can be locked again")
+        run.note("terraform.force_unlock: verification passed: the state can be locked again (a plan with -lock-timeout=0s)")
     except StateLockedError as exc:
         run.act(probe, "failed", f"still locked by {exc.lock.id} ({exc.lock.who})")
-        run.note(f"after force-unlock the state is locked again by {exc.lock.who} ({exc.lock.id})", "warning")
+        run.note(f"terraform.force_unlock: verification failed: after force-unlock the state is locked again by {exc.lock.who} "
+                 f"({exc.lock.id})", "warning")
         return run.result(False)
     except TerraformError as exc:
-        run.note(f"unlocked; the follow-up plan failed for another reason: {exc}", "warning")
+        run.note(f"terraform.force_unlock: verification unknown: unlocked; the follow-up plan failed for another reason: {exc}", "warning")
     run.note(f"force-unlocked lock {lock_id} with approval of {', '.join(approvers)}; run `terraform plan` and review drift before any apply")
     return run.result(True)

@@ -20,7 +20,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from agents.diagnosis.analyzers.base import EvidenceView
+from agents.diagnosis.config_refs import missing_refs
 from agents.diagnosis.parsers.disk import DiskFacts
+from agents.diagnosis.parsers.rollout import RolloutHistoryFacts
 from agents.diagnosis.parsers.systemd import NginxTestFacts, UnitFacts
 from agents.diagnosis.parsers.usage import BinlogFacts, DiskUsageFacts, JournalUsageFacts, ListingFacts, TimersFacts
 
@@ -190,6 +192,8 @@ def _certificate(view: EvidenceView, target: dict[str, Any], defaults: RemedyDef
 def _config_error(view: EvidenceView, target: dict[str, Any], defaults: RemedyDefaults, at: datetime | None) -> tuple[list[Choice], str]:
     """Put back the last good copy of the file the server's own check names, test it, then start or reload the server."""
     path = str(target.get("config_path") or "")
+    if not path and target.get("deployment") and target.get("namespace"):
+        return _workload_config(view, target)
     if not path:
         return [], "no remedy: no configuration file is named in the evidence (the server's own check names it)"
     directory, name = path.rsplit("/", 1)
@@ -209,6 +213,27 @@ def _config_error(view: EvidenceView, target: dict[str, Any], defaults: RemedyDe
     then = (Choice(tool="systemd.restart_unit", params={"unit": unit}, why=f"{unit} is down: start it on the tested configuration")
             if down else Choice(tool="nginx.reload", params={}, why="nginx serves the restored configuration after a reload"))
     return [restore, then], ""
+
+
+def _workload_config(view: EvidenceView, target: dict[str, Any]) -> tuple[list[Choice], str]:
+    """A workload whose newest revision fails on its configuration: a missing Secret or ConfigMap key is added at its
+    source by a person (the old pods keep serving meanwhile); otherwise its previous revision is rolled back to."""
+    refs = missing_refs(e.excerpt or "" for e in view.evidence if e.ok)
+    if refs:
+        ref = refs[0]
+        what = f"key {ref.key} in {ref.kind} {ref.namespace + '/' if ref.namespace else ''}{ref.name}" if ref.key else \
+            f"{ref.kind} {ref.namespace + '/' if ref.namespace else ''}{ref.name}"
+        return [], (f"no remedy: the new pods need {what}, which does not exist; add it where that {ref.kind} comes from "
+                    "(its external secret or chart values) and the rollout goes on; roll back only if the old pods stop serving")
+    deployment, namespace = str(target["deployment"]), str(target["namespace"])
+    history = next((h for _, h in view.facts(RolloutHistoryFacts) if h.name in ("", deployment) and h.previous is not None), None)
+    if history is None or history.previous is None or history.current is None:
+        return [], (f"no remedy: the revisions of {namespace}/{deployment} are not known (kubectl rollout history); "
+                    "restore the configuration it had before, or roll it back by hand")
+    return [Choice(tool="kubernetes.rollout_undo", platform_host=False,
+                   params={"kind": "deployments", "name": deployment, "namespace": namespace, "to_revision": history.previous.number},
+                   why=f"the pods of revision {history.current.number} fail on their configuration; revision "
+                       f"{history.previous.number} ran with the configuration before it: roll back to it")], ""
 
 
 def _newest_backup(view: EvidenceView, directory: str, name: str) -> str | None:

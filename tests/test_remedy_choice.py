@@ -1,0 +1,137 @@
+"""Which remedy the evidence supports: real command outputs through the real parsers, then the choice.
+
+Each case has its counter-case, where the same diagnosis with other evidence
+gets another action or none (and a note that says what a person must do).
+"""
+
+from __future__ import annotations
+
+from agents.diagnosis.analyzers.base import EvidenceView
+from agents.diagnosis.parsers import parse_output
+from agents.diagnosis.parsers.processes import parse_ps
+from agents.diagnosis.remedy_choice import RemedyDefaults, choose_remedies
+from agents.diagnosis.timeline import scan_lines
+from graphs.state import Evidence
+from tools.catalogue import default_catalogue
+from tools.guard import judge_command
+
+DEFAULTS = RemedyDefaults()
+CATALOGUE = default_catalogue()
+
+NGINX_T_FAILED = ('nginx: [emerg] unknown directive "proxy_read_timout" in /etc/nginx/conf.d/api.conf:27\n'
+                  "nginx: configuration file /etc/nginx/nginx.conf test failed\n")
+NGINX_DOWN = """× nginx.service - A high performance web server and a reverse proxy server
+     Loaded: loaded (/lib/systemd/system/nginx.service; enabled; vendor preset: enabled)
+     Active: failed (Result: exit-code) since Thu 2026-01-22 14:01:37 KST; 7min ago
+"""
+CONF_LISTING = """total 24
+-rw-r--r-- 1 root root 2214 Jan 22 14:01 api.conf
+-rw-r--r-- 1 root root 2209 Jan 22 14:01 api.conf.dpkg-dist
+-rw-r--r-- 1 root root 2209 Jan 20 03:00 api.conf.48817.2026-01-22@14:01:31~
+-rw-r--r-- 1 root root 2101 Jan  2 09:00 api.conf.bak
+-rw-r--r-- 1 root root  412 Nov  3 10:12 healthz.conf
+"""
+CERTBOT_EXPIRED = """Found the following certs:
+  Certificate Name: partner-api.shop.co.kr
+    Domains: partner-api.shop.co.kr
+    Expiry Date: 2026-04-10 00:12:44+00:00 (INVALID: EXPIRED)
+    Certificate Path: /etc/letsencrypt/live/partner-api.shop.co.kr/fullchain.pem
+"""
+HISTORY = """deployment.apps/cart
+REVISION  CHANGE-CAUSE
+16        helm upgrade cart 3.4.1
+17        helm upgrade cart 3.4.2
+18        helm upgrade cart 3.4.2 (values)
+"""
+
+
+class Book:
+    """Evidence the way the collector keeps it: parsed facts and the excerpt analyzers read."""
+
+    def __init__(self) -> None:
+        self.items: list[Evidence] = []
+
+    def cmd(self, command: str, stdout: str = "", stderr: str = "") -> None:
+        """Parsed by the parser the catalogue names for this command (as the collector does)."""
+        verdict = judge_command(command)
+        assert verdict.verdict == "allow", (command, verdict.reason)
+        parser = CATALOGUE.get(verdict.tool).parser_for(verdict.params)
+        facts = parse_output(parser, stdout, command=command, stderr=stderr)
+        self.items.append(Evidence(id=f"E{len(self.items) + 1}", kind="command", source=f"web2: {command}", host="web2",
+                                   command=command, summary=facts.summary(), ok=facts.ok, excerpt=(stdout + stderr)[:2000],
+                                   facts=facts.model_dump(mode="json")))
+
+    def log(self, source: str, lines: list[str]) -> None:
+        facts = scan_lines(lines)
+        self.items.append(Evidence(id=f"E{len(self.items) + 1}", kind="log", source=source, summary=facts.summary(),
+                                   excerpt="\n".join(lines)[:2000], facts=facts.model_dump(mode="json")))
+
+    def choose(self, category: str, target: dict):
+        return choose_remedies(category, EvidenceView(self.items), target, DEFAULTS, None)
+
+
+def test_a_broken_nginx_file_is_restored_from_its_newest_earlier_copy_then_nginx_started():
+    book = Book()
+    book.cmd("nginx -t", stderr=NGINX_T_FAILED)
+    book.cmd("systemctl status --no-pager --full nginx.service", NGINX_DOWN)
+    book.cmd("ls -l --all -t /etc/nginx/conf.d", CONF_LISTING)
+    choices, note = book.choose("config_error", {"config_path": "/etc/nginx/conf.d/api.conf", "unit": "nginx.service"})
+    assert note == ""
+    assert [c.tool for c in choices] == ["nginx.restore_config", "systemd.restart_unit"]
+    # ansible's backup is the newest earlier copy; dpkg's .dpkg-dist is the package's new default, never "last good"
+    assert choices[0].params == {"backup": "/etc/nginx/conf.d/api.conf.48817.2026-01-22@14:01:31~", "path": "/etc/nginx/conf.d/api.conf"}
+    assert choices[0].capture == {"tool": "files.read", "params": {"path": "/etc/nginx/conf.d/api.conf"}}
+
+
+def test_without_an_earlier_copy_or_for_another_directory_no_restore_is_guessed():
+    book = Book()
+    book.cmd("nginx -t", stderr=NGINX_T_FAILED)
+    book.cmd("ls -l --all -t /etc/nginx/conf.d", "total 4\n-rw-r--r-- 1 root root 2214 Jan 22 14:01 api.conf\n")
+    choices, note = book.choose("config_error", {"config_path": "/etc/nginx/conf.d/api.conf"})
+    assert choices == [] and "no earlier copy of /etc/nginx/conf.d/api.conf" in note
+    other = Book()
+    other.cmd("ls -l --all -t /etc/nginx/sites-enabled", CONF_LISTING)  # a listing of another directory proves nothing here
+    choices, note = other.choose("config_error", {"config_path": "/etc/nginx/conf.d/api.conf"})
+    assert choices == [] and "no earlier copy" in note
+
+
+def test_a_running_nginx_is_reloaded_not_restarted():
+    book = Book()
+    book.cmd("nginx -t", stderr=NGINX_T_FAILED)
+    book.cmd("systemctl status --no-pager --full nginx.service", NGINX_DOWN.replace("failed (Result: exit-code)", "active (running)"))
+    book.cmd("ls -l --all -t /etc/nginx/conf.d", CONF_LISTING)
+    choices, _ = book.choose("config_error", {"config_path": "/etc/nginx/conf.d/api.conf", "unit": "nginx.service"})
+    assert [c.tool for c in choices] == ["nginx.restore_config", "nginx.reload"]
+
+
+def test_a_workload_whose_new_revision_fails_on_its_configuration_is_rolled_back_unless_a_key_is_missing():
+    book = Book()
+    book.cmd("kubectl rollout history deployment/cart -n shop", HISTORY)
+    choices, note = book.choose("config_error", {"deployment": "cart", "namespace": "shop"})
+    assert [(c.tool, c.params["to_revision"]) for c in choices] == [("kubernetes.rollout_undo", 17)]
+
+    book.log("kubectl:events", ['Warning  Failed  kubelet  Error: couldn\'t find key PG_WEBHOOK_SECRET in Secret shop/payment-secrets'])
+    choices, note = book.choose("config_error", {"deployment": "cart", "namespace": "shop"})
+    assert choices == [] and "PG_WEBHOOK_SECRET" in note and "shop/payment-secrets" in note
+
+
+def test_an_expired_certificate_is_renewed_unless_its_challenge_keeps_failing():
+    book = Book()
+    book.cmd("certbot certificates", CERTBOT_EXPIRED)
+    choices, _ = book.choose("certificate_expired", {"cert_name": "partner-api.shop.co.kr"})
+    assert [c.tool for c in choices][:1] == ["certbot.renew"]
+    book.log("journald:certbot.service", [
+        "2026-03-11T09:41:09+0900 edge1 certbot[201122]: Failed to renew certificate partner-api.shop.co.kr with error: Some challenges have failed."])
+    choices, note = book.choose("certificate_expired", {"cert_name": "partner-api.shop.co.kr"})
+    assert choices == [] and "ACME challenge" in note
+
+
+def test_a_process_asked_for_by_pid_that_is_gone_reads_as_no_rows_not_as_an_unreadable_output():
+    header = "    PID    PPID USER     STAT %CPU %MEM   RSS     ELAPSED CMD\n"
+    assert parse_ps(header, command="ps -p 30211 -o pid,ppid,user,stat,%cpu,%mem,rss,etime,cmd").count == 0
+    try:
+        parse_ps(header, command="ps aux")
+    except Exception as exc:  # a whole-table listing with no rows is not an answer
+        assert "no process rows" in str(exc)
+    else:
+        raise AssertionError("ps aux with no rows was accepted")
