@@ -323,8 +323,13 @@ async def _roll_back(tools, action, approvers: list[str], run: _Run) -> None:
 async def _roll_back_deployment(ctx: AgentContext, state: OpsState, proposal: Proposal, approvers: list[str], run: _Run) -> dict:
     """An approved manual rollback of a deployment (agents/delivery/desk.py made the proposal)."""
     from agents.delivery.desk import execute_rollback
+    from tools.traffic.kubernetes_actions import CatalogueKubernetesExecutor
 
-    actions, notes, done = await execute_rollback(ctx, proposal, approvers, requested_by=state["request"].user.name)
+    tools = ctx.tools(AGENT, proposal.environment)
+    pick = getattr(ctx.world, "control_host", None)
+    cluster = CatalogueKubernetesExecutor(tools, pick() if callable(pick) else None, approvers)  # used by a Kubernetes router only
+    actions, notes, done = await execute_rollback(ctx, proposal, approvers, requested_by=state["request"].user.name,
+                                                  kubernetes_executor=cluster)
     run.actions += actions
     run.notes += notes
     return run.result(done)
