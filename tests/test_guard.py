@@ -159,7 +159,8 @@ def test_refusal_names_the_rule():
 
 def test_operator_inside_quotes_is_data_not_syntax():
     verdict = judge_command("grep -i 'error; timeout' /var/log/syslog")
-    assert verdict.verdict == "allow"
+    # one word for grep, not two commands; an allowed argv carries no shell character, so a person approves this one
+    assert verdict.verdict == "approve" and "must not contain" in verdict.reason
     assert verdict.argv == ["grep", "-i", "error; timeout", "/var/log/syslog"]
 
 

@@ -76,7 +76,7 @@ ATTACKS = {
 NEEDS_APPROVAL = ["journalctl -n --vacuum-size=1K", "find /var/log -name '*.gz' -delete", "cat /etc/nginx-secrets/key.pem",
                   "kubectl rollout undo deployment/api -n shop", "systemctl restart api", "mysql -e 'KILL QUERY 4312'",
                   "aws rds modify-db-instance --db-instance-identifier shop-prod", "terraform force-unlock -force 7bb26e87-0b31-203c-8539-14a5d96fd760",
-                  "kill -s TERM 21877", "journalctl --vacuum-size=500M", "journalctl -u api --grep='error|fatal'"]
+                  "kill -s TERM 21877", "journalctl --vacuum-size=500M", "journalctl -u api --grep='error|fatal'", "grep -E 'error|fatal' /var/log/syslog"]
 
 
 @pytest.mark.parametrize("command", [c for cases in ATTACKS.values() for c in cases])

@@ -79,11 +79,10 @@ class ParamSpec(BaseModel):
     what: str | None = None
     max_length: int | None = None
     extra_chars: str | None = None
-    any_printable: bool = False  # text: shell characters allowed (a regular expression grep takes as --regexp's value)
 
     def type_options(self) -> dict[str, Any]:
         keys = ("choices", "aliases", "case_insensitive", "min", "max", "roots", "deny", "hosts", "prefix", "pattern", "what",
-                "max_length", "extra_chars", "any_printable", "many", "max_items")
+                "max_length", "extra_chars", "many", "max_items")
         return {k: getattr(self, k) for k in keys if getattr(self, k) not in (None, False)}
 
     def json_schema(self) -> dict[str, Any]:

@@ -120,11 +120,10 @@ def _enum(value: Any, options: dict[str, Any]) -> str:
 
 @param_type("text")
 def _free_text(value: Any, options: dict[str, Any]) -> str:
-    """Printable text used as data by the program, never as a path or an option, and without the characters a
-    shell acts on (`;&|<>$` backticks, backslashes, `!`) unless `any_printable`: a regular expression handed to
-    grep as the value of --regexp needs `|` and `\\`, and argv never passes through a shell unquoted."""
+    """Printable text used as data by the program (a grep pattern), never as a path or an option, and without
+    the characters a shell acts on (`;&|<>$` backticks, backslashes, `!`): an allowed argv carries none of them."""
     text = _text(value, max_length=int(options.get("max_length", 200)))
-    if SHELL_META.search(text) and not options.get("any_printable"):
+    if SHELL_META.search(text):
         raise ParamTypeError("must not contain ; & | < > $ ` \\ or ! (run a pattern with them by hand, with approval)")
     return text
 
