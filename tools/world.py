@@ -248,22 +248,6 @@ class RecordedWorld:
         """Where cluster, database and account reads run: any host of the incident answers them."""
         return next(iter(self.record.hosts), None)
 
-    def metric_names(self, subjects: list[str]) -> list[str]:
-        """Recorded series about these subjects (`<subject>.<kind>`, the subject dotted or not): what listing
-        metrics by dimension value returns in a live account. Series about other subjects are not offered."""
-        wanted = {s.lower() for s in subjects if s}
-        out = []
-        for name in self.record.metrics:
-            subject = name.rsplit(".", 1)[0].lower()
-            parts = set(subject.split(".")) | {subject}
-            if parts & wanted:
-                out.append(name)
-        return out
-
-    def control_host(self) -> str | None:
-        """Where cluster, database and account reads run: any host of the incident answers them."""
-        return next(iter(self.record.hosts), None)
-
     def hosts_in(self, group: str | None) -> list[str]:
         if group and group in self._inventory:
             return [h for h in self._inventory[group] if h in self.record.hosts] or list(self._inventory[group])
