@@ -15,7 +15,6 @@ as skipped, unless `terraform_bin` is the test stand-in.
 
 from __future__ import annotations
 
-import shlex
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from agents.terraform_workspace import (
 )
 from graphs.errors import ConfigError
 from graphs.state import ActionRecord, AgentNote, ApprovalDecision, ApprovalRequest, OpsState, Proposal
+from tools.actions import shell_words
 from tools.catalogue import ToolCall
 from tools.guard import judge_command
 from tools.plan_summary import has_changes
@@ -260,7 +260,7 @@ async def _run_commands(ctx: AgentContext, state: OpsState, proposal: Proposal, 
         return run.result(False)
     if ctx.world.name == "recorded" and not getattr(ctx.world, "answers_actions", False):
         for action in proposal.actions:
-            run.actions.append(ActionRecord(action=shlex.join(action.argv), host=action.host, verdict="approve", rule=f"config/tools: {action.tool}",
+            run.actions.append(ActionRecord(action=shell_words(action.argv), host=action.host, verdict="approve", rule=f"config/tools: {action.tool}",
                                             status="skipped", output=REPLAY_OUTPUT, by=AGENT, tool=action.tool, params=action.params,
                                             argv=action.argv))
             if action.verification:

@@ -43,9 +43,11 @@ async def _pause_then_resume(settings: Settings) -> None:
     assert third.status == "completed"
     assert [d.user.name for d in third.decisions] == ["kim", "park"]
     assert "deployer" in third.route
-    # replay worlds never touch real hosts: the approved command is recorded, not run
+    # a replay world never touches a real host: the approved restart is answered by the incident's after-state,
+    # and its verification reads that state
     restart = [a for a in third.actions if "systemctl restart" in a.action]
-    assert restart and all(a.status != "executed" for a in restart)
+    assert restart and restart[0].argv == ["systemctl", "restart", "api.service"]
+    assert any("verification passed: the unit is active again" in n.text for n in third.notes), [n.text for n in third.notes]
 
 
 async def test_sqlite_thread_survives_reopening(tmp_path: Path):

@@ -101,7 +101,7 @@ def test_ask_see_report_and_approve_from_a_shared_link(server, tmp_path):
             alice.fill(".cd-text", 'mysql on db1 disk is full, queries time out <img src=x onerror="window.__pwned=1">')
             alice.click(".cd-send")
             expect(alice.locator(".cd-report .cd-headline").first).to_contain_text("awaiting approval")
-            expect(alice.locator(".cd-approval")).to_contain_text("journalctl --vacuum-size=500M")
+            expect(alice.locator(".cd-approval")).to_contain_text("mysql \"--execute=PURGE BINARY LOGS BEFORE '2026-02-21 05:25:00'\"")
             expect(alice.locator(".cd-approval .cd-note")).to_contain_text("you asked for this change, so you cannot approve it")
             expect(alice.locator(".cd-approve")).to_be_disabled()
             expect(alice.locator(".cd-empty")).to_have_count(0)
@@ -153,7 +153,7 @@ def test_on_a_390_pixel_phone_the_widget_fills_the_screen_without_sideways_scrol
             assert box and box["x"] == 0 and box["width"] == 390, box
             page.fill(".cd-text", "mysql on db1 disk is full, queries time out")
             page.click(".cd-send")
-            expect(page.locator(".cd-approval")).to_contain_text("journalctl --vacuum-size=500M")
+            expect(page.locator(".cd-approval")).to_contain_text("mysql \"--execute=PURGE BINARY LOGS BEFORE '2026-02-21 05:25:00'\"")
             assert page.evaluate("document.querySelector('.cd-log').scrollWidth <= document.querySelector('.cd-log').clientWidth")
             shoot(page, tmp_path, "widget-390-asked.png")
         finally:

@@ -68,9 +68,21 @@ def describe_rollback(tool: ToolSpec, params: dict[str, Any], catalogue: Catalog
     return f"{back.action}({shown})"
 
 
-def approval_line(action: PlannedAction) -> str:
-    """The line an approval card shows for one action: where, and the exact argv."""
+def shell_words(argv: list[str]) -> str:
+    """argv as a shell line a person can read and paste: each word quoted as shlex does, except that a word holding
+    single quotes (SQL) and nothing a shell expands inside double quotes is shown in double quotes."""
     import shlex
 
+    words = []
+    for word in argv:
+        if "'" in word and not any(c in word for c in '"$`\\!'):
+            words.append(f'"{word}"')
+        else:
+            words.append(shlex.quote(word))
+    return " ".join(words)
+
+
+def approval_line(action: PlannedAction) -> str:
+    """The line an approval card shows for one action: where, and the exact argv."""
     where = f"on {action.host}: " if action.host else ""
-    return f"{where}{shlex.join(action.argv)}"
+    return f"{where}{shell_words(action.argv)}"

@@ -138,7 +138,10 @@ class LiveWorld:
                                "give the alert a host label, or name one with LiveWorld(log_host=...)")
         try:
             argv = log_source_argv(log, start, end, lines=DEFAULT_LINES)  # the catalogue's own rendering of the read
-        except LogSourceError as exc:
+        except LogSourceError as exc:  # refused by a parameter's type: audited like any refusal, nothing is sent
+            if self.audit is not None:
+                self.audit.append("log_read", host=host, source=log.name, command="", verdict="forbid", rule="config/tools: parameter type",
+                                  reason=str(exc)[:300], environment=self.environment)
             raise LogReadError(f"{log.name} is not read: {exc}") from None
         verdict = judge_command(argv, self.environment)
         if self.audit is not None:

@@ -40,10 +40,12 @@ class ToolChoice(BaseModel):
     max_tools: int = Field(default=48, ge=1, le=200)
 
     def families(self, playbooks: list[str]) -> list[str]:
-        out = list(self.always)
+        """The incident's own families first, then the ones always offered: `max_tools` cuts from the end, so a
+        database incident keeps its database reads and loses the least likely host reads."""
+        out: list[str] = []
         for name in playbooks:
             out += [f for f in self.by_playbook.get(name, []) if f not in out]
-        return out
+        return out + [f for f in self.always if f not in out]
 
 
 class InvestigationConfig(BaseModel):
