@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     # the repository's own terraform/ is a reference project, never a live world's infrastructure.
     terraform_dir: Path | None = None
     terraform_bin: str = "terraform"
+    # A local checkout of the service's code (CLOUD_DOCTOR_CODE_REPO): the code healer reads it, proves a patch by its
+    # own tests in a scratch worktree and delivers it as a branch; without it, code fixes stay drafts.
+    code_repo: Path | None = None
     nginx_bin: str | None = Field(default=None, description="nginx for the rollout demo's stage; found on PATH or in /usr/sbin otherwise")
     known_hosts: Path | None = None
     memory_enabled: bool = True

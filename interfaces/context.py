@@ -72,7 +72,7 @@ def live_world(settings: Settings, environment: str, log_host: str | None = None
     from tools.live_world import LiveWorld
 
     return LiveWorld(environment=environment, audit=AuditLog(settings.audit_log), terraform_dir=settings.terraform_dir,
-                     log_host=log_host, metrics=load_metrics_config(settings.config_dir), aws_api=settings.aws_reads == "api")
+                     repo_path=settings.code_repo, log_host=log_host, metrics=load_metrics_config(settings.config_dir), aws_api=settings.aws_reads == "api")
 
 
 async def close_context(ctx: AgentContext) -> None:

@@ -173,3 +173,25 @@ def test_repo_reads_text_files_only(tmp_path: Path) -> None:
     assert LiveWorld(inventory_for_nothing(), repo_path=tmp_path).repo() == {
         "package.json": "{}\n", "src/db.js": "module.exports = {}\n"}
     assert LiveWorld(inventory_for_nothing()).repo() == {}
+
+
+def test_the_code_healer_reads_the_configured_checkout_and_nothing_without_one(tmp_path: Path) -> None:
+    import subprocess
+
+    from agents.code_healer import checkout_of_world
+    from config.settings import Settings
+    from interfaces.context import live_world
+
+    repo = tmp_path / "points"
+    (repo / "app").mkdir(parents=True)
+    (repo / "app" / "db.py").write_text("def get(pool):\n    return pool.getconn()\n")
+    for argv in (["git", "init", "-q"], ["git", "add", "."],
+                 ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "init"]):
+        subprocess.run(argv, cwd=repo, check=True)
+    configured = Settings(data_dir=tmp_path / "data", code_repo=repo)
+    world = live_world(configured, "dev")
+    assert world.repo() == {"app/db.py": "def get(pool):\n    return pool.getconn()\n"}
+    checkout = checkout_of_world(world, configured.config_dir)
+    assert checkout is not None and checkout.root == repo and len(checkout.commit) == 40
+    bare = live_world(Settings(data_dir=tmp_path / "data"), "dev")
+    assert bare.repo() == {} and checkout_of_world(bare, configured.config_dir) is None
