@@ -84,9 +84,7 @@ def loop_tools(session: ReadSession, families: list[str] | None = None, max_tool
     Every tool takes `host`, one of the incident's hosts: required where the tool reads a host, optional
     where it reads a cluster, a database or an account (the executor then uses the control host)."""
     out = []
-    chosen = [s for s in session.specs if families is None or s.name.split(".")[0] in families]
-    if families is not None:
-        chosen.sort(key=lambda s: families.index(s.name.split(".")[0]))
+    chosen = session.specs if families is None else _fair_share(session.specs, families)
     for spec in chosen[:max_tools]:
         schema = json.loads(json.dumps(spec.json_schema()))
         schema.setdefault("type", "object")
@@ -101,6 +99,17 @@ def loop_tools(session: ReadSession, families: list[str] | None = None, max_tool
         volume = tuple(name for name, p in spec.params.items() if getattr(p, "role", "") == "volume")
         out.append(LoopTool(name=model_name(spec.name), description=f"{spec.description} (scope: {spec.scope})", schema=schema,
                             run=_runner(session, spec), volume_params=volume))
+    return out
+
+
+def _fair_share(specs: list[Any], families: list[str]) -> list[Any]:
+    """The tools of `families`, one from each family in turn (the families in their order, each family's tools
+    in catalogue order), so a cut at `max_tools` leaves every family its first reads instead of letting the
+    largest family (host has 30) crowd out the journal of a memory incident."""
+    queues = [[s for s in specs if s.name.split(".")[0] == family] for family in families]
+    out: list[Any] = []
+    while any(queues):
+        out += [queue.pop(0) for queue in queues if queue]
     return out
 
 
