@@ -38,7 +38,8 @@ NEEDS: dict[str, tuple[str, ...]] = {
     'killed_sigkill': ('signal', 'killed', '137', 'kill'),
     'cannot_allocate': ('allocat', 'enomem', 'fork'),
     'swapping': ('swap', 'kswapd', 'memory'),
-    'cpu_throttle': ('cpu', 'load average', 'lockup', 'stall', 'event loop'),
+    'cpu_throttle': ('cpu', 'load average', 'lockup', 'stall', 'event loop', 'throttl'),
+    'image_pull': ('imagepull', 'image', 'manifest', 'pull access', 'resolve reference', 'repository does not exist', 'basic auth', 'toomanyrequests', 'pull rate'),
     'enospc': ('space', 'enospc', 'disk', 'quota', 'extend file'),
     'inode_words': ('inode', 'iuse%'),
     'hung_task': ('blocked for', 'hung_task', 'i/o', 'slow', 'fsync', 'iowait', 'burstbalance', 'ebs', 'latency', 'await'),
@@ -47,7 +48,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     'pool_timeout': ('pool', 'acquir', 'connection', 'obtain', 'resourcerequest'),
     'fd_exhaustion': ('open files', 'emfile', 'enfile', 'file descriptor', '(24'),
     'leak_words': ('leak', 'not released', 'not returned', 'not closed', 'unreleased', 'never', 'did not', 'close_wait', 'close-wait', 'idle in transaction'),
-    'slow_query': ('slow', 'query', 'long', 'duration:', 'lock wait', 'deadlock', 'canceling statement', 'metadata lock', 'statement timeout', 'table scan', 'missing index'),
+    'slow_query': ('slow', 'query', 'queries', 'database', 'db', 'sql', 'long', 'duration:', 'lock wait', 'deadlock', 'canceling statement', 'metadata lock', 'statement timeout', 'table scan', 'missing index'),
     'db_refused': ('connect', 'mysql', 'gone away', 'communications link', 'database', 'db', 'postgres', 'rds', 'refused', 'failover', 'operationalerror', 'etimedout', 'unreachable', 'timed out'),
     'dns': ('resolv', 'enotfound', 'eai_again', 'nxdomain', 'servfail', 'name or service', 'no such host', 'unknownhost', 'unknown', 'nodename', 'resolve', 'translate host', 'dns', '2005', "can't find", 'lookup'),
     'sg_change': ('security_group', 'security group', 'network_acl', 'aws_route', 'securitygroup', 'deleteroute', 'networkaclentry'),
@@ -84,8 +85,10 @@ RULES: tuple[TextRule, ...] = (
     _r("killed_sigkill", "memory_leak", 0.8, r"(?:exited|terminated|killed) (?:with|by) signal (?:9|SIGKILL)|signal: killed|OOMKilled|exit code 137|code=killed, status=9/KILL", "a worker was SIGKILLed (the OOM killer's signal)"),
     _r("cannot_allocate", "memory_pressure", 1.5, r"Cannot allocate memory|ENOMEM|page allocation failure|fork: retry: Resource temporarily unavailable|unable to allocate", "allocations fail host-wide"),
     _r("swapping", "memory_pressure", 0.8, r"\bswap(?:ping)? (?:usage|in|out|storm)|kswapd|low on memory|MemoryPressure|memory pressure|evicting pods?.*memory|The node was low on resource: memory", "the host is short of memory"),
+    # ---------------------------------------------------------------- images
+    _r("image_pull", "image_pull_failure", 3.0, r"ErrImagePull|ImagePullBackOff|Back-off pulling image|Failed to pull image|InvalidImageName|ErrImageNeverPull|manifest unknown|manifest for \S+ not found|pull access denied|failed to resolve reference|repository does not exist or may require|no basic auth credentials|toomanyrequests: You have reached your pull rate limit", "a container image cannot be pulled"),
     # ---------------------------------------------------------------- cpu
-    _r("cpu_throttle", "cpu_saturation", 1.0, r"CPU throttl|cpu (?:usage|load) (?:at |is )?(?:9\d|100)\s*%|load average (?:is )?(?:very )?high|soft lockup|rcu_sched self-detected stall|event loop (?:lag|delay|blocked) (?:of )?\d", "CPU starvation reported"),
+    _r("cpu_throttle", "cpu_saturation", 1.0, r"CPU throttl|CPUThrottlingHigh|cfs_throttled|nr_throttled|throttled_(?:periods|seconds)|cpu (?:usage|load) (?:at |is )?(?:9\d|100)\s*%|load average (?:is )?(?:very )?high|soft lockup|rcu_sched self-detected stall|event loop (?:lag|delay|blocked) (?:of )?\d", "CPU starvation reported"),
     # ---------------------------------------------------------------- disk
     _r("enospc", "disk_full", 2.5, r"No space left on device|ENOSPC|disk (?:is )?full|Disk quota exceeded|not enough (?:free )?(?:disk )?space|write failed.*space|could not extend file|DiskFull|filesystem (?:is )?full", "writes fail for lack of space"),
     _r("inode_words", "inode_exhaustion", 2.0, r"(?:out of|no (?:free )?|exhausted) inodes|inode (?:usage|exhaust|table)|inodes? (?:is |are )?(?:full|exhausted)|IUse%\s+100", "inodes reported exhausted"),
@@ -96,10 +99,10 @@ RULES: tuple[TextRule, ...] = (
     _r("pool_timeout", "db_connection_exhaustion", 1.5, r"pool (?:is )?exhausted|timeout acquiring (?:a )?connection|Timeout acquiring a connection|Connection is not available, request timed out|could not obtain (?:a )?(?:jdbc )?connection|QueuePool limit of size \d+ overflow \d+ reached|ResourceRequest timed out|unable to acquire (?:a )?connection|no (?:free|available|idle) connections?|waiting for (?:a )?(?:free )?connection|connection pool (?:is )?(?:full|exhausted)|pool timeout|PoolTimeoutError|all pooled connections were in use", "the client pool has no free connection"),
     _r("fd_exhaustion", "connection_leak", 2.0, r"Too many open files|EMFILE|ENFILE|file descriptors? (?:exhausted|limit)|accept4?\(\) failed \(24", "file descriptors run out"),
     _r("leak_words", "connection_leak", 1.5, r"connection(?:s)? (?:leak|not (?:released|returned|closed))|leak(?:ed)? connection|unreleased connection|connection was never (?:released|closed|returned)|did not (?:release|close) (?:the )?connection|Apparent connection leak|leakDetectionThreshold|CLOSE_WAIT|CLOSE-WAIT|idle in transaction", "connections are held and not released"),
-    _r("slow_query", "db_slow_query", 2.0, r"slow query|Query_time:\s*\d|long[- ]running (?:query|transaction|statement)|query (?:took|exceeded)\s+\d|duration: \d{4,}(?:\.\d+)? ms|Lock wait timeout exceeded|ER_LOCK_WAIT_TIMEOUT|Deadlock found|deadlock detected|canceling statement due to (?:statement|lock) timeout|Waiting for table metadata lock|statement timeout|full table scan|missing index", "queries are slow or blocked"),
+    _r("slow_query", "db_slow_query", 2.0, r"slow query|Query_time:\s*\d|long[- ]running (?:query|transaction|statement)|query (?:took|exceeded)\s+\d|duration: \d{4,}(?:\.\d+)? ms|Lock wait timeout exceeded|ER_LOCK_WAIT_TIMEOUT|Deadlock found|deadlock detected|canceling statement due to (?:statement|lock) timeout|Waiting for table metadata lock|statement timeout|full table scan|missing index|(?:database|db|sql|query|queries)\b[^\n]{0,60}?\b(?:took|completed in|finished in|returned in|ran for)\s+[1-9]\d*(?:\.\d+)?\s*(?:s|sec|secs|seconds)\b", "queries are slow or blocked"),
     _r("db_refused", "db_unreachable", 2.0, r"Can't connect to (?:MySQL|MariaDB) server|ERROR 2003|Lost connection to MySQL server|MySQL server has gone away|could not connect to server|connection to server at .* failed|Communications link failure|the database system is (?:shutting down|starting up|in recovery mode)|(?:database|db|postgres|mysql|rds)\w*\b[^\n]{0,60}(?:ECONNREFUSED|connection refused|connect(?:ion)? timed out|ETIMEDOUT|unreachable|not reachable)|(?:ECONNREFUSED|connect ETIMEDOUT|connection refused|Connection timed out)[^\n]{0,40}:(?:3306|5432|1433|1521|27017)\b|SequelizeConnectionRefusedError|OperationalError.*(?:connect|Connection refused)|DB(?:Instance)? (?:is )?(?:stopped|unavailable|failing over)|failover (?:in progress|started)", "the database does not answer"),
     # ---------------------------------------------------------------- network
-    _r("dns", "dns_failure", 2.5, r"Temporary failure in name resolution|getaddrinfo (?:ENOTFOUND|EAI_AGAIN)|\bEAI_AGAIN\b|\bENOTFOUND\b|NXDOMAIN|SERVFAIL|Name or service not known|no such host|Could not resolve host|UnknownHostException|Unknown (?:MySQL )?server host|nodename nor servname|Name does not resolve|could not translate host name|DNS (?:resolution|lookup) (?:failed|timed out|error)|failed to resolve|unable to resolve|ERROR 2005|server can't find|dial tcp: lookup \S+|lookup [\w.-]+ on [\d.:]+:53|no such host", "names do not resolve"),
+    _r("dns", "dns_failure", 2.5, r"Temporary failure in name resolution|getaddrinfo (?:ENOTFOUND|EAI_AGAIN)|\bEAI_AGAIN\b|\bENOTFOUND\b|NXDOMAIN|SERVFAIL|Name or service not known|no such host|Could not resolve host|UnknownHostException|Unknown (?:MySQL )?server host|nodename nor servname|Name does not resolve|could not translate host name|DNS (?:resolution|lookup) (?:failed|timed out|error)|failed to resolve(?! reference)|unable to resolve|ERROR 2005|server can't find|dial tcp: lookup \S+|lookup [\w.-]+ on [\d.:]+:53|no such host", "names do not resolve"),
     _r("no_route", "network_unreachable", 2.5, r"No route to host|EHOSTUNREACH|Network is unreachable|ENETUNREACH|Destination (?:Host|Net) Unreachable|\b[1-9]\d*(?:\.\d+)?% packet loss|security group (?:rule )?(?:removed|revoked|deleted|changed)|RevokeSecurityGroup(?:Ingress|Egress)|(?:NACL|network ACL)\b[^\n]{0,40}(?:deny|DENY|changed|updated)|route\b[^\n]{0,30}(?:blackhole|missing|deleted|removed)|Destination unreachable", "the network path is broken"),
     _r("sg_change", "network_unreachable", 2.0, r"aws_(?:vpc_)?security_group(?:_ingress|_egress)?_rule\S*: Destr(?:oying|uction complete)|aws_(?:network_acl|route)\S*: (?:Destr|Modif)|(?:Revoke|Delete)SecurityGroup(?:Ingress|Egress|Rule)|DeleteRoute\b|ReplaceNetworkAclEntry|CreateNetworkAclEntry.*deny|security group rule[^\n]{0,40}(?:removed|revoked|deleted|destroyed)", "a network rule on the path was removed or changed"),
     _r("connect_timeout", "network_unreachable", 1.6, r"connect ETIMEDOUT|connect timed out|ConnectTimeout(?:Error|Exception)?|connection attempt timed out|dial tcp [^ ]+: (?:i/o timeout|connect: connection timed out)|SYN-SENT sockets? (?:pil|grow)|timed out while connecting", "connection attempts time out"),
@@ -118,7 +121,7 @@ RULES: tuple[TextRule, ...] = (
     _r("http_403", "permission_denied", 1.0, r"403 Forbidden|status(?: code)?[ :=]+403\b", "HTTP 403 answers"),
     _r("rate", "rate_limited", 2.5, r"Too Many Requests|Throttl(?:ing|ed)Exception|\bThrottling\b|Rate exceeded|RequestLimitExceeded|TooManyRequestsException|SlowDown|rate[- ]?limit(?:ed|ing)? (?:exceeded|reached|hit)|rate[- ]limited|request rate too (?:high|large)|ProvisionedThroughputExceeded|RequestThrottled|quota (?:exceeded|exhausted) for (?:requests|api)|backing off.*(?:throttl|429|rate)", "a provider throttles requests"),
     _r("http_429", "rate_limited", 1.5, r"(?:status|code|HTTP|returned|responded|got)\W{0,3}429\b|\s429\s+\d+\s", "HTTP 429 answers"),
-    _r("capacity", "capacity_exhausted", 2.5, r"Insufficient (?:cpu|memory|pods|nvidia)|\d+/\d+ nodes are available|FailedScheduling|Too many pods|didn't match (?:Pod's )?node affinity|InsufficientFreeAddressesInSubnet|InsufficientInstanceCapacity|failed to assign an IP address|no free IPs?|IP address(?:es)? exhausted|ip(?:am)? exhaust|VcpuLimitExceeded|(?<!Request)LimitExceeded|quota (?:exceeded|reached)|exceeded quota|max(?:imum)? (?:node group )?size (?:reached|of \d+ reached)|max node group size|cluster-autoscaler.*(?:max|cannot|failed)|NotTriggerScaleUp|pod didn't trigger scale-up|unschedulable|maxPods|(?:do not|don't) have sufficient \S+ capacity", "no room for more work (nodes, IPs, quota)"),
+    _r("capacity", "capacity_exhausted", 2.5, r"Insufficient (?:cpu|memory|pods|nvidia)|\d+/\d+ nodes are available|FailedScheduling|Too many pods|didn't match (?:Pod's )?node affinity|InsufficientFreeAddressesInSubnet|InsufficientInstanceCapacity|failed to assign an IP address|no free IPs?|IP address(?:es)? exhausted|ip(?:am)? exhaust|VcpuLimitExceeded|(?<!Request)(?<!Backoff)LimitExceeded|quota (?:exceeded|reached)|exceeded quota|max(?:imum)? (?:node group )?size (?:reached|of \d+ reached)|max node group size|cluster-autoscaler.*(?:max|cannot|failed)|NotTriggerScaleUp|pod didn't trigger scale-up|unschedulable|maxPods|(?:do not|don't) have sufficient \S+ capacity", "no room for more work (nodes, IPs, quota)"),
     # ---------------------------------------------------------------- terraform
     _r("tf_lock", "terraform_state_lock", 3.0, r"Error acquiring the state lock|state (?:is )?locked|ConditionalCheckFailedException|Lock Info:|Error locking state", "a Terraform state lock is held"),
     _r("tf_progress", "terraform_state_lock", 0.8, r"Still (?:modifying|creating|destroying|reading)\.\.\.|: (?:Modifying|Creating|Destroying|Refreshing state)\.\.\.|Acquiring state lock", "a Terraform run is (or was) in progress"),
@@ -128,6 +131,15 @@ RULES: tuple[TextRule, ...] = (
 )
 
 RULES_BY_ID: dict[str, TextRule] = {rule.id: rule for rule in RULES}
+
+# A line one specific rule explains is not also evidence for the rules its words merely resemble: an image pull's
+# "failed to resolve reference" or "no such host" is not DNS, its "pull access denied" is not IAM; "CPU throttling"
+# is not a provider's rate limit.
+SUPERSEDES: dict[str, tuple[str, ...]] = {
+    "image_pull": ("dns", "permission", "http_403", "no_route", "connect_timeout", "timeout_generic", "refused", "rate", "http_429",
+                   "read_timeout", "config", "gateway_5xx", "upstream"),
+    "cpu_throttle": ("rate",),
+}
 
 # Markers: lines that say a change happened (the timeline needs them; they are not a category by themselves).
 DEPLOY_MARKER = re.compile(
@@ -171,12 +183,18 @@ def line_level(line: str) -> str:
 def match_rules(text: str) -> list[TextRule]:
     """Every rule whose pattern occurs in `text`."""
     low = text.lower()
-    return [rule for rule in RULES if (rule.needs is None or rule.needs.search(low)) and rule.pattern.search(text)]
+    found = [rule for rule in RULES if (rule.needs is None or rule.needs.search(low)) and rule.pattern.search(text)]
+    return _without_superseded(found)
+
+
+def _without_superseded(found: list[TextRule]) -> list[TextRule]:
+    dropped = {other for rule in found for other in SUPERSEDES.get(rule.id, ())}
+    return [rule for rule in found if rule.id not in dropped] if dropped else found
 
 
 def match_rules_slowly(text: str) -> list[TextRule]:
     """Without the pre-check: the reference the pre-check is tested against."""
-    return [rule for rule in RULES if rule.pattern.search(text)]
+    return _without_superseded([rule for rule in RULES if rule.pattern.search(text)])
 
 
 def find_version(line: str) -> str | None:

@@ -26,6 +26,7 @@ class Signal(BaseModel):
     evidence_id: str | None = None
     reason: str
     direct: bool = True  # False for hints: alert wording, similar past incidents
+    finding: str = ""  # a refinement of the category with its own remedy (config/remedies.yaml `findings`), e.g. probe_misconfigured
 
 
 class Situation(BaseModel):
@@ -40,6 +41,7 @@ class Situation(BaseModel):
     observed_at: datetime | None = None  # when the evidence was read (the recording's time, else now): kubectl AGEs count back from it
     environment: str = "dev"
     db_max_connections: int | None = None  # from the infrastructure spec, when known
+    subjects: dict[str, str] = Field(default_factory=dict)  # what the words name: namespace, workload, pod, job, deployment
 
     @property
     def trouble_began(self) -> datetime | None:
@@ -62,7 +64,13 @@ class Situation(BaseModel):
             value = self.labels.get(key)
             if value:
                 out.add(value.lower().split(":")[0])
+        if not any(self.labels.get(k) for k in ("service", "app", "deployment", "pod", "container", "job")):
+            out |= {v for k, v in self.subjects.items() if k != "namespace"}  # a question names what the labels would
         return out
+
+    @property
+    def namespace(self) -> str | None:
+        return self.labels.get("namespace") or self.labels.get("kubernetes_namespace") or self.subjects.get("namespace")
 
 
 class LogView(BaseModel):

@@ -46,7 +46,12 @@ EXPLAINS: dict[str, dict[str, float]] = {
     "db_unreachable": {"dependency_failure": SYMPTOM},
     "db_connection_exhaustion": {"dependency_failure": SYMPTOM},
     "capacity_exhausted": {"service_crashloop": SYMPTOM},
+    "image_pull_failure": {"bad_deploy": PEER, "service_crashloop": SYMPTOM},
+    "cpu_saturation": {"service_crashloop": SYMPTOM},
+    "dependency_failure": {"service_crashloop": SYMPTOM},
 }
+for _cause in ("dns_failure", "network_unreachable", "db_unreachable", "db_connection_exhaustion", "missing_timeout"):
+    EXPLAINS[_cause].setdefault("service_crashloop", SYMPTOM)  # a process that exits because what it needs is unreachable
 
 
 class Scored(BaseModel):
@@ -57,6 +62,7 @@ class Scored(BaseModel):
     evidence: list[tuple[str, float]] = []  # (evidence id, contribution), strongest first
     reasons: list[str] = []  # from direct evidence, strongest first
     hints: list[str] = []  # from the request's wording and past incidents
+    findings: list[str] = []  # refinements the strongest direct signals name (config/remedies.yaml `findings`), strongest first
 
 
 class Analysis(BaseModel):
@@ -88,6 +94,7 @@ def score(signals: list[Signal]) -> Analysis:
         direct = 0.0
         reasons: list[tuple[float, str]] = []
         hints: list[tuple[float, str]] = []
+        findings: list[tuple[float, str]] = []
         for eid, sigs in per_evidence.items():
             pos = sum(s.weight for s in sigs if s.weight > 0)
             neg = sum(s.weight for s in sigs if s.weight < 0)
@@ -98,6 +105,8 @@ def score(signals: list[Signal]) -> Analysis:
             for s in sigs:
                 if s.weight > 0:
                     (reasons if s.direct else hints).append((s.weight, s.reason))
+                    if s.finding and s.direct:
+                        findings.append((s.weight, s.finding))
         contributions.sort(key=lambda c: -c[1])
         total = sum(c * DIMINISHING[min(k, len(DIMINISHING) - 1)] for k, (_, c) in enumerate(contributions)) + negatives
         reasons.sort(key=lambda r: -r[0])
@@ -106,6 +115,7 @@ def score(signals: list[Signal]) -> Analysis:
             category=category, score=max(total, 0.0), direct=max(direct + min(negatives, 0.0), 0.0),
             evidence=[(eid, round(c, 3)) for eid, c in contributions if eid is not None],
             reasons=[r for _, r in reasons], hints=[r for _, r in hints],
+            findings=list(dict.fromkeys(f for _, f in sorted(findings, key=lambda f: -f[0]))),
         )
     # causes absorb part of the symptoms they explain
     adjusted = {c: s.score for c, s in raw.items()}

@@ -20,8 +20,10 @@ LEVEL_FACTOR = {"error": 1.0, "unknown_error": 0.9, "warn": 0.85, "unknown": 0.8
 STRUCTURED = {
     "dmesg": {"oom_killer", "hung_task", "io_error", "crashloop", "killed_sigkill"},
     "unit": {"crashloop"},
-    "kube": {"crashloop", "killed_sigkill"},
 }
+# Streams the structured analyzers read whole: kubectl events and descriptions are weighed per object by what the
+# request is about (kube_workloads.py), not as one stream where a noisy neighbour counts like the workload itself.
+STRUCTURED_ORIGINS = ("kube",)
 PER_STREAM_CAP = 3.5
 
 
@@ -39,6 +41,8 @@ def analyze_text(view: EvidenceView) -> list[Signal]:
     at = view.situation.at
     stale_before = _aware(at) - timedelta(hours=2) if at is not None else None
     for stream in view.logs():
+        if stream.origin in STRUCTURED_ORIGINS:
+            continue
         skip = STRUCTURED.get(stream.origin, set())
         per_category: dict[str, list[tuple[float, str]]] = defaultdict(list)
         for hit in stream.facts.hits:
