@@ -16,6 +16,7 @@ from typing import Iterable
 
 from agents.diagnosis.analyzers.base import EvidenceView, Situation
 from agents.diagnosis.config_refs import missing_refs
+from agents.diagnosis.learn_kube import learn_kube_values
 from agents.diagnosis.parsers.aws import NetworkInterfacesFacts, RdsFacts, SecurityGroupsFacts
 from agents.diagnosis.parsers.cpu import LoadFacts
 from agents.diagnosis.parsers.memory import MemoryFacts
@@ -55,7 +56,7 @@ FOLLOW_UP_PLAYBOOKS: dict[str, tuple[str, ...]] = {
     "connection_leak": ("database",), "dns_failure": ("network",), "network_unreachable": ("network",),
     "dependency_failure": ("network",), "missing_timeout": ("network",), "memory_leak": ("memory",), "memory_pressure": ("memory",),
     "cpu_saturation": ("cpu",), "certificate_expired": ("certificates",), "capacity_exhausted": ("kubernetes",),
-    "service_crashloop": ("application",), "config_error": ("application",),
+    "service_crashloop": ("application",), "config_error": ("application",), "image_pull_failure": ("kubernetes",),
 }
 
 
@@ -117,6 +118,7 @@ def learn_values(evidence: list[Evidence], values: dict[str, str], situation: Si
         if value and key not in values and key not in learned and SAFE_VALUE.match(value) and pattern.match(value):
             learned[key] = value
 
+    learned.update(learn_kube_values(view, values))  # the cluster's listings first: the pod and workload the request is about
     texts = list(_texts(view))
     refs = missing_refs(texts)
     secret = next((r for r in refs if r.kind == "Secret"), None)

@@ -134,3 +134,10 @@ _POD = re.compile(r"^(.+?)-(?:[a-z0-9]{8,10}-[a-z0-9]{5}|[a-z0-9]{5}|\d+)$")
 def _workload_of_pod(pod: str | None) -> str | None:
     m = _POD.match(pod or "")
     return m.group(1) if m else None
+
+
+def playbooks_for_subjects(every: list, chosen: list, subjects: dict[str, str], values: dict[str, str]) -> list:
+    """A question naming a workload (no alert, no host) is about the cluster too: the kubernetes playbook, if not chosen."""
+    if values.get("host") or not any(subjects.get(k) for k in ("workload", "pod", "job", "deployment")):
+        return []
+    return [p for p in every if p.name == "kubernetes" and p not in chosen]
