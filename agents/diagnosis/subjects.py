@@ -103,7 +103,10 @@ def subjects_from_words(text: str) -> Subjects:
                 if value:
                     named.append(("pod" if _POD.match(value) else "service", value))
             elif key == "kind_name":
-                named.append((KIND_WORDS.get(m.group(1).lower(), KIND_WORDS.get(m.group(1).lower().rstrip("s"), "service")), m.group(2)))
+                # "pod api-7c9d8f6b54-t4bwm", "job nightly-report", "deploy/checkout": a kind word before a name only when the name
+                # looks like an object's (a hyphen, a digit, or kind/name); "the pods look healthy" names nothing
+                if "/" in m.group(0) or re.search(r"[-0-9]", m.group(2)):
+                    named.append((KIND_WORDS.get(m.group(1).lower(), KIND_WORDS.get(m.group(1).lower().rstrip("s"), "service")), m.group(2)))
             elif key == "name_kind":
                 named.append((KIND_WORDS.get(m.group(2).lower(), KIND_WORDS.get(m.group(2).lower().rstrip("s"), "service")), m.group(1)))
             else:

@@ -55,20 +55,28 @@ def _messages(events: list[tuple[KubeEvent, str]]) -> list[str]:
 
 def analyze_kube_pods(view: EvidenceView) -> list[Signal]:
     state, focus = kube_view(view)
-    out: list[Signal] = []
+    grouped: dict[tuple, list[Signal]] = {}
     for seen in state.pods.values():
         weight = focus.pod_weight(seen.obj)
         events = state.events_for("pod", seen.obj.name, seen.obj.namespace)
-        out += _pulls(seen, events, weight)
-        out += _config(seen, events, weight)
-        out += _memory(state, seen, weight)
-        out += _crashes(seen, events, weight)
-        out += _probes(seen, events, weight)
-        out += _usage(state, seen, weight)
-        out += _scheduling(state, seen, events, weight)
-        out += _evicted(seen, weight)
-    out += _nodes(state, focus)
-    return out
+        found = (_pulls(seen, events, weight) + _config(seen, events, weight) + _memory(state, seen, weight) + _crashes(seen, events, weight)
+                 + _probes(seen, events, weight) + _usage(state, seen, weight) + _scheduling(state, seen, events, weight) + _evicted(seen, weight))
+        workload = (seen.obj.namespace, (workload_chain(seen.obj) or [seen.obj.name])[-1])
+        for signal in found:
+            grouped.setdefault((workload, signal.category, signal.evidence_id, signal.finding), []).append(signal)
+    out = [_one_per_workload(signals, key[0][1]) for key, signals in grouped.items()]
+    return out + _nodes(state, focus)
+
+
+def _one_per_workload(signals: list[Signal], workload: str) -> Signal:
+    """Pods of one workload say one thing: the strongest pod's finding, a little more for each pod that repeats it
+    (so four replicas killed alike do not outweigh, by count alone, what each of them says)."""
+    best = max(signals, key=lambda s: s.weight)
+    if len(signals) == 1 or best.weight <= 0:
+        return best
+    extra = min(0.45, 0.15 * (len(signals) - 1))
+    return best.model_copy(update={"weight": round(best.weight + extra * (1 if best.weight >= 1 else best.weight), 3),
+                                   "reason": f"{best.reason} (and {len(signals) - 1} more pod(s) of {workload})"})
 
 
 def _pulls(seen: Seen[Pod], events: list[tuple[KubeEvent, str]], weight: float) -> list[Signal]:
