@@ -16,15 +16,24 @@ from agents.diagnosis.analyzers.base import EvidenceView
 from agents.diagnosis.analyzers.kube_pods import kube_view
 from agents.diagnosis.analyzers.kube_state import workload_chain
 from agents.diagnosis.parsers.kube_model import Pod
+from agents.diagnosis.parsers.rollout import age_seconds
 
 _KUBE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 SEVERITY = ("CrashLoopBackOff", "OOMKilled", "ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError", "CreateContainerError",
             "Error", "Init:CrashLoopBackOff", "Init:Error", "RunContainerError", "Pending", "Evicted")
 
 
-def _rank(pod: Pod) -> tuple[int, int]:
+def _rank(pod: Pod) -> tuple[int, int, float, str]:
+    """Sickest first; among equals the one restarted most; then a Job's newest attempt (it says the latest), else the
+    first as kubectl lists them (by name), which is the one a person reads."""
     status = pod.status if pod.status in SEVERITY else ("Running" if pod.status == "Running" else "other")
-    return (SEVERITY.index(status) if status in SEVERITY else len(SEVERITY), -pod.restarts)
+    recency = 0.0
+    if (pod.owner is not None and pod.owner.kind == "Job") or pod.labels.get("job-name"):
+        if pod.created is not None:
+            recency = -pod.created.timestamp()
+        elif age_seconds(pod.age) is not None:
+            recency = float(age_seconds(pod.age) or 0)
+    return (SEVERITY.index(status) if status in SEVERITY else len(SEVERITY), -pod.restarts, recency, pod.name)
 
 
 def learn_kube_values(view: EvidenceView, values: dict[str, str]) -> dict[str, str]:

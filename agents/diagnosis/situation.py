@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from agents.diagnosis.analyzers.base import Situation
+from agents.diagnosis.analyzers.kube_state import SCRAPE_JOBS
 from agents.diagnosis.subjects import Subjects, subjects_from_words
 from graphs.state import Request, utc_now
 
@@ -33,6 +34,8 @@ def placeholder_values(request: Request, spec: dict[str, Any] | None = None) -> 
     """Values for playbook placeholders, from the alert's labels (and the spec for the database engine); where the
     labels name no workload, from the words (a question about a workload's health needs no alert)."""
     labels = dict(request.alert.labels) if request.alert else {}
+    if SCRAPE_JOBS.search(labels.get("job", "")):  # Prometheus's `job` label names who scraped (kube-state-metrics), not what broke
+        labels.pop("job")
     annotations = dict(request.alert.annotations) if request.alert else {}
     values: dict[str, str] = {}
     service = _first(labels, "service", "app", "job", "container", "deployment")

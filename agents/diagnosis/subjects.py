@@ -27,8 +27,9 @@ _SYMPTOM = (r"(?:keeps?\s+(?:restarting|crashing|failing|dying)|(?:is|are)\s+(?:
             r"pending|not\s+(?:responding|working|ready|starting|running))|(?:isn't|aren't|doesn't|don't|won't|can't)\s+(?:respond|work|start|run|come up)|"
             r"(?:fails|crashes|restarts)\b|(?:is|are)\s+in\s+crashloop)")
 PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((key, re.compile(p, re.I)) for key, p in (
-    ("namespace", r"\b(?:namespace|ns)\s*[:=]?\s*" + _NAME),
     ("namespace", r"\b(?:in|on|from|of)\s+(?:the\s+)?" + _NAME + r"\s+namespace\b"),
+    ("namespace", r"\b(?:namespace|ns)\s*[:=]?\s*" + _NAME),
+    ("namespace", r"(?<![\w-])(?:" + _KIND + r")s?\s+in\s+(?:the\s+)?" + _NAME + r"(?!\s+(?:cluster|environment|env|region|account)\b)"),
     ("namespace", r"(?:^|\s)(?:-n|--namespace)[ =]" + _NAME),
     ("namespace", _NAME + r"\s*네임스페이스"),
     ("namespace", r"네임스페이스\s*" + _NAME),
@@ -54,7 +55,9 @@ STOPWORDS = {"the", "a", "an", "my", "our", "this", "that", "it", "its", "what",
              "keeps", "keep", "returns", "return", "was", "were", "has", "have", "had", "fails", "failed", "failing", "crashes", "crashed",
              "crashing", "restarts", "restarted", "restarting", "throws", "gives", "shows", "says", "seems", "went", "goes", "stopped",
              "started", "cannot", "can", "will", "does", "did", "do", "isn't", "doesn't", "won't", "can't", "responding", "pending", "being",
-             "been", "be", "that's", "there's", "got", "gets", "get", "stuck", "times", "timed", "hangs", "hung", "down", "up", "slow"}
+             "been", "be", "that's", "there's", "got", "gets", "get", "stuck", "times", "timed", "hangs", "hung", "down", "up", "slow",
+             "after", "before", "since", "when", "while", "because", "but", "so", "then", "yesterday", "tonight", "look", "looks", "seem",
+             "seems", "as", "at", "by", "from", "into", "than", "too", "very", "was", "if", "has"}
 
 
 class Subjects(BaseModel):

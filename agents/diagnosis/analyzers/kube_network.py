@@ -21,7 +21,7 @@ from agents.diagnosis.parsers.kube_model import NetworkPolicy, Pod, PolicyRule, 
 DNS_RULES = ("dns",)
 TIMEOUT_RULES = ("connect_timeout", "timeout_generic", "no_route", "read_timeout")
 _DEST = re.compile(r"(?:dial tcp |connect(?:ing)? to |connection to |ETIMEDOUT |timed out (?:connecting to |after \S+ to )?|request to https?://|"
-                   r"https?://)([a-z0-9][a-z0-9.-]*[a-z0-9]):(\d{2,5})", re.I)
+                   r"https?://|host=|server at \"?)([a-z0-9][a-z0-9.-]*[a-z0-9])\"?(?: \([\d.]+\))?(?:, port |:)(\d{2,5})", re.I)
 
 
 def analyze_kube_network(view: EvidenceView) -> list[Signal]:
@@ -144,7 +144,13 @@ def _destination(samples: list[str], state: ClusterState, namespace: str) -> tup
         for m in _DEST.finditer(sample):
             host, port = m.group(1).lower(), m.group(2)
             parts = host.split(".")
-            svc_ns = parts[1] if len(parts) > 1 and parts[1] not in ("svc", "cluster") and not parts[1].isdigit() else namespace
+            if re.fullmatch(r"[\d.]+", host):  # a Service's cluster IP: which Service it is
+                seen = next((s for s in state.services.values() if s.obj.cluster_ip == host), None)
+                if seen is None:
+                    continue
+                parts, svc_ns = [seen.obj.name], seen.obj.namespace
+            else:
+                svc_ns = parts[1] if len(parts) > 1 and parts[1] not in ("svc", "cluster") and not parts[1].isdigit() else namespace
             seen = state.services.get((svc_ns, parts[0]))
             if seen is not None:
                 pods = state.pods_of_selector(svc_ns, seen.obj.selector) or [p for p in state.pods.values() if p.obj.namespace == svc_ns and _pod_is(p.obj, parts[0])]

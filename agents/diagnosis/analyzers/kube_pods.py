@@ -228,6 +228,22 @@ def _probes(seen: Seen[Pod], events: list[tuple[KubeEvent, str]], weight: float)
     return out
 
 
+def _template(state: ClusterState, pod: Pod) -> list[Container]:
+    """The pod's containers if they carry resources, else its workload's template containers."""
+    if any(c.cpu_limit_m or c.memory_limit_mb or c.cpu_request_m for c in pod.containers):
+        return pod.containers
+    for name in workload_chain(pod):
+        for (kind, ns, wname), w in state.workloads.items():
+            if wname == name and ns in (pod.namespace, "") and kind != "ReplicaSet" and w.obj.containers:
+                return w.obj.containers
+    return []
+
+
+def _requests(state: ClusterState, pod: Pod) -> float | None:
+    containers = _template(state, pod)
+    return sum(c.cpu_request_m for c in containers if c.cpu_request_m) if containers and all(c.cpu_request_m for c in containers) else None
+
+
 def _limits(state: ClusterState, pod: Pod) -> tuple[float | None, float | None]:
     """The pod's CPU and memory limits (millicores, MiB), from the pod or its workload's template."""
     containers = pod.containers if any(c.cpu_limit_m or c.memory_limit_mb for c in pod.containers) else []
@@ -252,6 +268,10 @@ def _usage(state: ClusterState, seen: Seen[Pod], weight: float) -> list[Signal]:
     if cpu_limit and entry.cpu_millicores is not None and entry.cpu_millicores >= 0.9 * cpu_limit:
         out.append(Signal(category="cpu_saturation", weight=2.2 * weight, evidence_id=eid, finding="cpu_throttled_at_limit",
                           reason=f"{_who(pod)} uses {entry.cpu_millicores:.0f}m of its {cpu_limit:.0f}m CPU limit: the kernel throttles it"))
+    request = _requests(state, pod)
+    if not cpu_limit and request and entry.cpu_millicores is not None and entry.cpu_millicores >= 1.3 * request:
+        out.append(Signal(category="cpu_saturation", weight=1.0 * weight, evidence_id=eid,
+                          reason=f"{_who(pod)} uses {entry.cpu_millicores:.0f}m, {entry.cpu_millicores / request:.0%} of the {request:.0f}m it requests"))
     if mem_limit and entry.memory_mb is not None and entry.memory_mb >= 0.9 * mem_limit:
         out.append(Signal(category="memory_pressure", weight=1.0 * weight, evidence_id=eid,
                           reason=f"{_who(pod)} uses {entry.memory_mb:.0f} MiB of its {mem_limit:.0f} MiB memory limit"))

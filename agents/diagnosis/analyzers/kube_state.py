@@ -46,7 +46,7 @@ SYSTEM_NAMESPACES = ("kube-system",)
 APP_LABELS = ("app", "app.kubernetes.io/name", "app.kubernetes.io/instance", "k8s-app", "name", "job-name", "batch.kubernetes.io/job-name",
               "component", "app.kubernetes.io/component")
 # Label values of scrape jobs, not workloads: a `job` label from Prometheus names who scraped, not what broke
-SCRAPE_JOBS = re.compile(r"kube-state-metrics|kubelet|node-exporter|prometheus|cadvisor|apiserver|blackbox", re.I)
+SCRAPE_JOBS = re.compile(r"kube-state-metrics|kubelet|node-exporter|prometheus|cadvisor|apiserver|blackbox|kube-dns|coredns", re.I)
 _RS_HASH = re.compile(r"^(.+)-[a-z0-9]{6,10}$")
 _POD_OF_RS = re.compile(r"^(.+)-[a-z0-9]{6,10}-[a-z0-9]{5}$")
 _POD_OF_STS = re.compile(r"^(.+)-\d{1,4}$")

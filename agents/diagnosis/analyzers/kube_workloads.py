@@ -59,7 +59,8 @@ def analyze_kube_workloads(view: EvidenceView) -> list[Signal]:
         texts = ([failure.message] if failure is not None and failure.status == "True" else []) + [ev.message for ev, _ in events if ev.reason == "FailedCreate"]
         for text in texts[:1]:
             if re.search(r"exceeded quota|forbidden: exceeded|insufficient quota", text, re.I):
-                out.append(Signal(category="capacity_exhausted", weight=2.5 * weight, evidence_id=seen.eid, reason=f"{kind.lower()} {ns}/{name} cannot create pods: {text[:160]}"))
+                out.append(Signal(category="capacity_exhausted", weight=2.5 * weight, evidence_id=seen.eid, finding="namespace_quota",
+                                  reason=f"{kind.lower()} {ns}/{name} cannot create pods: {text[:160]}"))
             elif re.search(r"serviceaccount|service account|not found|admission webhook|denied the request|violates PodSecurity", text, re.I):
                 out.append(Signal(category="config_error", weight=2.5 * weight, evidence_id=seen.eid, finding="pods_refused",
                                   reason=f"{kind.lower()} {ns}/{name} cannot create pods: {text[:160]}"))
@@ -91,6 +92,7 @@ def _claims(view: EvidenceView) -> list[Signal]:
                               reason=f"claim {ns}/{name} is {claim.phase}: its StorageClass {claim.storage_class or ''} does not exist (\"{said[0][:120]}\")"))
         elif re.search(r"exceeded quota|quota|InsufficientCapacity|insufficient capacity|max volume count|VolumeLimitExceeded", text, re.I):
             out.append(Signal(category="capacity_exhausted", weight=2.5 * weight, evidence_id=seen.eid,
+                              finding="namespace_quota" if re.search(r"quota", text, re.I) else "",
                               reason=f"claim {ns}/{name} is {claim.phase}: no room for the volume (\"{said[0][:120]}\")"))
         elif re.search(r"waiting for first consumer", text, re.I) and not said[1:]:
             continue
@@ -118,7 +120,7 @@ def _autoscalers(view: EvidenceView) -> list[Signal]:
                 over.append(metric)
         if hpa.max_replicas and hpa.current is not None and hpa.current >= hpa.max_replicas and over:
             out.append(Signal(category="cpu_saturation" if any(m.startswith("cpu") or not m.split(":")[0].strip().isalpha() for m in over) else "memory_pressure",
-                              weight=1.5 * weight, evidence_id=seen.eid, finding="autoscaler_at_max",
+                              weight=2.0 * weight, evidence_id=seen.eid, finding="autoscaler_at_max",
                               reason=f"autoscaler {ns}/{name} is at its maximum {hpa.max_replicas} replicas and still over target ({', '.join(over)})"))
         active = hpa.conditions.get("ScalingActive")
         if active is not None and active.status == "False" and re.search(r"FailedGetResourceMetric|missing request|no metrics", active.reason + active.message, re.I):

@@ -238,7 +238,7 @@ def pod_of(obj: dict[str, Any]) -> Pod:
         conditions=_conditions(status.get("conditions")), node_selector={str(k): str(v) for k, v in _d(spec.get("nodeSelector")).items()},
         affinity=terms, tolerations=[f"{_d(t).get('key', '')}:{_d(t).get('effect', '')}" for t in _l(spec.get("tolerations"))],
         claims=[str(_d(v.get("persistentVolumeClaim")).get("claimName")) for v in map(_d, _l(spec.get("volumes"))) if v.get("persistentVolumeClaim")],
-        detail="json",
+        detail="json", created=parse_time(meta.get("creationTimestamp")),
     )
     ready = sum(1 for c in pod.containers if c.ready)
     pod.ready = f"{ready}/{len(pod.containers)}"

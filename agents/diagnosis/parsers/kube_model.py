@@ -152,6 +152,7 @@ class Pod(BaseModel):
     tolerations: list[str] = Field(default_factory=list)
     claims: list[str] = Field(default_factory=list)  # PersistentVolumeClaims the pod mounts
     detail: str = "table"  # table | json | describe: how much is known
+    created: datetime | None = None
 
     @property
     def all_containers(self) -> list[Container]:
