@@ -22,11 +22,12 @@ class TextRule:
     pattern: re.Pattern[str]
     why: str
     needs: re.Pattern[str] | None = None  # lower-case literals one of which every match contains: a cheap pre-check
+    finding: str = ""  # a refinement with its own remedy (config/remedies.yaml `findings`)
 
 
-def _r(rule_id: str, category: str, weight: float, pattern: str, why: str) -> TextRule:
+def _r(rule_id: str, category: str, weight: float, pattern: str, why: str, finding: str = "") -> TextRule:
     needs = NEEDS.get(rule_id)
-    return TextRule(rule_id, category, weight, re.compile(pattern, re.I), why, re.compile("|".join(map(re.escape, needs))) if needs else None)
+    return TextRule(rule_id, category, weight, re.compile(pattern, re.I), why, re.compile("|".join(map(re.escape, needs))) if needs else None, finding)
 
 
 # Pre-checks: a line holds a rule's match only if it holds one of these (tests/test_parsers.py checks that
@@ -66,6 +67,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     'cert': ('cert', 'issuer', 'x509', 'ssl', 'tls', 'handshake', 'pkix', 'self signed', 'self-signed', 'hostname mismatch', 'does not match'),
     'permission': ('denied', 'not authorized', 'unauthorized', 'permission', 'eacces', 'not permitted', 'eperm', 'forbidden', 'invalidclienttokenid', 'signaturedoesnotmatch', 'expiredtoken', 'authorizationerror', 'insufficient', '1045', 'authentication failed', 'pg_hba'),
     'http_403': ('403',),
+    'kube_rbac': ('forbidden', 'cannot'),
     'rate': ('too many requests', 'throttl', 'rate', 'requestlimitexceeded', 'slowdown', 'toomanyrequests', 'provisionedthroughput', 'quota', 'backing off'),
     'http_429': ('429',),
     'capacity': ('insufficient', 'sufficient', 'nodes are available', 'failedscheduling', 'too many pods', 'node affinity', 'free ip', 'ip address', 'ipam', 'limitexceeded', 'quota', 'max', 'cluster-autoscaler', 'nottriggerscaleup', 'scale-up', 'unschedulable', 'maxpods', 'exhaust', 'assign an ip'),
@@ -118,6 +120,7 @@ RULES: tuple[TextRule, ...] = (
     _r("config", "config_error", 2.5, r"config(?:uration)? validation (?:failed|error)|\b[A-Z][A-Z0-9_]{2,} (?:is|must be) (?:required|not set|missing|undefined|empty|set)\b|(?:missing|undefined|unset|required) (?:required )?(?:environment )?(?:variable|env var|setting|config(?:uration)? (?:key|value|option))|environment variable \S+ (?:is )?(?:not set|missing|required|undefined)|KeyError: '[A-Z][A-Z0-9_]+'|(?:invalid|bad|malformed) (?:config(?:uration)?|setting|value for)|config(?:uration)? (?:file )?(?:error|invalid|parse error|not found|could not be (?:loaded|parsed))|(?:yaml|json|toml|ini)\w* (?:parse|syntax|decode) error|could not parse (?:config|configuration|settings)|unknown (?:directive|option|configuration key|setting)|\[emerg\]|configuration file \S+ test failed|CreateContainerConfigError|configmaps? \"[^\"]+\" not found|secrets? \"[^\"]+\" not found|couldn't find key \S+ in (?:ConfigMap|Secret)|invalid (?:connection string|DSN|URL)|ValidationError: .*(?:config|settings)|mandatory (?:parameter|setting)|Could not resolve placeholder|(?:config|conf|settings)[\w./-]*'?:? (?:No such file or directory|not found)|No such file or directory[^\n]{0,60}(?:config|\.ya?ml|\.json|\.conf\b|\.env|\.ini|\.toml)|unknown (?:field|key) [\"'`]?\w+[\"'`]? in (?:config|settings)", "the configuration is wrong or missing"),
     _r("cert", "certificate_expired", 3.0, r"certificate (?:has )?expired|CERT_HAS_EXPIRED|certificate is not yet valid|x509: certificate has expired|SSL certificate problem|certificate verify failed|unable to verify the first certificate|tlsv1 alert|sslv3 alert certificate expired|handshake fail(?:ure|ed)|TLS handshake (?:error|timeout|failed)|ERR_CERT_|certificate (?:is )?(?:not valid|invalid|revoked)|x509: certificate is valid for|hostname mismatch|does not match (?:the )?(?:host|common) ?name|SSLHandshakeException|PKIX path (?:building|validation) failed|self[- ]signed certificate|CERTIFICATE_VERIFY_FAILED|unable to get local issuer certificate|ERR_TLS_CERT_ALTNAME_INVALID", "TLS certificate problems"),
     _r("permission", "permission_denied", 2.5, r"AccessDenied|Access Denied|AccessDeniedException|is not authorized to perform|UnauthorizedOperation|UnauthorizedAccess|not authorized to|Permission denied|EACCES|Operation not permitted|EPERM\b|forbidden: User|InvalidClientTokenId|SignatureDoesNotMatch|ExpiredToken|AuthorizationError|insufficient (?:privileges|permissions)|Access denied for user|ERROR 1045|permission denied for (?:table|relation|schema|database)|password authentication failed for user|authentication failed for user|FATAL:\s+no pg_hba\.conf entry", "an operation is refused for lack of permission"),
+    _r("kube_rbac", "permission_denied", 2.5, r'is forbidden: User \\?"system:serviceaccount:|cannot (?:list|get|watch|create|update|patch|delete) resource \\?"\w+', "the Kubernetes API refuses a service account (RBAC)", "kube_rbac"),
     _r("http_403", "permission_denied", 1.0, r"403 Forbidden|status(?: code)?[ :=]+403\b", "HTTP 403 answers"),
     _r("rate", "rate_limited", 2.5, r"Too Many Requests|Throttl(?:ing|ed)Exception|\bThrottling\b|Rate exceeded|RequestLimitExceeded|TooManyRequestsException|SlowDown|rate[- ]?limit(?:ed|ing)? (?:exceeded|reached|hit)|rate[- ]limited|request rate too (?:high|large)|ProvisionedThroughputExceeded|RequestThrottled|quota (?:exceeded|exhausted) for (?:requests|api)|backing off.*(?:throttl|429|rate)", "a provider throttles requests"),
     _r("http_429", "rate_limited", 1.5, r"(?:status|code|HTTP|returned|responded|got)\W{0,3}429\b|\s429\s+\d+\s", "HTTP 429 answers"),
@@ -139,6 +142,7 @@ SUPERSEDES: dict[str, tuple[str, ...]] = {
     "image_pull": ("dns", "permission", "http_403", "no_route", "connect_timeout", "timeout_generic", "refused", "rate", "http_429",
                    "read_timeout", "config", "gateway_5xx", "upstream"),
     "cpu_throttle": ("rate",),
+    "kube_rbac": ("permission",),
 }
 
 # Markers: lines that say a change happened (the timeline needs them; they are not a category by themselves).

@@ -38,7 +38,7 @@ def placeholder_values(request: Request, spec: dict[str, Any] | None = None) -> 
         labels.pop("job")
     annotations = dict(request.alert.annotations) if request.alert else {}
     values: dict[str, str] = {}
-    service = _first(labels, "service", "app", "job", "container", "deployment")
+    service = _first(labels, "service", "app", "deployment", "job", "container")  # a container's name often is not the app's
     unit = _first(labels, "unit", "systemd_unit") or service
     if unit:
         values["unit"] = unit

@@ -19,11 +19,11 @@ _NAME = r"[`'\"]?([a-z0-9][a-z0-9.-]{0,62}[a-z0-9]|[a-z0-9])[`'\"]?"
 KIND_WORDS = {"pod": "pod", "pods": "pod", "deployment": "deployment", "deploy": "deployment", "deployments": "deployment",
               "statefulset": "workload", "daemonset": "workload", "replicaset": "workload", "job": "job", "jobs": "job", "cronjob": "job",
               "service": "service", "svc": "service", "app": "service", "application": "service", "workload": "service", "container": "service",
-              "worker": "service", "파드": "pod", "포드": "pod", "디플로이먼트": "deployment", "배포": "deployment", "서비스": "service",
+              "worker": "service", "ingress": "service", "cronjob": "job", "파드": "pod", "포드": "pod", "디플로이먼트": "deployment", "배포": "deployment", "서비스": "service",
               "잡": "job", "크론잡": "job", "앱": "service", "컨테이너": "service", "워커": "service"}
 _KIND = "|".join(sorted((k for k in KIND_WORDS if k.isascii()), key=len, reverse=True))
 _KIND_KO = "|".join(sorted((k for k in KIND_WORDS if not k.isascii()), key=len, reverse=True))
-_SYMPTOM = (r"(?:keeps?\s+(?:restarting|crashing|failing|dying)|(?:is|are)\s+(?:still\s+)?(?:failing|down|crashing|restarting|unhealthy|broken|slow|"
+_SYMPTOM = (r"(?:keeps?\s+(?:restarting|crashing|failing|dying)|(?:has|have)\s+(?:been\s+)?fail(?:ed|ing)|(?:is|are)\s+(?:still\s+)?(?:failing|down|crashing|restarting|unhealthy|broken|slow|"
             r"pending|not\s+(?:responding|working|ready|starting|running))|(?:isn't|aren't|doesn't|don't|won't|can't)\s+(?:respond|work|start|run|come up)|"
             r"(?:fails|crashes|restarts)\b|(?:is|are)\s+in\s+crashloop)")
 PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((key, re.compile(p, re.I)) for key, p in (
@@ -41,6 +41,7 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((key, re.compile(p, re
     ("asked", r"(?:wrong with|issues? with|problems? with|going on with|happening (?:to|with)|status of|health of|check(?:ing)?(?: on)?|"
               r"investigate|debug|diagnose|look at|troubleshoot)\s+(?:the\s+|my\s+|our\s+)?" + _NAME),
     ("asked", r"\bwhy\s+(?:is|are|does|do|did)\s+(?:the\s+|my\s+|our\s+)?" + _NAME),
+    ("asked", _NAME + r"\s+in\s+(?:the\s+)?[a-z0-9][a-z0-9-]*\s+namespace\b"),
     ("asked", _NAME + r"\s+(?:pods?\s+|service\s+|deployment\s+|job\s+)?" + _SYMPTOM),
     ("asked", _NAME + r"\s*(?:이|가|은|는|의|에서)?\s*(?:상태|왜|계속|응답|자꾸|재시작|죽|에러|오류|안\s?돼|실패|느려)"),
 ))
@@ -50,7 +51,7 @@ STOPWORDS = {"the", "a", "an", "my", "our", "this", "that", "it", "its", "what",
              "for", "to", "me", "you", "we", "they", "and", "or", "not", "app", "apps", "application", "job", "jobs", "container", "workload",
              "here", "now", "today", "again", "still", "also", "just", "please", "system", "server", "servers", "site", "website", "page",
              "request", "requests", "error", "errors", "api's", "one", "two", "each", "every", "default-ns", "kubectl", "current", "new", "old",
-             "please", "check", "status", "logs", "log", "data", "db", "database", "instance", "host",
+             "please", "check", "status", "logs", "log", "database", "instance", "host",
              # verbs that follow a kind word ("the payment worker keeps crashing", "cart service returns 503s")
              "keeps", "keep", "returns", "return", "was", "were", "has", "have", "had", "fails", "failed", "failing", "crashes", "crashed",
              "crashing", "restarts", "restarted", "restarting", "throws", "gives", "shows", "says", "seems", "went", "goes", "stopped",
@@ -68,9 +69,10 @@ class Subjects(BaseModel):
     pod: str | None = None
     job: str | None = None
     deployment: str | None = None
+    others: list[str] = []  # every other object the words name next to a kind word ("the api pods", "the shop ingress")
 
     def names(self) -> set[str]:
-        return {v for v in (self.workload, self.pod, self.job, self.deployment) if v}
+        return {v for v in (self.workload, self.pod, self.job, self.deployment, *self.others) if v}
 
 
 def _valid(value: str | None) -> str | None:
@@ -116,7 +118,7 @@ def subjects_from_words(text: str) -> Subjects:
                 asked.append(m.group(1))
     for kind, raw in named:
         value = _valid(raw)
-        if not value or value == found.namespace:
+        if not value:
             continue
         if kind == "pod" and not _POD.match(value):
             kind = "service"  # "the orders pod": the app's pods, not one pod's name
@@ -126,11 +128,11 @@ def subjects_from_words(text: str) -> Subjects:
             found.job = found.job or value
         elif kind == "deployment":
             found.deployment = found.deployment or value
+        if kind != "pod" and found.workload and value != found.workload and value not in found.others:
+            found.others.append(value)
         found.workload = found.workload or (value if kind != "pod" else None)
     if found.workload is None:
         found.workload = _workload_of_pod(found.pod) or next((v for v in map(_valid, asked) if v and v != found.namespace), None)
-    if found.namespace and found.namespace in found.names():
-        found.namespace = None  # "the shop service" read as a namespace too: a name is not both
     return found
 
 
@@ -143,7 +145,9 @@ def _workload_of_pod(pod: str | None) -> str | None:
 
 
 def playbooks_for_subjects(every: list, chosen: list, subjects: dict[str, str], values: dict[str, str]) -> list:
-    """A question naming a workload (no alert, no host) is about the cluster too: the kubernetes playbook, if not chosen."""
-    if values.get("host") or not any(subjects.get(k) for k in ("workload", "pod", "job", "deployment")):
+    """A question naming a workload, or an alert naming a Kubernetes namespace (and no host), is about the cluster too:
+    the kubernetes playbook, if not chosen."""
+    named = any(subjects.get(k) for k in ("workload", "pod", "job", "deployment")) or bool(values.get("namespace"))
+    if values.get("host") or not named:
         return []
     return [p for p in every if p.name == "kubernetes" and p not in chosen]

@@ -8,7 +8,7 @@ category, this much, because ...". Scoring (scoring.py) adds them up.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Iterator, TypeVar
+from typing import Any, Iterator, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -41,7 +41,7 @@ class Situation(BaseModel):
     observed_at: datetime | None = None  # when the evidence was read (the recording's time, else now): kubectl AGEs count back from it
     environment: str = "dev"
     db_max_connections: int | None = None  # from the infrastructure spec, when known
-    subjects: dict[str, str] = Field(default_factory=dict)  # what the words name: namespace, workload, pod, job, deployment
+    subjects: dict[str, Any] = Field(default_factory=dict)  # what the words name: namespace, workload, pod, job, deployment, others
 
     @property
     def trouble_began(self) -> datetime | None:
@@ -65,7 +65,8 @@ class Situation(BaseModel):
             if value:
                 out.add(value.lower().split(":")[0])
         if not any(self.labels.get(k) for k in ("service", "app", "deployment", "pod", "container", "job")):
-            out |= {v for k, v in self.subjects.items() if k != "namespace"}  # a question names what the labels would
+            out |= {v for k, v in self.subjects.items() if k not in ("namespace", "others") and isinstance(v, str)}  # a question names what labels would
+            out |= set(self.subjects.get("others") or [])
         return out
 
     @property

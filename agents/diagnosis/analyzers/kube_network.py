@@ -139,7 +139,8 @@ def _selects(policy: NetworkPolicy, pod: Pod) -> bool:
 
 
 def _destination(samples: list[str], state: ClusterState, namespace: str) -> tuple[str, str, list[Seen[Pod]]] | None:
-    """The Service (name, port) a failing line names, and its pods."""
+    """The Service (name, port) a failing line names and its pods; else the first host and port it names."""
+    first: tuple[str, str, list[Seen[Pod]]] | None = None
     for sample in samples:
         for m in _DEST.finditer(sample):
             host, port = m.group(1).lower(), m.group(2)
@@ -147,6 +148,7 @@ def _destination(samples: list[str], state: ClusterState, namespace: str) -> tup
             if re.fullmatch(r"[\d.]+", host):  # a Service's cluster IP: which Service it is
                 seen = next((s for s in state.services.values() if s.obj.cluster_ip == host), None)
                 if seen is None:
+                    first = first or (host, port, [])
                     continue
                 parts, svc_ns = [seen.obj.name], seen.obj.namespace
             else:
@@ -156,7 +158,8 @@ def _destination(samples: list[str], state: ClusterState, namespace: str) -> tup
                 pods = state.pods_of_selector(svc_ns, seen.obj.selector) or [p for p in state.pods.values() if p.obj.namespace == svc_ns and _pod_is(p.obj, parts[0])]
                 target = next((p.split(":")[1].split("/")[0] for p in seen.obj.ports if p.startswith(f"{port}:")), port)
                 return parts[0], target, pods
-    return None
+            first = first or (host, port, [])  # outside the cluster (a database endpoint, an address): no pods to guard it
+    return first
 
 
 def _policies(view: EvidenceView, state: ClusterState, focus: Focus) -> list[Signal]:

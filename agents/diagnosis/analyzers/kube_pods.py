@@ -63,20 +63,30 @@ def analyze_kube_pods(view: EvidenceView) -> list[Signal]:
                  + _probes(seen, events, weight) + _usage(state, seen, weight) + _scheduling(state, seen, events, weight) + _evicted(seen, weight))
         workload = (seen.obj.namespace, (workload_chain(seen.obj) or [seen.obj.name])[-1])
         for signal in found:
-            grouped.setdefault((workload, signal.category, signal.evidence_id, signal.finding), []).append(signal)
-    out = [_one_per_workload(signals, key[0][1]) for key, signals in grouped.items()]
+            grouped.setdefault((workload, signal.category, signal.finding), []).append(signal)
+    out = [s for key, signals in grouped.items() for s in _one_per_workload(signals, key[0][1])]
     return out + _nodes(state, focus)
 
 
-def _one_per_workload(signals: list[Signal], workload: str) -> Signal:
+CORROBORATION = 0.25  # what another piece of evidence saying the same about the same workload adds
+
+
+def _one_per_workload(signals: list[Signal], workload: str) -> list[Signal]:
     """Pods of one workload say one thing: the strongest pod's finding, a little more for each pod that repeats it
-    (so four replicas killed alike do not outweigh, by count alone, what each of them says)."""
+    (so four replicas killed alike do not outweigh, by count alone, what each of them says). Other evidence saying
+    the same (the events listing beside the description) stays cited, at a quarter of its weight."""
     best = max(signals, key=lambda s: s.weight)
     if len(signals) == 1 or best.weight <= 0:
-        return best
-    extra = min(0.45, 0.15 * (len(signals) - 1))
-    return best.model_copy(update={"weight": round(best.weight + extra * (1 if best.weight >= 1 else best.weight), 3),
-                                   "reason": f"{best.reason} (and {len(signals) - 1} more pod(s) of {workload})"})
+        return [best]
+    pods = len({s.reason.split(":")[0] for s in signals})
+    extra = min(0.45, 0.15 * (pods - 1))
+    head = best.model_copy(update={"weight": round(best.weight + extra * (1 if best.weight >= 1 else best.weight), 3),
+                                   "reason": best.reason + (f" (and {pods - 1} more pod(s) of {workload})" if pods > 1 else "")})
+    others: dict[str, Signal] = {}
+    for s in signals:
+        if s.evidence_id != best.evidence_id and (s.evidence_id not in others or s.weight > others[s.evidence_id].weight):
+            others[s.evidence_id] = s
+    return [head] + [s.model_copy(update={"weight": round(CORROBORATION * s.weight, 3)}) for s in others.values()]
 
 
 def _pulls(seen: Seen[Pod], events: list[tuple[KubeEvent, str]], weight: float) -> list[Signal]:

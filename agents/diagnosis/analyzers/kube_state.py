@@ -232,7 +232,8 @@ class Focus:
         names = {v.lower() for k in ("service", "app", "deployment", "pod", "container", "statefulset", "daemonset", "cronjob", "job_name",
                                      "job", "workload") if (v := labels.get(k)) and not (k == "job" and SCRAPE_JOBS.search(v))}
         if not names:
-            names = {v for k, v in situation.subjects.items() if k != "namespace"}
+            names = {v for k, v in situation.subjects.items() if k not in ("namespace", "others") and isinstance(v, str)}
+            names |= set(situation.subjects.get("others") or [])
         self.namespace = situation.namespace
         self.names = {n.split(":")[0] for n in names if n}
         self.state = state

@@ -125,8 +125,8 @@ def score(signals: list[Signal]) -> Analysis:
             continue
         for symptom, ratio in symptoms.items():
             sym = raw.get(symptom)
-            if sym is None or sym.score <= 0 or cause_scored.score < ratio * sym.score:
-                continue
+            if sym is None or sym.score <= 0 or cause_scored.score < ratio * min(sym.score, sym.direct or sym.score):
+                continue  # the symptom's own evidence decides, not the words of the alert that named it
             transfer = 0.5 * sym.score
             adjusted[cause] += transfer
             adjusted[symptom] -= transfer

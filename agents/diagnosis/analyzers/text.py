@@ -44,7 +44,7 @@ def analyze_text(view: EvidenceView) -> list[Signal]:
         if stream.origin in STRUCTURED_ORIGINS:
             continue
         skip = STRUCTURED.get(stream.origin, set())
-        per_category: dict[str, list[tuple[float, str]]] = defaultdict(list)
+        per_category: dict[str, list[tuple[float, str, str]]] = defaultdict(list)
         for hit in stream.facts.hits:
             if hit.rule in skip:
                 continue
@@ -56,12 +56,12 @@ def analyze_text(view: EvidenceView) -> list[Signal]:
                 weight *= 0.5  # over well before the incident began: background noise more likely than the cause
             sample = hit.sample.strip()
             reason = f"{rule.why}: {hit.count} line(s), e.g. \"{sample[:140]}\""
-            per_category[rule.category].append((weight, reason))
+            per_category[rule.category].append((weight, reason, rule.finding))
         for category, items in per_category.items():
             items.sort(key=lambda x: -x[0])
-            total = items[0][0] + 0.3 * sum(w for w, _ in items[1:])
+            total = items[0][0] + 0.3 * sum(w for w, _, _ in items[1:])
             signals.append(Signal(
                 category=category, weight=round(min(total, PER_STREAM_CAP), 3), evidence_id=stream.evidence_id,
-                reason=items[0][1], direct=stream.origin != "alert",
+                reason=items[0][1], direct=stream.origin != "alert", finding=items[0][2],
             ))
     return signals
