@@ -23,11 +23,13 @@ class TextRule:
     why: str
     needs: re.Pattern[str] | None = None  # lower-case literals one of which every match contains: a cheap pre-check
     finding: str = ""  # a refinement with its own remedy (config/remedies.yaml `findings`)
+    level_blind: bool = False  # a statement of fact logged at INFO (a timing) counts like an error line
 
 
-def _r(rule_id: str, category: str, weight: float, pattern: str, why: str, finding: str = "") -> TextRule:
+def _r(rule_id: str, category: str, weight: float, pattern: str, why: str, finding: str = "", level_blind: bool = False) -> TextRule:
     needs = NEEDS.get(rule_id)
-    return TextRule(rule_id, category, weight, re.compile(pattern, re.I), why, re.compile("|".join(map(re.escape, needs))) if needs else None, finding)
+    return TextRule(rule_id, category, weight, re.compile(pattern, re.I), why, re.compile("|".join(map(re.escape, needs))) if needs else None,
+                    finding, level_blind)
 
 
 # Pre-checks: a line holds a rule's match only if it holds one of these (tests/test_parsers.py checks that
@@ -49,7 +51,8 @@ NEEDS: dict[str, tuple[str, ...]] = {
     'pool_timeout': ('pool', 'acquir', 'connection', 'obtain', 'resourcerequest'),
     'fd_exhaustion': ('open files', 'emfile', 'enfile', 'file descriptor', '(24'),
     'leak_words': ('leak', 'not released', 'not returned', 'not closed', 'unreleased', 'never', 'did not', 'close_wait', 'close-wait', 'idle in transaction'),
-    'slow_query': ('slow', 'query', 'queries', 'database', 'db', 'sql', 'long', 'duration:', 'lock wait', 'deadlock', 'canceling statement', 'metadata lock', 'statement timeout', 'table scan', 'missing index'),
+    'slow_words': ('query', 'queries', 'database', 'db', 'sql'),
+    'slow_query': ('slow', 'query', 'long', 'duration:', 'lock wait', 'deadlock', 'canceling statement', 'metadata lock', 'statement timeout', 'table scan', 'missing index'),
     'db_refused': ('connect', 'mysql', 'gone away', 'communications link', 'database', 'db', 'postgres', 'rds', 'refused', 'failover', 'operationalerror', 'etimedout', 'unreachable', 'timed out'),
     'dns': ('resolv', 'enotfound', 'eai_again', 'nxdomain', 'servfail', 'name or service', 'no such host', 'unknownhost', 'unknown', 'nodename', 'resolve', 'translate host', 'dns', '2005', "can't find", 'lookup'),
     'sg_change': ('security_group', 'security group', 'network_acl', 'aws_route', 'securitygroup', 'deleteroute', 'networkaclentry'),
@@ -101,7 +104,8 @@ RULES: tuple[TextRule, ...] = (
     _r("pool_timeout", "db_connection_exhaustion", 1.5, r"pool (?:is )?exhausted|timeout acquiring (?:a )?connection|Timeout acquiring a connection|Connection is not available, request timed out|could not obtain (?:a )?(?:jdbc )?connection|QueuePool limit of size \d+ overflow \d+ reached|ResourceRequest timed out|unable to acquire (?:a )?connection|no (?:free|available|idle) connections?|waiting for (?:a )?(?:free )?connection|connection pool (?:is )?(?:full|exhausted)|pool timeout|PoolTimeoutError|all pooled connections were in use", "the client pool has no free connection"),
     _r("fd_exhaustion", "connection_leak", 2.0, r"Too many open files|EMFILE|ENFILE|file descriptors? (?:exhausted|limit)|accept4?\(\) failed \(24", "file descriptors run out"),
     _r("leak_words", "connection_leak", 1.5, r"connection(?:s)? (?:leak|not (?:released|returned|closed))|leak(?:ed)? connection|unreleased connection|connection was never (?:released|closed|returned)|did not (?:release|close) (?:the )?connection|Apparent connection leak|leakDetectionThreshold|CLOSE_WAIT|CLOSE-WAIT|idle in transaction", "connections are held and not released"),
-    _r("slow_query", "db_slow_query", 2.0, r"slow query|Query_time:\s*\d|long[- ]running (?:query|transaction|statement)|query (?:took|exceeded)\s+\d|duration: \d{4,}(?:\.\d+)? ms|Lock wait timeout exceeded|ER_LOCK_WAIT_TIMEOUT|Deadlock found|deadlock detected|canceling statement due to (?:statement|lock) timeout|Waiting for table metadata lock|statement timeout|full table scan|missing index|(?:database|db|sql|query|queries)\b[^\n]{0,60}?\b(?:took|completed in|finished in|returned in|ran for)\s+[1-9]\d*(?:\.\d+)?\s*(?:s|sec|secs|seconds)\b", "queries are slow or blocked"),
+    _r("slow_query", "db_slow_query", 2.0, r"slow query|Query_time:\s*\d|long[- ]running (?:query|transaction|statement)|query (?:took|exceeded)\s+\d|duration: \d{4,}(?:\.\d+)? ms|Lock wait timeout exceeded|ER_LOCK_WAIT_TIMEOUT|Deadlock found|deadlock detected|canceling statement due to (?:statement|lock) timeout|Waiting for table metadata lock|statement timeout|full table scan|missing index", "queries are slow or blocked"),
+    _r("slow_words", "db_slow_query", 2.0, r"(?:database|db|sql|query|queries)\b[^\n]{0,60}?\b(?:took|completed in|finished in|returned in|ran for)\s+[1-9]\d*(?:\.\d+)?\s*(?:s|sec|secs|seconds)\b", "database calls take seconds, as the application says", level_blind=True),
     _r("db_refused", "db_unreachable", 2.0, r"Can't connect to (?:MySQL|MariaDB) server|ERROR 2003|Lost connection to MySQL server|MySQL server has gone away|could not connect to server|connection to server at .* failed|Communications link failure|the database system is (?:shutting down|starting up|in recovery mode)|(?:database|db|postgres|mysql|rds)\w*\b[^\n]{0,60}(?:ECONNREFUSED|connection refused|connect(?:ion)? timed out|ETIMEDOUT|unreachable|not reachable)|(?:ECONNREFUSED|connect ETIMEDOUT|connection refused|Connection timed out)[^\n]{0,40}:(?:3306|5432|1433|1521|27017)\b|SequelizeConnectionRefusedError|OperationalError.*(?:connect|Connection refused)|DB(?:Instance)? (?:is )?(?:stopped|unavailable|failing over)|failover (?:in progress|started)", "the database does not answer"),
     # ---------------------------------------------------------------- network
     _r("dns", "dns_failure", 2.5, r"Temporary failure in name resolution|getaddrinfo (?:ENOTFOUND|EAI_AGAIN)|\bEAI_AGAIN\b|\bENOTFOUND\b|NXDOMAIN|SERVFAIL|Name or service not known|no such host|Could not resolve host|UnknownHostException|Unknown (?:MySQL )?server host|nodename nor servname|Name does not resolve|could not translate host name|DNS (?:resolution|lookup) (?:failed|timed out|error)|failed to resolve(?! reference)|unable to resolve|ERROR 2005|server can't find|dial tcp: lookup \S+|lookup [\w.-]+ on [\d.:]+:53|no such host", "names do not resolve"),

@@ -51,7 +51,8 @@ def analyze_text(view: EvidenceView) -> list[Signal]:
             rule = RULES_BY_ID.get(hit.rule)
             if rule is None:
                 continue
-            weight = rule.weight * LEVEL_FACTOR.get(hit.level, 0.8) * count_factor(hit.count) * stream.relevance
+            level = max(LEVEL_FACTOR.get(hit.level, 0.8), 0.9) if rule.level_blind else LEVEL_FACTOR.get(hit.level, 0.8)
+            weight = rule.weight * level * count_factor(hit.count) * stream.relevance
             if stale_before is not None and hit.last_at is not None and _aware(hit.last_at) < stale_before:
                 weight *= 0.5  # over well before the incident began: background noise more likely than the cause
             sample = hit.sample.strip()
