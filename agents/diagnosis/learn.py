@@ -39,7 +39,7 @@ _KUBE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _RDS_HOST = re.compile(r"\b[a-z][a-z0-9-]{0,62}\.[a-z0-9]{12}\.[a-z]{2}(?:-[a-z]+)+-\d\.rds\.amazonaws\.com\b")
 # Names a resolver failed on, as programs print them: getaddrinfo ENOTFOUND x, Could not resolve host: x, lookup x on ...,
 # UnknownHostException: x, x: Name or service not known, Unknown MySQL server host 'x'.
-_UNRESOLVED = re.compile(r"(?:ENOTFOUND|EAI_AGAIN|resolve host:?|lookup|UnknownHostException:?|server host|no such host[^a-z0-9]*)\s*['\"(]?"
+_UNRESOLVED = re.compile(r"(?:ENOTFOUND|EAI_AGAIN|resolve host:?|Failed to resolve|lookup|UnknownHostException:?|server host|no such host[^a-z0-9]*)\s*['\"(]?"
                          r"([a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)+)", re.I)
 _UNRESOLVED_BEFORE = re.compile(r"([a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)+)['\")]?:?\s*(?:Name or service not known|Temporary failure in name resolution|"
                                 r"nodename nor servname|no such host)", re.I)
