@@ -81,8 +81,8 @@ def _valid(value: str | None) -> str | None:
     if not value:
         return None
     value = value.strip("`'\".,:;!?").lower()
-    if value in STOPWORDS or value.isdigit() or len(value) < 2:
-        return None
+    if value in STOPWORDS or value.isdigit() or len(value) < 2 or re.fullmatch(r"v?\d+(?:\.\d+)+(?:-[a-z0-9.]+)?", value):
+        return None  # "the 4.4.0 deploy" names a version, not a workload
     try:
         return str(validate("k8s_name", value, {}))
     except ParamTypeError:

@@ -20,6 +20,7 @@ from agents.diagnosis.parsers.kube_model import NetworkPolicy, Pod, PolicyRule, 
 
 DNS_RULES = ("dns",)
 TIMEOUT_RULES = ("connect_timeout", "timeout_generic", "no_route", "read_timeout")
+REFUSED_RULES = ("refused", "db_refused")
 _DEST = re.compile(r"(?:dial tcp |connect(?:ing)? to |connection to |ETIMEDOUT |timed out (?:connecting to |after \S+ to )?|request to https?://|"
                    r"https?://|host=|server at \"?)([a-z0-9][a-z0-9.-]*[a-z0-9])\"?(?: \([\d.]+\))?(?:, port |:)(\d{2,5})", re.I)
 
@@ -27,6 +28,7 @@ _DEST = re.compile(r"(?:dial tcp |connect(?:ing)? to |connection to |ETIMEDOUT |
 def analyze_kube_network(view: EvidenceView) -> list[Signal]:
     state, focus = kube_view(view)
     out = _services(state, focus)
+    out += _wrong_service_port(view, state, focus)
     out += _ingresses(state, focus)
     out += _policies(view, state, focus)
     out += _cluster_dns(view, state)
@@ -75,6 +77,28 @@ def _services(state: ClusterState, focus: Focus) -> list[Signal]:
                 out.append(Signal(category="config_error", weight=2.2 * weight, evidence_id=seen.eid, finding="service_port_mismatch",
                                   reason=f"service {ns}/{name} sends port {port} to target port {m.group(1)}; its pods serve {', '.join(sorted(served))}"))
                 break
+    return out
+
+
+def _wrong_service_port(view: EvidenceView, state: ClusterState, focus: Focus) -> list[Signal]:
+    """A client refused on a port its Service does not expose: the client's configuration names the wrong port."""
+    out: list[Signal] = []
+    for eid, sample in _focus_lines(view, state, focus, REFUSED_RULES):
+        for m in _DEST.finditer(sample):
+            host, port = m.group(1).lower(), m.group(2)
+            by_ip = next((s for s in state.services.values() if s.obj.cluster_ip == host), None)
+            parts = host.split(".")
+            seen = by_ip or next((s for (ns, name), s in state.services.items()
+                                  if name == parts[0] and (len(parts) < 2 or parts[1] in (ns, "svc"))), None)
+            if seen is None or not seen.obj.ports:
+                continue
+            exposed = {p.split(":")[0].split("/")[0] for p in seen.obj.ports}
+            if port not in exposed:
+                out.append(Signal(category="config_error", weight=2.5 * focus.weight(seen.obj.namespace, True), evidence_id=eid,
+                                  finding="service_port_mismatch",
+                                  reason=f"connections to {seen.obj.name}:{port} are refused; the Service exposes {', '.join(sorted(exposed))}: the client names the wrong port"))
+                out.append(Signal(category="config_error", weight=0.3, evidence_id=seen.eid, reason=f"service {seen.obj.namespace}/{seen.obj.name} ports {', '.join(seen.obj.ports)}"))
+                return out
     return out
 
 
