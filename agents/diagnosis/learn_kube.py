@@ -79,6 +79,9 @@ def learn_kube_values(view: EvidenceView, values: dict[str, str]) -> dict[str, s
             out["deployment"] = chain[0]
         if pick.owner is not None and pick.owner.kind == "Job":
             out.setdefault("job", pick.owner.name)
+    rules_unknown = [s.obj for (ns, _), s in state.policies.items() if not s.obj.policy_types and ns in (namespace, "")]
+    if rules_unknown:  # a table named a policy near the workload; its description says what it allows
+        out["networkpolicy"] = rules_unknown[0].name
     return {k: v for k, v in out.items() if k not in values and _KUBE_NAME.match(v)}
 
 

@@ -28,12 +28,14 @@ _SYMPTOM = (r"(?:keeps?\s+(?:restarting|crashing|failing|dying)|(?:has|have)\s+(
             r"(?:fails|crashes|restarts)\b|(?:is|are)\s+in\s+crashloop)")
 PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((key, re.compile(p, re.I)) for key, p in (
     ("namespace", r"\b(?:in|on|from|of)\s+(?:the\s+)?" + _NAME + r"\s+namespace\b"),
+    ("namespace", _NAME + r"\s+namespace\b"),
     ("namespace", r"\b(?:namespace|ns)\s*[:=]?\s*" + _NAME),
     ("namespace", r"(?<![\w-])(?:" + _KIND + r")s?\s+in\s+(?:the\s+)?" + _NAME + r"(?!\s+(?:cluster|environment|env|region|account)\b)"),
     ("namespace", r"(?:^|\s)(?:-n|--namespace)[ =]" + _NAME),
     ("namespace", _NAME + r"\s*네임스페이스"),
     ("namespace", r"네임스페이스\s*" + _NAME),
     ("pod", r"\bPodName\s*=\s*" + _NAME),
+    ("namespace_weak", r"\b(?:in|from)\s+" + _NAME + r"(?=[\s?.,!)]|$)"),
     ("kind_name", r"(?<![\w-])(" + _KIND + r")s?\s*[/:]?\s+(?:named\s+|called\s+)?" + _NAME),
     ("kind_name", r"(?<![\w-])(" + _KIND + r")/" + _NAME),
     ("name_kind", _NAME + r"\s+(" + _KIND + r")s?\b"),
@@ -58,7 +60,8 @@ STOPWORDS = {"the", "a", "an", "my", "our", "this", "that", "it", "its", "what",
              "started", "cannot", "can", "will", "does", "did", "do", "isn't", "doesn't", "won't", "can't", "responding", "pending", "being",
              "been", "be", "that's", "there's", "got", "gets", "get", "stuck", "times", "timed", "hangs", "hung", "down", "up", "slow",
              "after", "before", "since", "when", "while", "because", "but", "so", "then", "yesterday", "tonight", "look", "looks", "seem",
-             "seems", "as", "at", "by", "from", "into", "than", "too", "very", "was", "if", "has"}
+             "seems", "as", "at", "by", "from", "into", "than", "too", "very", "was", "if", "has", "zero", "three", "four", "five",
+             "none", "no", "many", "few", "more", "several", "other", "those", "these", "healthy", "running", "ready"}
 
 
 class Subjects(BaseModel):
@@ -99,10 +102,13 @@ def subjects_from_words(text: str) -> Subjects:
         return found
     named: list[tuple[str, str]] = []  # (kind, name) next to a kind word
     asked: list[str] = []
+    weak: str | None = None  # "ledger-api in finance": a namespace only when nothing better names one
     for key, pattern in PATTERNS:
         for m in pattern.finditer(text):
             if key == "namespace":
                 found.namespace = found.namespace or _valid(m.group(1))
+            elif key == "namespace_weak":
+                weak = weak or _valid(m.group(1))
             elif key == "pod":
                 value = _valid(m.group(1))
                 if value:
@@ -133,7 +139,15 @@ def subjects_from_words(text: str) -> Subjects:
         found.workload = found.workload or (value if kind != "pod" else None)
     if found.workload is None:
         found.workload = _workload_of_pod(found.pod) or next((v for v in map(_valid, asked) if v and v != found.namespace), None)
+    if found.namespace is None and weak and weak not in found.names() and weak not in WEAK_NAMESPACE_STOPWORDS and found.names():
+        found.namespace = weak
     return found
+
+
+# Words that follow "in" without being a namespace ("in production", "in the morning").
+WEAK_NAMESPACE_STOPWORDS = {"production", "prod", "staging", "stage", "dev", "development", "morning", "afternoon", "evening", "night", "time",
+                            "general", "total", "fact", "case", "place", "advance", "progress", "order", "line", "seoul", "korea", "us", "eu",
+                            "kubernetes", "k8s", "eks", "aws", "cluster", "region", "zone", "logs", "grafana", "slack", "jira", "parallel"}
 
 
 _POD = re.compile(r"^(.+?)-(?:[a-z0-9]{8,10}-[a-z0-9]{5}|[a-z0-9]{5}|\d+)$")

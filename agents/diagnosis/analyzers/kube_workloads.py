@@ -47,6 +47,7 @@ def analyze_kube_workloads(view: EvidenceView) -> list[Signal]:
         if reason == "DeadlineExceeded":
             out.append(Signal(category="missing_timeout", weight=0.8 * weight, evidence_id=seen.eid,
                               reason=f"job {ns}/{name} ran past its activeDeadlineSeconds: something it waits on does not answer in time"))
+        out += _job_reason_from_logs(state, job, reason, weight)
     for (kind, ns, name), seen in state.workloads.items():
         w = seen.obj
         weight = focus.object_weight(ns, name) if kind != "ReplicaSet" else focus.weight(ns, any(focus.named(n) for n in (name, *_rs_parent(name))))
@@ -67,6 +68,21 @@ def analyze_kube_workloads(view: EvidenceView) -> list[Signal]:
     out += _claims(view)
     out += _autoscalers(view)
     out += _events(view)
+    return out
+
+
+def _job_reason_from_logs(state, job, reason: str, weight: float) -> list[Signal]:
+    """A failed Job's real reason is what its pods said: the strongest cause their log names, confirmed by the failure."""
+    out = []
+    for pod in state.pods_of_job(job):
+        for stream in state.pod_logs.get(pod.obj.name, []):
+            hits = [(RULES_BY_ID[h.rule].weight, h) for h in stream.facts.hits if h.rule in RULES_BY_ID and h.rule not in ("crashloop", "killed_sigkill")]
+            if not hits:
+                continue
+            _, hit = max(hits, key=lambda wh: wh[0])
+            out.append(Signal(category=hit.category, weight=1.0 * weight, evidence_id=stream.evidence_id,
+                              reason=f"job {job.namespace}/{job.name} failed ({reason}); its pod's log says why: \"{hit.sample.strip()[:140]}\""))
+            return out
     return out
 
 
