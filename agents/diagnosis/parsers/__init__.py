@@ -199,8 +199,8 @@ def parser_for_command(command: str) -> str | None:
             return "kube_nodes"
         if words[:1] == ["top"]:
             return "kube_top"
-        if words[:1] == ["get"] and len(words) > 1:
-            return "kube_objects"
+        if words[:1] == ["get"] and len(words) > 1 and kind not in ("secrets", "configmaps"):
+            return "kube_objects"  # a Secret's or ConfigMap's listing says names only; their descriptions are read instead
         return None
     if program == "terraform":
         return "terraform"
