@@ -298,14 +298,16 @@ def summarize(category: str, analysis: Analysis, target: dict[str, Any], kube: b
 
 
 def apply_finding(category: str, analysis: Analysis, findings: dict[str, Remedy], fix_kind: str, target: dict[str, Any]) -> str:
-    """The fix kind a finding of the winning category calls for (config/remedies.yaml `findings`), else `fix_kind`."""
+    """The fix kind a finding of the winning category calls for (config/remedies.yaml `findings`), else `fix_kind`.
+    A finding listed under another category (a NetworkPolicy that blocks DNS) still names its remedy."""
     scored = analysis.get(category)
     for name in (scored.findings if scored else [])[:1]:
         finding = findings.get(name)
-        if finding is not None and finding.category in ("", category):
+        if finding is not None:
             target["finding"] = name
             target["remedy"] = finding.remedy
-            return finding.fix if finding.fix in ("terraform", "code_patch", "command", "none") else fix_kind
+            if finding.category in ("", category) and finding.fix in ("terraform", "code_patch", "command", "none"):
+                return finding.fix
     return fix_kind
 
 

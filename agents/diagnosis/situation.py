@@ -6,8 +6,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from agents.diagnosis.analyzers.base import Situation
-from agents.diagnosis.analyzers.kube_state import SCRAPE_JOBS
+from agents.diagnosis.analyzers.base import SCRAPE_JOBS, Situation
 from agents.diagnosis.subjects import Subjects, subjects_from_words
 from graphs.state import Request, utc_now
 

@@ -7,6 +7,7 @@ category, this much, because ...". Scoring (scoring.py) adds them up.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any, Iterator, TypeVar
 
@@ -18,6 +19,10 @@ from agents.diagnosis.timeline import LogFacts
 from graphs.state import Evidence
 
 F = TypeVar("F", bound=Facts)
+
+
+# Label values of scrape jobs, not workloads: a `job` label from Prometheus names who scraped, not what broke.
+SCRAPE_JOBS = re.compile(r"kube-state-metrics|kubelet|node-exporter|prometheus|cadvisor|apiserver|blackbox|kube-dns|coredns", re.I)
 
 
 class Signal(BaseModel):
@@ -62,7 +67,7 @@ class Situation(BaseModel):
         out = set()
         for key in keys:
             value = self.labels.get(key)
-            if value:
+            if value and not (key == "job" and SCRAPE_JOBS.search(value)):
                 out.add(value.lower().split(":")[0])
         if not any(self.labels.get(k) for k in ("service", "app", "deployment", "pod", "container", "job")):
             out |= {v for k, v in self.subjects.items() if k not in ("namespace", "others") and isinstance(v, str)}  # a question names what labels would

@@ -16,7 +16,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from agents.diagnosis.analyzers.base import EvidenceView, LogView
+from agents.diagnosis.analyzers.base import SCRAPE_JOBS, EvidenceView, LogView
 from agents.diagnosis.parsers.kube_describe import KubeDescribeFacts
 from agents.diagnosis.parsers.kube_model import (
     Autoscaler,
@@ -45,8 +45,6 @@ SYSTEM_NAMESPACES = ("kube-system",)
 # Label keys that carry an application's name
 APP_LABELS = ("app", "app.kubernetes.io/name", "app.kubernetes.io/instance", "k8s-app", "name", "job-name", "batch.kubernetes.io/job-name",
               "component", "app.kubernetes.io/component")
-# Label values of scrape jobs, not workloads: a `job` label from Prometheus names who scraped, not what broke
-SCRAPE_JOBS = re.compile(r"kube-state-metrics|kubelet|node-exporter|prometheus|cadvisor|apiserver|blackbox|kube-dns|coredns", re.I)
 _RS_HASH = re.compile(r"^(.+)-[a-z0-9]{6,10}$")
 _POD_OF_RS = re.compile(r"^(.+)-[a-z0-9]{6,10}-[a-z0-9]{5}$")
 _POD_OF_STS = re.compile(r"^(.+)-\d{1,4}$")
