@@ -95,6 +95,20 @@ def render_replay_markdown(items: list["ReplayItem"], details: bool = True) -> s
     return redact("\n".join(lines))
 
 
+def extra_sections(memory: dict[str, Any] | None, model: dict[str, Any] | None) -> list[str]:
+    """Markdown lines for the incident-memory runs and the with/without-model comparison, when there are any."""
+    lines: list[str] = []
+    if memory:
+        lines += ["", "## Incident memory", "", "| run | root cause top-1 | top-3 | passed |", "|---|---|---|---|"]
+        for name, row in memory.items():
+            lines.append(f"| {name} | {_pct(row.get('root_cause_top1'))} | {_pct(row.get('root_cause_top3'))} | {row.get('passed')}/{row.get('scenarios')} |")
+    if model:
+        from evals.model_compare import render_model_section
+
+        lines += render_model_section(model)
+    return lines
+
+
 def render_eval_markdown(summary: "EvalSummary", scores: list["ScenarioScore"], diff: dict[str, Any] | None,
                          memory: dict[str, Any] | None = None, model: dict[str, Any] | None = None) -> str:
     lines = ["# Eval report", "",
@@ -108,14 +122,7 @@ def render_eval_markdown(summary: "EvalSummary", scores: list["ScenarioScore"], 
         lines += ["", "## Change from the previous run", "", "| metric | before | now | change |", "|---|---|---|---|"]
         for name, (before, now) in diff.items():
             lines.append(f"| {name} | {_fmt(before)} | {_fmt(now)} | {_delta(before, now)} |")
-    if memory:
-        lines += ["", "## Incident memory", "", "| run | root cause top-1 | top-3 | passed |", "|---|---|---|---|"]
-        for name, row in memory.items():
-            lines.append(f"| {name} | {_pct(row.get('root_cause_top1'))} | {_pct(row.get('root_cause_top3'))} | {row.get('passed')}/{row.get('scenarios')} |")
-    if model:
-        from evals.model_compare import render_model_section
-
-        lines += render_model_section(model)
+    lines += extra_sections(memory, model)
     if summary.calibration is not None:
         lines += calibration_markdown(summary.calibration)
     lines += ["", "## Per category", "", "| category | passed | total |", "|---|---|---|"]

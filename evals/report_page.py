@@ -217,7 +217,18 @@ def _drill(s: "ScenarioScore") -> str:
     return f"<details class=scenario id='s-{_e(s.scenario_id)}'><summary>{head}</summary><div class=drill>{''.join(body)}</div></details>"
 
 
-def render_eval_html(summary: "EvalSummary", scores: list["ScenarioScore"], diff: dict[str, Any] | None = None) -> str:
+def _extra_sections(memory: dict[str, Any] | None, model: dict[str, Any] | None) -> str:
+    """The incident-memory and with/without-model sections, from the same lines the markdown report has."""
+    from markdown_it import MarkdownIt
+
+    from evals.report import extra_sections
+
+    lines = extra_sections(memory, model)
+    return f"<section id=extra>{MarkdownIt('commonmark', {'html': False}).enable('table').render(chr(10).join(lines))}</section>" if lines else ""
+
+
+def render_eval_html(summary: "EvalSummary", scores: list["ScenarioScore"], diff: dict[str, Any] | None = None,
+                     memory: dict[str, Any] | None = None, model: dict[str, Any] | None = None) -> str:
     cal = summary.calibration
     parts = ["<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport content='width=device-width, initial-scale=1'>",
              f"<title>Cloud Doctor eval report</title><style>{PAGE_CSS}</style></head><body><main>",
@@ -231,6 +242,7 @@ def render_eval_html(summary: "EvalSummary", scores: list["ScenarioScore"], diff
         parts.append(f"<section id=calibration><h2>Calibration</h2><p>Expected calibration error <b>{cal.ece:.3f}</b> · Brier {cal.brier:.3f} · "
                      f"{cal.incidents} incidents · {cal.abstained} abstained (<code>unknown</code>), {cal.abstained_rightly} rightly</p>"
                      f"<div class=plots><div>{_calibration_plot(cal)}</div><div>{_trade_off_plot(cal)}</div><div>{_reliability_table(cal)}</div></div></section>")
+    parts.append(_extra_sections(memory, model))
     keys = "".join(f"<tr><td>{_e(k)}</td><td>{v['passed']}/{v['total']}</td><td>{_pct(v['passed'] / v['total'] if v['total'] else None)}</td></tr>"
                    for k, v in summary.keys.items())
     parts.append(f"<section id=keys><h2>Per key</h2><table><tr><th>key</th><th>passed</th><th>rate</th></tr>{keys}</table></section>")

@@ -24,19 +24,12 @@ from evals.report_page import render_eval_html
 from evals.scenario import load_scenario
 from evals.scoring import score, summarize
 from interfaces.replay import replay_scenarios
+from tests.test_widget_browser import CHROMIUM, FLAGS, sync_playwright  # one browser set-up for the browser tests
 
 REPO = Path(__file__).resolve().parent.parent
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--disable-dev-shm-usage"]
 SCENARIOS = [REPO / "evals" / "scenarios" / "incidents" / name for name in (
     "disk-full-nginx-logrotate.yaml", "memory-leak-image-resizer-k8s.yaml", "capacity-exhausted-pending-pods.yaml",
     "unknown-latency-blip-resolved.yaml")] + [REPO / "evals" / "scenarios" / "requests" / "req-ko-dev-node-min.yaml"]
-
-try:
-    from playwright.sync_api import expect, sync_playwright
-except ImportError:  # pragma: no cover - depends on the machine
-    sync_playwright = None
 
 pytestmark = [
     pytest.mark.slow,
@@ -83,6 +76,8 @@ def _open(pw, tmp_path: Path, html_text: str, name: str):
 
 
 def test_eval_report_shows_summary_charts_and_drill_down(replayed, tmp_path):
+    from playwright.sync_api import expect
+
     _, scores = replayed
     summary = summarize(scores)
     with sync_playwright() as pw:
@@ -116,6 +111,8 @@ def test_eval_report_shows_summary_charts_and_drill_down(replayed, tmp_path):
 
 
 def test_replay_report_starts_with_a_summary_and_fits_1280(replayed, tmp_path):
+    from playwright.sync_api import expect
+
     items, _ = replayed
     with sync_playwright() as pw:
         browser, page, errors = _open(pw, tmp_path, render_replay_html(items), "replay.html")

@@ -353,5 +353,4 @@ class ObjectSet(BaseModel):
     others: list[str] = Field(default_factory=list)  # "ServiceAccount/shop/api": kinds read but not analysed
 
     def count(self) -> int:
-        return sum(len(getattr(self, f)) for f in ("pods", "workloads", "jobs", "cronjobs", "services", "endpoints", "ingresses",
-                                                     "claims", "nodes", "autoscalers", "budgets", "policies", "events", "others"))
+        return sum(len(getattr(self, f)) for f in ObjectSet.model_fields)

@@ -37,14 +37,9 @@ def asked_kind(command: str) -> str:
         argv = shlex.split(command or "")
     except ValueError:
         argv = (command or "").split()
-    words, skip = [], False
-    for arg in argv[1:]:
-        if skip:
-            skip = False
-        elif arg.startswith("-"):
-            skip = arg in _FLAGS_WITH_VALUE
-        else:
-            words.append(arg)
+    from agents.diagnosis.parsers import _positionals  # the package imports this module
+
+    words = _positionals(argv[1:], _FLAGS_WITH_VALUE)
     if len(words) < 2:
         return ""
     word = words[1].split("/", 1)[0].split(",", 1)[0].split(".", 1)[0].lower()
