@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from markdown_it import MarkdownIt
 
+from evals.calibration import calibration_markdown
 from graphs.report import SKIPPED_CHECKS_PREFIX, skipped_checks_line
 from tools.policy import describe_rules
 from tools.redact import redact
@@ -39,9 +40,32 @@ def _what(item: "ReplayItem") -> str:
     return o.headline
 
 
+def replay_summary(items: list["ReplayItem"]) -> list[str]:
+    """The figures a reader wants before the table: how many ran, how they ended, what was found and done."""
+    outcomes = [i.outcome for i in items if i.outcome is not None]
+    statuses: dict[str, int] = {}
+    causes: dict[str, int] = {}
+    for o in outcomes:
+        statuses[o.status] = statuses.get(o.status, 0) + 1
+        if o.diagnosis is not None:
+            causes[o.diagnosis.root_cause] = causes.get(o.diagnosis.root_cause, 0) + 1
+    executed = sum(1 for o in outcomes for a in o.actions if a.status == "executed")
+    refused = sum(1 for o in outcomes for a in o.actions if a.status == "refused")
+    waiting = sum(1 for o in outcomes if o.status in ("awaiting_approval", "blocked"))
+    tokens = sum(u.input_tokens + u.output_tokens for o in outcomes for u in o.usage.values())
+    cost = sum(u.cost_usd for o in outcomes for u in o.usage.values())
+    errors = sum(1 for i in items if i.outcome is None)
+    top = ", ".join(f"{c} {n}" for c, n in sorted(causes.items(), key=lambda kv: (-kv[1], kv[0]))[:6])
+    return [f"**{len(outcomes)}/{len(items)} replayed** · {errors} error(s) · "
+            + " · ".join(f"{status} {n}" for status, n in sorted(statuses.items(), key=lambda kv: -kv[1])),
+            "",
+            f"Diagnoses: {len(causes) and sum(causes.values())} ({top or 'none'}) · waiting for a person: {waiting} · "
+            f"actions run {executed}, refused {refused} · tokens {tokens} · cost ${cost:.4f}"]
+
+
 def render_replay_markdown(items: list["ReplayItem"], details: bool = True) -> str:
     skipped = skipped_checks_line([p for item in items if item.outcome for p in item.outcome.proposals])
-    lines = ["# Replay report", "", f"{len(items)} scenario(s).", "", *([skipped, ""] if skipped else []),
+    lines = ["# Replay report", "", *replay_summary(items), "", *([skipped, ""] if skipped else []),
              "| scenario | status | route | diagnosis / plan | proposals | approval | actions (run / refused) | tokens | cost | wall |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for item in items:
@@ -71,6 +95,20 @@ def render_replay_markdown(items: list["ReplayItem"], details: bool = True) -> s
     return redact("\n".join(lines))
 
 
+def extra_sections(memory: dict[str, Any] | None, model: dict[str, Any] | None) -> list[str]:
+    """Markdown lines for the incident-memory runs and the with/without-model comparison, when there are any."""
+    lines: list[str] = []
+    if memory:
+        lines += ["", "## Incident memory", "", "| run | root cause top-1 | top-3 | passed |", "|---|---|---|---|"]
+        for name, row in memory.items():
+            lines.append(f"| {name} | {_pct(row.get('root_cause_top1'))} | {_pct(row.get('root_cause_top3'))} | {row.get('passed')}/{row.get('scenarios')} |")
+    if model:
+        from evals.model_compare import render_model_section
+
+        lines += render_model_section(model)
+    return lines
+
+
 def render_eval_markdown(summary: "EvalSummary", scores: list["ScenarioScore"], diff: dict[str, Any] | None,
                          memory: dict[str, Any] | None = None, model: dict[str, Any] | None = None) -> str:
     lines = ["# Eval report", "",
@@ -84,14 +122,9 @@ def render_eval_markdown(summary: "EvalSummary", scores: list["ScenarioScore"], 
         lines += ["", "## Change from the previous run", "", "| metric | before | now | change |", "|---|---|---|---|"]
         for name, (before, now) in diff.items():
             lines.append(f"| {name} | {_fmt(before)} | {_fmt(now)} | {_delta(before, now)} |")
-    if memory:
-        lines += ["", "## Incident memory", "", "| run | root cause top-1 | top-3 | passed |", "|---|---|---|---|"]
-        for name, row in memory.items():
-            lines.append(f"| {name} | {_pct(row.get('root_cause_top1'))} | {_pct(row.get('root_cause_top3'))} | {row.get('passed')}/{row.get('scenarios')} |")
-    if model:
-        from evals.model_compare import render_model_section
-
-        lines += render_model_section(model)
+    lines += extra_sections(memory, model)
+    if summary.calibration is not None:
+        lines += calibration_markdown(summary.calibration)
     lines += ["", "## Per category", "", "| category | passed | total |", "|---|---|---|"]
     for cat, slot in sorted(summary.per_category.items()):
         lines.append(f"| {cat} | {slot['passed']} | {slot['total']} |")
@@ -111,14 +144,21 @@ def render_eval_markdown(summary: "EvalSummary", scores: list["ScenarioScore"], 
     return redact("\n".join(lines))
 
 
-def to_html(markdown: str, title: str) -> str:
+# A wide table fits a 1280-pixel window: fixed layout, long words broken, code wrapped instead of scrolled.
+FIT_CSS = """
+body{max-width:1240px}table{table-layout:fixed}td,th{overflow-wrap:anywhere;word-break:break-word}
+pre{white-space:pre-wrap;overflow-wrap:anywhere}code{overflow-wrap:anywhere}img{max-width:100%}
+"""
+
+
+def to_html(markdown: str, title: str, extra_css: str = "") -> str:
     body = MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown)
-    return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{html.escape(title)}</title>"
-            f"<style>{CSS}</style></head><body>{body}</body></html>")
+    return (f"<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport content='width=device-width, initial-scale=1'>"
+            f"<title>{html.escape(title)}</title><style>{CSS}{extra_css}</style></head><body>{body}</body></html>")
 
 
 def render_replay_html(items: list["ReplayItem"]) -> str:
-    return to_html(render_replay_markdown(items), "Cloud Doctor replay report")
+    return to_html(render_replay_markdown(items), "Cloud Doctor replay report", FIT_CSS)
 
 
 def _pct(value: float | None) -> str:

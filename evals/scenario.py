@@ -58,6 +58,7 @@ class Scenario(BaseModel):
     world: WorldRecord = Field(default_factory=WorldRecord)
     expected: Expected | None = None
     approvals: list[dict[str, Any]] | None = None  # project key: the decisions people gave, applied in replay in order
+    source: str | None = None  # where the story comes from (a documentation page, a runbook, a postmortem): a project key FORMAT.md allows
     path: str | None = None
 
     @field_validator("id")

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from evals.calibration import Calibration, calibrate
 from evals.scenario import Expected, Scenario
 from graphs.runner import RunOutcome
 
@@ -22,6 +23,60 @@ class KeyScore(BaseModel):
     key: str
     passed: bool
     detail: str = ""
+
+
+class Candidate(BaseModel):
+    category: str
+    confidence: float
+    reasoning: str = ""
+
+
+class EvidenceLine(BaseModel):
+    id: str
+    source: str
+    ok: bool
+    summary: str = ""
+    cited: bool = False
+
+
+class DrillDown(BaseModel):
+    """One run, as the report's drill-down shows it: what was read, what was weighed, why the winner won."""
+
+    summary: str = ""
+    route: list[str] = Field(default_factory=list)
+    candidates: list[Candidate] = Field(default_factory=list)
+    evidence: list[EvidenceLine] = Field(default_factory=list)
+    next_checks: list[str] = Field(default_factory=list)
+    fix: str = ""
+    status: str = ""
+
+
+MAX_DRILL_EVIDENCE = 40
+
+
+def drill_down(outcome: RunOutcome) -> DrillDown:
+    d = outcome.diagnosis
+    cited = set(d.citations) if d else set()
+    candidates = []
+    if d is not None:
+        reasons = "; ".join(outcome_reasons(outcome))
+        candidates.append(Candidate(category=d.root_cause, confidence=d.confidence, reasoning=reasons or d.summary))
+        candidates += [Candidate(category=c.category, confidence=c.confidence, reasoning=c.reasoning) for c in d.runners_up]
+    shown = sorted(outcome.evidence, key=lambda e: (e.id not in cited, not e.ok))[:MAX_DRILL_EVIDENCE]
+    return DrillDown(
+        summary=d.summary if d else outcome.headline, route=list(outcome.route), candidates=candidates,
+        evidence=[EvidenceLine(id=e.id, source=e.source[:160], ok=e.ok, summary=(e.summary or "")[:240], cited=e.id in cited)
+                  for e in sorted(shown, key=lambda e: int(e.id[1:]) if e.id[1:].isdigit() else 0)],
+        next_checks=list(d.next_checks[:4]) if d else [], fix=d.fix_kind if d else fix_kind(outcome), status=outcome.status,
+    )
+
+
+def outcome_reasons(outcome: RunOutcome) -> list[str]:
+    """The winner's reasons as the diagnosis states them (its summary after the title)."""
+    d = outcome.diagnosis
+    if d is None or ":" not in d.summary:
+        return []
+    return [r.strip() for r in d.summary.split(":", 1)[1].rstrip(".").split(";") if r.strip()][:4]
 
 
 class ScenarioScore(BaseModel):
@@ -40,6 +95,9 @@ class ScenarioScore(BaseModel):
     calls: int = 0  # billed model calls
     failed_calls: int = 0  # model calls that timed out or failed before an answer
     decided_by: str | None = None  # "rules" or "llm", for diagnoses and plans
+    confidence: float | None = None  # the diagnosis's confidence in its root cause (incidents)
+    expected: list[str] = Field(default_factory=list)  # acceptable root causes, best first
+    drill: DrillDown | None = None  # what the report's drill-down shows
 
     def key(self, name: str) -> KeyScore | None:
         return next((k for k in self.keys if k.key == name), None)
@@ -199,6 +257,8 @@ def score(scenario: Scenario, outcome: RunOutcome | None, error: str | None = No
         tokens=sum(u.input_tokens + u.output_tokens for u in usage), cost_usd=round(sum(u.cost_usd for u in usage), 6),
         calls=sum(u.calls for u in usage), failed_calls=sum(u.failed_calls for u in usage),
         decided_by=(outcome.diagnosis.decided_by if outcome.diagnosis else outcome.spec_change.decided_by if outcome.spec_change else None),
+        confidence=outcome.diagnosis.confidence if outcome.diagnosis is not None and expected.root_cause is not None else None,
+        expected=list(expected.root_cause or []), drill=drill_down(outcome),
     )
 
 
@@ -222,6 +282,7 @@ class EvalSummary(BaseModel):
     cost_usd: float
     errors: int
     wall_s: float
+    calibration: Calibration | None = None
 
 
 def summarize(scores: list[ScenarioScore]) -> EvalSummary:
@@ -253,4 +314,5 @@ def summarize(scores: list[ScenarioScore]) -> EvalSummary:
         forbidden_violations=sum(len(s.forbidden_violations) for s in scores), per_category=per_category,
         confusion=confusion, tokens=sum(s.tokens for s in scores), cost_usd=round(sum(s.cost_usd for s in scores), 6),
         errors=sum(1 for s in scores if s.error), wall_s=round(sum(s.wall_s for s in scores), 3),
+        calibration=calibrate(scores),
     )

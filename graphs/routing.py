@@ -8,6 +8,7 @@ is configured. The LLM can change the choice, never the graph's shape.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Literal
 
@@ -32,24 +33,69 @@ class RouteChoice(BaseModel):
     reason: str = Field(default="", max_length=300)
 
 
+class RoutingWords(BaseModel):
+    """config/routing.yaml, lower-cased: the phrases the rules route free text by."""
+
+    health: list[str]
+    incident: list[str]
+    change: list[str]
+
+
 @lru_cache(maxsize=1)
-def _words() -> tuple[list[str], list[str]]:
+def _words() -> RoutingWords:
     raw = yaml.safe_load((CONFIG_DIR / "routing.yaml").read_text(encoding="utf-8"))
-    incident = [w.lower() for lang in raw["incident_words"].values() for w in lang]
-    infra = [w.lower() for lang in raw["infra_words"].values() for w in lang]
-    return incident, infra
+
+    def flat(key: str) -> list[str]:
+        return [str(w).lower() for lang in (raw.get(key) or {}).values() for w in lang]
+
+    return RoutingWords(health=flat("health_questions"), incident=flat("incident_words"), change=flat("change_words") or flat("infra_words"))
+
+
+def _count_changes(lowered: str, phrases: list[str]) -> int:
+    """Change words as whole words in English ("add" is not "address"), as substrings in Korean."""
+    count = 0
+    for phrase in phrases:
+        if phrase.isascii():
+            count += 1 if re.search(r"(?<![a-z0-9])" + re.escape(phrase) + r"(?![a-z0-9])", lowered) else 0
+        else:
+            count += 1 if phrase in lowered else 0
+    return count
 
 
 def classify_text(text: str) -> Literal["planner", "diagnostician"]:
-    """Words about trouble go to the diagnostician, words about infrastructure to the planner."""
+    """Words about trouble go to the diagnostician, requests for changes to the planner.
+
+    A question about a thing's health ("what's wrong with redis?", "상태 확인해줘") is trouble whatever it names;
+    resource names ("redis", "rds") never outvote a symptom; a text with trouble goes to the planner only when it
+    asks for more changes than it reports trouble ("the db is slow, bump it one size up and double the nodes")."""
     lowered = text.lower()
-    incident_words, infra_words = _words()
-    infra = sum(1 for w in infra_words if w in lowered)
-    for phrase in infra_words:  # "tear down" is a request, not an outage: its "down" must not count
+    words = _words()
+    changes = _count_changes(lowered, words.change)
+    for phrase in words.change:  # "tear down" is a request, not an outage: its "down" must not count
         if " " in phrase:
             lowered = lowered.replace(phrase, " ")
-    incident = sum(1 for w in incident_words if w in lowered)
-    return "diagnostician" if incident > 0 and incident >= infra else "planner"
+    if any(phrase in lowered for phrase in words.health):
+        return "diagnostician" if changes <= 1 else "planner"
+    incident = sum(1 for w in words.incident if _has_incident_word(lowered, w))
+    if incident > changes:
+        return "diagnostician"
+    asks = any(marker in lowered for marker in REQUEST_MARKERS)
+    return "diagnostician" if incident > 0 and incident == changes and not asks else "planner"
+
+
+# Words that make a sentence a request ("can you bump it", "늘려줘"): with as many changes as troubles, a request wins.
+REQUEST_MARKERS = ("please", "can you", "could you", "would you", "i want", "we need", "let's", "해줘", "해 줘", "주세요", "바랍니다", "부탁")
+
+
+def _has_incident_word(lowered: str, word: str) -> bool:
+    """English words start a word ("hang" is not "change"; "throttl" finds "throttling"); status codes stand alone
+    ("502s" counts, "500으로" and "max_connections 500" count only as codes); Korean words are substrings."""
+    if not word.isascii():
+        return word in lowered
+    if word.isdigit():
+        return re.search(r"(?<![\w.])" + word + r"s?(?![\w\uac00-\ud7a3])", lowered) is not None and not re.search(
+            r"(?:max_connections|connections|size|gb|mb|to|=)\s*" + word, lowered)
+    return re.search(r"(?<![a-z0-9])" + re.escape(word), lowered) is not None
 
 
 def pending_proposals(state: OpsState) -> list[Proposal]:

@@ -11,7 +11,8 @@ from rich.console import Console
 from rich.markdown import Markdown
 
 from config.settings import REPO_ROOT, get_settings
-from evals.report import render_eval_markdown, to_html
+from evals.report import render_eval_markdown
+from evals.report_page import render_eval_html
 from evals.scoring import EvalSummary, ScenarioScore, score, summarize
 from graphs.errors import UserInputError
 from evals.model_compare import compare_with_model
@@ -111,7 +112,7 @@ def eval_command(path: Path, *, as_json: bool, baseline: Path | None, out: Path,
     (out / "last.json").write_text(json.dumps(saved, ensure_ascii=False), encoding="utf-8")
     markdown = render_eval_markdown(summary, scores, diff, memory_rows, model_rows)
     (out / "report.md").write_text(markdown, encoding="utf-8")
-    (out / "report.html").write_text(to_html(markdown, "Cloud Doctor eval report"), encoding="utf-8")
+    (out / "report.html").write_text(render_eval_html(summary, scores, diff, memory_rows, model_rows), encoding="utf-8")
 
     if as_json:
         payload = {**summary.model_dump(), "thresholds_missed": missed, "memory": memory_rows, "model": model_rows,

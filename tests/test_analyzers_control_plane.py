@@ -264,7 +264,7 @@ def test_values_are_learned_from_what_the_tools_printed():
     b.cmd('psql -c "select pid, state from pg_stat_activity"', "", stderr=PSQL_TIMEOUT)
     b.cmd(RDS_CMD, fixture="aws_rds_describe_db_instances.txt")
     learned = learn_values(b.items, {"service": "payment"})
-    assert learned == {"secret": "payment-secrets", "namespace": "shop", "deployment": "payment", "db": "shop-prod-orders-pg",
+    assert learned == {"secret": "payment-secrets", "namespace": "shop", "deployment": "payment", "pod": "payment-7f6d5c8b94-x2k8p", "db": "shop-prod-orders-pg",
                        "db_endpoint": "shop-prod-orders-pg.c7qk2x9v1m3a.ap-northeast-2.rds.amazonaws.com",
                        "security_group": "sg-0c4e8a1f2b3d5e6f7", "vpc": "vpc-0a7d3c9e5b1f24680"}
     assert "namespace" not in learn_values(b.items, {"namespace": "payments"})  # the request's own values win

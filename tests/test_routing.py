@@ -20,3 +20,35 @@ from graphs.routing import classify_text
 ])
 def test_classify_text(text, agent):
     assert classify_text(text) == agent
+
+
+# Questions about a thing's health are incidents, in English and Korean (issue 13); a resource's name never outvotes a symptom.
+@pytest.mark.parametrize("text", [
+    "What is the issue with payment-processing-worker?",
+    "what's wrong with redis?",
+    "What is wrong with the checkout deployment",
+    "why is checkout-api failing in the shop namespace?",
+    "the orders pod keeps restarting",
+    "the rds instance is not responding",
+    "check what is going on in the shop namespace",
+    "payments 상태 확인해줘",
+    "api 왜 안 돼?",
+    "worker가 계속 재시작돼",
+    "결제 서버 응답이 없어",
+    "redis is down",
+    "eks nodes are NotReady and pods are pending",
+])
+def test_health_questions_go_to_the_diagnostician(text):
+    assert classify_text(text) == "diagnostician"
+
+
+@pytest.mark.parametrize("text", [
+    "Change the staging database instance class to db.t3.large for the load test next week",
+    "can you bump the development MySQL one size up? the migration test suite keeps timing out on it",
+    "스테이징 데이터베이스 max_connections 500으로 올려줘",
+    "set max_connections to 500 on staging",
+    "add one more redis node in production",
+    "how many nodes does staging run?",
+])
+def test_requests_for_changes_stay_with_the_planner(text):
+    assert classify_text(text) == "planner"

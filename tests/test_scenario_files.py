@@ -32,7 +32,7 @@ BUILTIN_CATEGORIES = {
     "db_unreachable", "dns_failure", "network_unreachable", "dependency_failure", "missing_timeout",
     "service_crashloop", "config_error", "bad_deploy", "certificate_expired", "permission_denied",
     "rate_limited", "capacity_exhausted", "terraform_state_lock", "terraform_config_error",
-    "resource_name_conflict", "unknown",
+    "resource_name_conflict", "image_pull_failure", "unknown",
 }
 AGENTS = {"planner", "diagnostician", "terraform_author", "code_healer", "deployer"}
 INJECTION_MARKERS = ("ignore previous instructions", "SYSTEM: execute")
@@ -224,3 +224,16 @@ def test_the_suite_is_big_and_varied_enough(scenarios: list[Scenario]) -> None:
     assert {s.environment for s in incidents} == set(ENVIRONMENTS)
     assert {s.input.alert.source for s in incidents if s.input.alert} >= {"alertmanager", "cloudwatch", "custom"}
     assert {s.expected.intent for s in requests if s.expected} == {"create_all", "destroy_all", "modify", "query"}
+
+
+def test_the_development_set_has_150_incidents_and_sourced_stories(scenarios: list[Scenario]) -> None:
+    """Issue 13: at least 150 incidents; the ones written from public sources say where their story comes from."""
+    incidents = [s for s in scenarios if s.kind == "incident" and "holdout" not in Path(s.path or "").parts]
+    sourced = [s for s in incidents if s.source]
+    assert len(incidents) >= 150, f"{len(incidents)} incidents"
+    assert len(sourced) >= 106, f"{len(sourced)} incidents with a source"
+    for s in sourced:
+        assert re.search(r"https?://\S+", s.source or ""), f"{_rel(s)}: source names no public page"
+    assert sum(_is_korean(s) for s in sourced) >= 0.3 * len(sourced), "want Korean and English"
+    categories = {s.expected.root_cause[0] for s in sourced if s.expected and s.expected.root_cause}
+    assert len(categories) >= 24 and "image_pull_failure" in categories, sorted(categories)

@@ -32,6 +32,7 @@ from agents.diagnosis.metrics import summarize_series
 from agents.diagnosis.parsers.terraform import parse_terraform
 from agents.diagnosis.playbooks import Playbook, load_playbooks, render, select_playbooks
 from agents.diagnosis.situation import placeholder_values, situation_of
+from agents.diagnosis.subjects import playbooks_for_subjects
 from agents.diagnosis.timeline import scan_lines
 from config.settings import CONFIG_DIR
 from graphs.state import ActionRecord, AgentNote, Evidence, Request
@@ -224,6 +225,7 @@ async def collect_evidence(ctx: AgentContext, request: Request) -> Collected:
         folder = CONFIG_DIR / "playbooks"
     every = load_playbooks(folder)
     playbooks = select_playbooks(every, request)
+    playbooks += playbooks_for_subjects(every, playbooks, situation.subjects, values)
     book = EvidenceBook()
     alert_evidence(book, request)
     hosts = choose_hosts(ctx, request, values, playbooks, notes)

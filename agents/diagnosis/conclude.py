@@ -20,7 +20,8 @@ from agents.diagnosis.parsers.rollout import RolloutHistoryFacts
 from agents.diagnosis.parsers.systemd import UnitFacts
 from agents.diagnosis.parsers.terraform import TerraformFacts
 from agents.diagnosis.parsers.tls import TlsFacts
-from agents.diagnosis.remedies import Remedy
+from agents.diagnosis.deciding import deciding_reads
+from agents.diagnosis.remedies import Remedy, load_findings
 from agents.diagnosis.timeline import parse_timestamp
 from graphs.state import AgentNote, Diagnosis, Evidence, RootCauseCandidate, SuggestedAction
 from tools.guard import describe, judge_command
@@ -296,8 +297,22 @@ def summarize(category: str, analysis: Analysis, target: dict[str, Any], kube: b
     return redact(f"{head}: {reasons}." if reasons else f"{head}.")[:800]
 
 
+def apply_finding(category: str, analysis: Analysis, findings: dict[str, Remedy], fix_kind: str, target: dict[str, Any]) -> str:
+    """The fix kind a finding of the winning category calls for (config/remedies.yaml `findings`), else `fix_kind`.
+    A finding listed under another category (a NetworkPolicy that blocks DNS) still names its remedy."""
+    scored = analysis.get(category)
+    for name in (scored.findings if scored else [])[:1]:
+        finding = findings.get(name)
+        if finding is not None:
+            target["finding"] = name
+            target["remedy"] = finding.remedy
+            if finding.category in ("", category) and finding.fix in ("terraform", "code_patch", "command", "none"):
+                return finding.fix
+    return fix_kind
+
+
 def conclude(analysis: Analysis, evidence: list[Evidence], situation: Situation, values: dict[str, str],
-             remedies: dict[str, Remedy], environment: str) -> tuple[Diagnosis, list[AgentNote]]:
+             remedies: dict[str, Remedy], environment: str, findings: dict[str, Remedy] | None = None) -> tuple[Diagnosis, list[AgentNote]]:
     view = EvidenceView(evidence, situation)
     category = analysis.winner
     scored = analysis.get(category)
@@ -315,9 +330,14 @@ def conclude(analysis: Analysis, evidence: list[Evidence], situation: Situation,
     from agents.diagnosis.remedies import load_remedy_defaults
     from config.settings import get_settings
 
-    suggested, notes = remedy_actions(category, target, view, situation.at, load_remedy_defaults(get_settings().config_dir))
+    config_dir = get_settings().config_dir
+    if category != "unknown":
+        fix_kind = apply_finding(category, analysis, findings if findings is not None else load_findings(config_dir), fix_kind, target)
+    suggested, notes = remedy_actions(category, target, view, situation.at, load_remedy_defaults(config_dir))
     runners = [c for c in analysis.candidates(6) if c.category != category][:3]
     next_checks = next_checks_for(category, target)
+    if category == "unknown":
+        next_checks = deciding_reads(analysis, evidence, values) + next_checks  # the read that would decide, first
     if target.get("lock_holder_active"):
         next_checks.insert(0, f"wait for the run holding the lock ({target.get('lock_who') or 'another run'}) to finish: it is still working")
         notes.append(AgentNote(agent="diagnostician", level="warning", text="the lock's holder is still running; unlocking now would let two writers corrupt the state"))

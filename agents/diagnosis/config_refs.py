@@ -23,7 +23,11 @@ _SETTING = re.compile(
     r"\b([A-Z][A-Z0-9_]{2,}) (?:is|must be) (?:required|not set|missing|undefined|empty)\b"
     r"|(?:missing|undefined|unset) (?:required )?(?:environment )?(?:variable|env var|setting)s?:? ['\"`]?([A-Z][A-Z0-9_]{2,})"
     r"|environment variable ['\"`]?([A-Z][A-Z0-9_]{2,})['\"`]? (?:is )?(?:not set|missing|required|undefined)"
-    r"|KeyError: '([A-Z][A-Z0-9_]{2,})'")
+    r"|KeyError: '([A-Z][A-Z0-9_]{2,})'"
+    # pydantic-settings: "1 validation error for Settings\npg_webhook_signing_key\n  Field required [type=missing"
+    r"|^\s*([a-z][a-z0-9_]{2,})\s*\n\s+Field required\b", re.M)
+# `kubectl describe pod`, "Environment Variables from:": "  settlement-secrets  Secret  Optional: false"
+_ENV_FROM = re.compile(r"^\s+([a-z0-9][a-z0-9.-]*)\s+(Secret|ConfigMap)\s+Optional:")
 
 
 class ConfigRef(BaseModel):
@@ -61,6 +65,9 @@ def env_refs(texts: Iterable[str]) -> list[ConfigRef]:
         for m in _ENV_REF.finditer(text or ""):
             kind = "Secret" if "in secret" in m.group(0) else "ConfigMap"
             out.append(ConfigRef(kind=kind, name=m.group(2), key=m.group(1), said=m.group(0)))
+        m = _ENV_FROM.match(text or "")
+        if m:  # every key of the object becomes an environment variable
+            out.append(ConfigRef(kind=m.group(2), name=m.group(1), said=m.group(0).strip()))
     return out
 
 
@@ -69,7 +76,7 @@ def missing_settings(texts: Iterable[str]) -> list[str]:
     out: list[str] = []
     for text in texts:
         for m in _SETTING.finditer(text or ""):
-            name = next(g for g in m.groups() if g)
+            name = next(g for g in m.groups() if g).upper()  # a pydantic field reads its variable upper-cased
             if name not in out:
                 out.append(name)
     return out

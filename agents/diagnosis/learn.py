@@ -16,6 +16,7 @@ from typing import Iterable
 
 from agents.diagnosis.analyzers.base import EvidenceView, Situation
 from agents.diagnosis.config_refs import missing_refs
+from agents.diagnosis.learn_kube import learn_kube_values
 from agents.diagnosis.parsers.aws import NetworkInterfacesFacts, RdsFacts, SecurityGroupsFacts
 from agents.diagnosis.parsers.cpu import LoadFacts
 from agents.diagnosis.parsers.memory import MemoryFacts
@@ -38,7 +39,7 @@ _KUBE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _RDS_HOST = re.compile(r"\b[a-z][a-z0-9-]{0,62}\.[a-z0-9]{12}\.[a-z]{2}(?:-[a-z]+)+-\d\.rds\.amazonaws\.com\b")
 # Names a resolver failed on, as programs print them: getaddrinfo ENOTFOUND x, Could not resolve host: x, lookup x on ...,
 # UnknownHostException: x, x: Name or service not known, Unknown MySQL server host 'x'.
-_UNRESOLVED = re.compile(r"(?:ENOTFOUND|EAI_AGAIN|resolve host:?|lookup|UnknownHostException:?|server host|no such host[^a-z0-9]*)\s*['\"(]?"
+_UNRESOLVED = re.compile(r"(?:ENOTFOUND|EAI_AGAIN|resolve host:?|Failed to resolve|lookup|UnknownHostException:?|server host|no such host[^a-z0-9]*)\s*['\"(]?"
                          r"([a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)+)", re.I)
 _UNRESOLVED_BEFORE = re.compile(r"([a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)+)['\")]?:?\s*(?:Name or service not known|Temporary failure in name resolution|"
                                 r"nodename nor servname|no such host)", re.I)
@@ -55,7 +56,7 @@ FOLLOW_UP_PLAYBOOKS: dict[str, tuple[str, ...]] = {
     "connection_leak": ("database",), "dns_failure": ("network",), "network_unreachable": ("network",),
     "dependency_failure": ("network",), "missing_timeout": ("network",), "memory_leak": ("memory",), "memory_pressure": ("memory",),
     "cpu_saturation": ("cpu",), "certificate_expired": ("certificates",), "capacity_exhausted": ("kubernetes",),
-    "service_crashloop": ("application",), "config_error": ("application",),
+    "service_crashloop": ("application",), "config_error": ("application",), "image_pull_failure": ("kubernetes",),
 }
 
 
@@ -117,6 +118,7 @@ def learn_values(evidence: list[Evidence], values: dict[str, str], situation: Si
         if value and key not in values and key not in learned and SAFE_VALUE.match(value) and pattern.match(value):
             learned[key] = value
 
+    learned.update(learn_kube_values(view, values))  # the cluster's listings first: the pod and workload the request is about
     texts = list(_texts(view))
     refs = missing_refs(texts)
     secret = next((r for r in refs if r.kind == "Secret"), None)

@@ -15,6 +15,7 @@ from graphs.errors import ConfigError
 class Remedy(BaseModel):
     fix: str = "none"
     remedy: str = ""
+    category: str = ""  # for a finding: the category it refines
 
 
 def load_remedy_defaults(config_dir: str | Path):
@@ -52,3 +53,20 @@ def load_remedies(config_dir: str | Path) -> dict[str, Remedy]:
     remedies = dict(_load(str(path)))
     remedies.setdefault("unknown", Remedy(fix="none", remedy="collect the next checks listed; escalate to a person"))
     return remedies
+
+
+@lru_cache(maxsize=4)
+def _load_findings(path: str) -> dict[str, Remedy]:
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        return {str(k): Remedy.model_validate(v or {}) for k, v in (raw.get("findings") or {}).items()}
+    except FileNotFoundError:
+        return {}
+    except (yaml.YAMLError, ValidationError, AttributeError) as exc:
+        raise ConfigError(f"{path}: invalid findings in the remedies file: {str(exc).splitlines()[0]}") from None
+
+
+def load_findings(config_dir: str | Path) -> dict[str, Remedy]:
+    """Finding -> Remedy (its category, fix kind and remedy); empty when remedies.yaml names none."""
+    path = Path(config_dir) / "remedies.yaml"
+    return dict(_load_findings(str(path if path.is_file() else CONFIG_DIR / "remedies.yaml")))

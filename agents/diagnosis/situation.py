@@ -6,7 +6,8 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from agents.diagnosis.analyzers.base import Situation
+from agents.diagnosis.analyzers.base import SCRAPE_JOBS, Situation
+from agents.diagnosis.subjects import Subjects, subjects_from_words
 from graphs.state import Request, utc_now
 
 _DEPLOYMENT_FROM_POD = re.compile(r"^(.+?)-[a-f0-9]{8,10}-[a-z0-9]{5}$")
@@ -22,12 +23,21 @@ def _first(labels: dict[str, str], *keys: str) -> str | None:
     return None
 
 
+def request_subjects(request: Request) -> Subjects:
+    """The workload and namespace the person's words (or the alert's summary) name, each a valid Kubernetes name."""
+    words = " ".join(x for x in [request.text or "", request.alert.summary if request.alert else ""] if x)
+    return subjects_from_words(words)
+
+
 def placeholder_values(request: Request, spec: dict[str, Any] | None = None) -> dict[str, str]:
-    """Values for playbook placeholders, from the alert's labels (and the spec for the database engine)."""
+    """Values for playbook placeholders, from the alert's labels (and the spec for the database engine); where the
+    labels name no workload, from the words (a question about a workload's health needs no alert)."""
     labels = dict(request.alert.labels) if request.alert else {}
+    if SCRAPE_JOBS.search(labels.get("job", "")):  # Prometheus's `job` label names who scraped (kube-state-metrics), not what broke
+        labels.pop("job")
     annotations = dict(request.alert.annotations) if request.alert else {}
     values: dict[str, str] = {}
-    service = _first(labels, "service", "app", "job", "container", "deployment")
+    service = _first(labels, "service", "app", "deployment", "job", "container")  # a container's name often is not the app's
     unit = _first(labels, "unit", "systemd_unit") or service
     if unit:
         values["unit"] = unit
@@ -80,6 +90,15 @@ def placeholder_values(request: Request, spec: dict[str, Any] | None = None) -> 
             engine = str(rds["engine"])
     if engine:
         values["engine"] = engine.lower()
+    words = request_subjects(request)
+    from_words = {"namespace": words.namespace, "service": words.workload, "deployment": words.deployment or words.workload,
+                  "pod": words.pod, "job": words.job}
+    if not any(values.get(k) for k in ("service", "deployment", "pod", "job")) or "namespace" not in values:
+        for key, value in from_words.items():
+            if value and key not in values:
+                values[key] = value
+    if "unit" not in values and values.get("service") and words.workload == values["service"]:
+        values["unit"] = values["service"]
     return values
 
 
@@ -101,4 +120,5 @@ def situation_of(request: Request, spec: dict[str, Any] | None = None) -> Situat
         observed_at=request.at or utc_now(),
         environment=request.environment,
         db_max_connections=max_conn,
+        subjects={k: v for k, v in request_subjects(request).model_dump().items() if v},
     )

@@ -38,7 +38,8 @@ _UNIT_TO_MB = {"b": 1 / 1048576, "k": 1 / 1024, "kb": 1 / 1024, "kib": 1 / 1024,
 MAX_SERIES_POINTS = 200
 MAX_DURATIONS = 400
 # request durations: "200 402ms", "took 1.2s", "duration=35.2 ms", "latency: 1870ms" (to ms)
-_DURATION = re.compile(r"(?<![\w.:])(\d+(?:\.\d+)?)\s?ms\b|\b(?:took|duration|latency|elapsed|response_time|rt)[=: ]+(\d+(?:\.\d+)?)\s?s\b", re.I)
+_DURATION = re.compile(r"(?<![\w.:])(\d+(?:\.\d+)?)\s?ms\b|\b(?:took|duration|latency|elapsed|response_time|rt|completed in|finished in)[=: ]+"
+                       r"(\d+(?:\.\d+)?)\s?(?:s|sec|secs|seconds)\b", re.I)
 _VERSION_TAG = re.compile(r"(?<![\w.])v(\d+\.\d+\.\d+(?:-[\w.]+)?)(?![\w.])")  # "api v2.4.0 listening": a running version
 # "review 4.2.0 listening on :3000", "orders-api 3.1.4 started in 2.1s": a process announcing its version as it starts
 _STARTUP_VERSION = re.compile(

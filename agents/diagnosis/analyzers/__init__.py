@@ -14,6 +14,9 @@ from agents.diagnosis.analyzers.compute import analyze_cpu, analyze_disk, analyz
 from agents.diagnosis.analyzers.context import analyze_hints, analyze_incidents, analyze_terraform
 from agents.diagnosis.analyzers.database import analyze_database
 from agents.diagnosis.analyzers.kube_config import analyze_config_keys
+from agents.diagnosis.analyzers.kube_network import analyze_kube_network
+from agents.diagnosis.analyzers.kube_pods import analyze_kube_pods
+from agents.diagnosis.analyzers.kube_workloads import analyze_kube_workloads
 from agents.diagnosis.analyzers.memory import analyze_memory
 from agents.diagnosis.analyzers.network import analyze_network
 from agents.diagnosis.analyzers.network_path import analyze_network_path
@@ -26,7 +29,7 @@ from graphs.state import Evidence
 
 ANALYZERS: tuple[Callable[[EvidenceView], list[Signal]], ...] = (
     analyze_text, analyze_memory, analyze_cpu, analyze_disk, analyze_io, analyze_database, analyze_network,
-    analyze_runtime, analyze_rollout, analyze_config_keys, analyze_rds, analyze_network_path, analyze_terraform, analyze_hints,
+    analyze_runtime, analyze_kube_pods, analyze_kube_workloads, analyze_kube_network, analyze_rollout, analyze_config_keys, analyze_rds, analyze_network_path, analyze_terraform, analyze_hints,
     analyze_incidents,
 )
 

@@ -7,8 +7,9 @@ category, this much, because ...". Scoring (scoring.py) adds them up.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Iterator, TypeVar
+from typing import Any, Iterator, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -20,12 +21,17 @@ from graphs.state import Evidence
 F = TypeVar("F", bound=Facts)
 
 
+# Label values of scrape jobs, not workloads: a `job` label from Prometheus names who scraped, not what broke.
+SCRAPE_JOBS = re.compile(r"kube-state-metrics|kubelet|node-exporter|prometheus|cadvisor|apiserver|blackbox|kube-dns|coredns", re.I)
+
+
 class Signal(BaseModel):
     category: str
     weight: float
     evidence_id: str | None = None
     reason: str
     direct: bool = True  # False for hints: alert wording, similar past incidents
+    finding: str = ""  # a refinement of the category with its own remedy (config/remedies.yaml `findings`), e.g. probe_misconfigured
 
 
 class Situation(BaseModel):
@@ -40,6 +46,7 @@ class Situation(BaseModel):
     observed_at: datetime | None = None  # when the evidence was read (the recording's time, else now): kubectl AGEs count back from it
     environment: str = "dev"
     db_max_connections: int | None = None  # from the infrastructure spec, when known
+    subjects: dict[str, Any] = Field(default_factory=dict)  # what the words name: namespace, workload, pod, job, deployment, others
 
     @property
     def trouble_began(self) -> datetime | None:
@@ -60,9 +67,16 @@ class Situation(BaseModel):
         out = set()
         for key in keys:
             value = self.labels.get(key)
-            if value:
+            if value and not (key == "job" and SCRAPE_JOBS.search(value)):
                 out.add(value.lower().split(":")[0])
+        if not any(self.labels.get(k) for k in ("service", "app", "deployment", "pod", "container", "job")):
+            out |= {v for k, v in self.subjects.items() if k not in ("namespace", "others") and isinstance(v, str)}  # a question names what labels would
+            out |= set(self.subjects.get("others") or [])
         return out
+
+    @property
+    def namespace(self) -> str | None:
+        return self.labels.get("namespace") or self.labels.get("kubernetes_namespace") or self.subjects.get("namespace")
 
 
 class LogView(BaseModel):

@@ -18,7 +18,7 @@ HINTS: tuple[tuple[re.Pattern[str], str, float], ...] = tuple(
         (r"memory|\bmem\b|\boom|heap|\brss\b|메모리|힙", "memory_leak", 0.4),
         (r"memory|\bmem\b|\boom|swap|메모리|스왑", "memory_pressure", 0.4),
         (r"leak|누수", "memory_leak", 0.2),
-        (r"\bcpu|load ?average|high ?load|부하|씨피유", "cpu_saturation", 0.6),
+        (r"\bcpu|load ?average|high ?load|부하|씨피유|cputhrottling", "cpu_saturation", 0.6),
         (r"disk ?(?:space|full|usage)|filesystem|no space|디스크|용량 부족", "disk_full", 0.6),
         (r"inode|아이노드", "inode_exhaustion", 1.0),
         (r"\biops\b|i/o|iowait|disk ?latency|\bebs\b|디스크 지연", "disk_io_bottleneck", 0.5),
@@ -35,7 +35,7 @@ HINTS: tuple[tuple[re.Pattern[str], str, float], ...] = tuple(
         (r"deploy|release|rollout|version|배포|릴리스", "bad_deploy", 0.5),
         (r"certificate|\bcert\b|\bssl\b|\btls\b|x509|인증서", "certificate_expired", 0.9),
         (r"permission|access ?denied|unauthori[sz]ed|forbidden|\biam\b|권한", "permission_denied", 0.7),
-        (r"throttl|rate ?limit|\b429\b|quota exceeded|too many requests|스로틀", "rate_limited", 0.8),
+        (r"(?<!cpu )(?<!cpu)throttl|rate ?limit|\b429\b|quota exceeded|too many requests|스로틀", "rate_limited", 0.8),  # CPU throttling is not a rate limit
         (r"pending|capacity|insufficient|unschedulable|no free ip|quota|노드 부족|용량", "capacity_exhausted", 0.6),
         (r"terraform.{0,40}(?:lock|잠금|락)|state lock|(?:lock|잠금|락).{0,40}terraform", "terraform_state_lock", 1.0),
         (r"terraform", "terraform_config_error", 0.3),

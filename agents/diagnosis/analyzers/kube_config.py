@@ -23,7 +23,8 @@ def _wanted(view: EvidenceView) -> tuple[list[ConfigRef], list[str]]:
     for _, events in view.facts(KubeEventsFacts):
         kube_texts += [e.message for e in events.events]
     log_texts = [h.sample for s in view.logs() if s.origin != "alert" for h in s.facts.hits]
-    return missing_refs(kube_texts + log_texts), missing_settings(log_texts)
+    excerpts = [e.excerpt or "" for e in view.evidence if e.ok and (e.kind == "log" or " logs " in f" {e.command or ''} ")]
+    return missing_refs(kube_texts + log_texts), missing_settings(log_texts + excerpts)  # a setting may be named on the line after the error
 
 
 def analyze_config_keys(view: EvidenceView) -> list[Signal]:

@@ -13,7 +13,6 @@ from agents.diagnosis.analyzers.base import EvidenceView, Signal
 from agents.diagnosis.metrics import MetricFacts
 from agents.diagnosis.parsers.cpu import TopFacts
 from agents.diagnosis.parsers.kernel import KernelFacts
-from agents.diagnosis.parsers.kubernetes import KubeDescribeFacts, KubePodsFacts
 from agents.diagnosis.parsers.memory import MemoryFacts, VmstatFacts
 from agents.diagnosis.parsers.processes import Process, ProcessFacts
 from agents.diagnosis.parsers.systemd import UnitFacts
@@ -165,26 +164,6 @@ def analyze_memory(view: EvidenceView) -> list[Signal]:
                               reason=f"{unit.unit} uses {unit.memory_mb:.0f} MB of {total_mb:.0f} MB"))
         if unit.result == "oom-kill":
             out.append(Signal(category="memory_leak", weight=1.0, evidence_id=e.id, reason=f"{unit.unit} ended with result oom-kill"))
-
-    for e, describe in view.facts(KubeDescribeFacts):
-        oom = [c for c in describe.containers if "OOMKilled" in (c.last_reason, c.state_reason)]
-        if oom:
-            c = oom[0]
-            many = c.restart_count >= 3
-            out.append(Signal(category="memory_leak", weight=1.2 if many else 0.9, evidence_id=e.id,
-                              reason=f"container {c.name} was OOMKilled (limit {c.memory_limit or 'unset'}), {c.restart_count} restarts"))
-            out.append(Signal(category="memory_pressure", weight=0.9, evidence_id=e.id,
-                              reason=f"container {c.name} hit its memory limit {c.memory_limit or '(unset)'}"))
-        if describe.conditions.get("MemoryPressure") == "True":
-            out.append(Signal(category="memory_pressure", weight=1.5, evidence_id=e.id, reason=f"node {describe.name} reports MemoryPressure"))
-    for e, pods in view.facts(KubePodsFacts):
-        oom = pods.with_status("OOMKilled")
-        if oom:
-            out.append(Signal(category="memory_leak", weight=0.8, evidence_id=e.id, reason=f"{len(oom)} pod(s) OOMKilled, e.g. {oom[0].name}"))
-            out.append(Signal(category="memory_pressure", weight=0.6, evidence_id=e.id, reason=f"{len(oom)} pod(s) OOMKilled"))
-        evicted = pods.with_status("Evicted")
-        if evicted:
-            out.append(Signal(category="memory_pressure", weight=1.0, evidence_id=e.id, reason=f"{len(evicted)} pod(s) evicted"))
 
     for stream in view.logs():
         if stream.origin == "alert":

@@ -76,7 +76,7 @@ def analyze_rds(view: EvidenceView) -> list[Signal]:
                 else:
                     out.append(Signal(category="db_unreachable", weight=1.0, evidence_id=e.id, reason=what))
             elif status == "storage-full":
-                out.append(Signal(category="disk_full", weight=2.5, evidence_id=e.id,
+                out.append(Signal(category="disk_full", weight=3.0, evidence_id=e.id,  # decisive: the instance refuses writes (and often connections)
                                   reason=f"RDS {instance.id} is storage-full ({instance.allocated_storage_gb} GB allocated"
                                          + (f", autoscaling up to {instance.max_allocated_storage_gb} GB" if instance.max_allocated_storage_gb else "") + ")"))
                 if failures:

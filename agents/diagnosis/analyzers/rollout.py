@@ -52,6 +52,9 @@ def releases(view: EvidenceView) -> list[tuple[str, Release]]:
         for (_, deployment), sets in facts.by_deployment().items():
             if names and not any(n == deployment or n in deployment.split("-") or deployment in n for n in names):
                 continue
+            for r in sets:  # a JSON listing gives creation times, a table gives ages
+                if r.age_s is None and r.created is not None:
+                    r.age_s = max(0, int((_aware(read_at) - _aware(r.created)).total_seconds()))
             active = [r for r in sets if r.desired > 0 and r.age_delta is not None]
             if not active:
                 continue

@@ -1,4 +1,4 @@
-"""service_crashloop, config_error, bad_deploy and capacity_exhausted from units, pods and timelines.
+"""service_crashloop, config_error and bad_deploy from systemd units, nginx and timelines (pods: kube_pods.py).
 
 A crash loop is a symptom as often as a cause: the analyzers that find the
 reason (a config error, a bad release, an OOM) get credit for it in scoring.
@@ -14,7 +14,6 @@ from statistics import median
 from agents.diagnosis.analyzers.base import EvidenceView, Signal
 from agents.diagnosis.metrics import MetricFacts
 from agents.diagnosis.parsers.kernel import KernelFacts
-from agents.diagnosis.parsers.kubernetes import KubeDescribeFacts, KubeNodesFacts, KubePodsFacts
 from agents.diagnosis.parsers.systemd import NginxTestFacts, UnitFacts
 from agents.diagnosis.timeline import ErrorLine, Marker
 
@@ -45,42 +44,6 @@ def analyze_runtime(view: EvidenceView) -> list[Signal]:
             out.append(Signal(category="config_error", weight=2.5, evidence_id=e.id, reason=f"nginx -t fails: {nginx.errors[0] if nginx.errors else 'test failed'}"))
         else:
             out.append(Signal(category="config_error", weight=-0.5, evidence_id=e.id, reason="nginx -t passes"))
-    for e, pods in view.facts(KubePodsFacts):
-        names = view.situation.names
-        looping = [p for p in pods.unhealthy if p.status in ("CrashLoopBackOff", "Init:CrashLoopBackOff", "RunContainerError")
-                   or (p.status in ("Error", "Init:Error") and p.restarts >= 3)]
-        related = [p for p in looping if not names or any(n in (p.name + " " + p.namespace).lower() for n in names)]
-        restarting = [p for p in pods.unhealthy if p.restarts >= 5 and (not names or any(n in (p.name + " " + p.namespace).lower() for n in names))]
-        if looping:
-            crash = related or looping
-            out.append(Signal(category="service_crashloop", weight=2.0 if related or not names else 0.8, evidence_id=e.id,
-                              reason=f"{len(crash)} pod(s) crash-looping, e.g. {crash[0].name} ({crash[0].restarts} restarts)"))
-        elif restarting:
-            out.append(Signal(category="service_crashloop", weight=1.0, evidence_id=e.id, reason=f"{restarting[0].name} restarted {restarting[0].restarts} times"))
-        config = pods.with_status("CreateContainerConfigError", "CreateContainerError")
-        if config:
-            out.append(Signal(category="config_error", weight=2.5, evidence_id=e.id, reason=f"{config[0].name}: {config[0].status} (a ConfigMap, Secret or key it needs is missing)"))
-        pulls = pods.with_status("ImagePullBackOff", "ErrImagePull", "InvalidImageName")
-        if pulls:
-            out.append(Signal(category="bad_deploy", weight=1.5, evidence_id=e.id, reason=f"{pulls[0].name}: {pulls[0].status} (the release names an image that cannot be pulled)"))
-        pending = pods.with_status("Pending")
-        if pending:
-            out.append(Signal(category="capacity_exhausted", weight=1.2 if len(pending) >= 2 else 0.8, evidence_id=e.id,
-                              reason=f"{len(pending)} pod(s) Pending, e.g. {pending[0].name}"))
-    for e, describe in view.facts(KubeDescribeFacts):
-        for c in describe.containers:
-            if c.state_reason == "CrashLoopBackOff" or c.restart_count >= 3:
-                oom = "OOMKilled" in (c.last_reason, c.state_reason)  # the restarts are memory kills: the memory analyzer weighs them
-                out.append(Signal(category="service_crashloop", weight=0.8 if oom else 1.5, evidence_id=e.id,
-                                  reason=f"container {c.name}: {c.state_reason or c.state}, {c.restart_count} restarts, last exit {c.exit_code}"))
-                break
-        if describe.kind == "node" and any(describe.conditions.get(k) == "True" for k in ("DiskPressure", "PIDPressure")):
-            out.append(Signal(category="capacity_exhausted", weight=0.8, evidence_id=e.id, reason=f"node {describe.name} under pressure"))
-        if describe.status == "Pending" and describe.kind == "pod" and describe.node in ("", "<none>"):  # on a node: scheduled, not short of room
-            out.append(Signal(category="capacity_exhausted", weight=0.8, evidence_id=e.id, reason=f"pod {describe.name} is Pending"))
-    for e, nodes in view.facts(KubeNodesFacts):
-        if nodes.not_ready and len(nodes.not_ready) >= max(1, nodes.total // 3):
-            out.append(Signal(category="capacity_exhausted", weight=0.7, evidence_id=e.id, reason=f"{len(nodes.not_ready)} of {nodes.total} nodes NotReady"))
     out += _change_timeline(view)
     return out
 

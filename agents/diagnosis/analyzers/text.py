@@ -20,8 +20,10 @@ LEVEL_FACTOR = {"error": 1.0, "unknown_error": 0.9, "warn": 0.85, "unknown": 0.8
 STRUCTURED = {
     "dmesg": {"oom_killer", "hung_task", "io_error", "crashloop", "killed_sigkill"},
     "unit": {"crashloop"},
-    "kube": {"crashloop", "killed_sigkill"},
 }
+# Streams the structured analyzers read whole: kubectl events and descriptions are weighed per object by what the
+# request is about (kube_workloads.py), not as one stream where a noisy neighbour counts like the workload itself.
+STRUCTURED_ORIGINS = ("kube",)
 PER_STREAM_CAP = 3.5
 
 
@@ -39,25 +41,28 @@ def analyze_text(view: EvidenceView) -> list[Signal]:
     at = view.situation.at
     stale_before = _aware(at) - timedelta(hours=2) if at is not None else None
     for stream in view.logs():
+        if stream.origin in STRUCTURED_ORIGINS:
+            continue
         skip = STRUCTURED.get(stream.origin, set())
-        per_category: dict[str, list[tuple[float, str]]] = defaultdict(list)
+        per_category: dict[str, list[tuple[float, str, str]]] = defaultdict(list)
         for hit in stream.facts.hits:
             if hit.rule in skip:
                 continue
             rule = RULES_BY_ID.get(hit.rule)
             if rule is None:
                 continue
-            weight = rule.weight * LEVEL_FACTOR.get(hit.level, 0.8) * count_factor(hit.count) * stream.relevance
+            level = max(LEVEL_FACTOR.get(hit.level, 0.8), 0.9) if rule.level_blind else LEVEL_FACTOR.get(hit.level, 0.8)
+            weight = rule.weight * level * count_factor(hit.count) * stream.relevance
             if stale_before is not None and hit.last_at is not None and _aware(hit.last_at) < stale_before:
                 weight *= 0.5  # over well before the incident began: background noise more likely than the cause
             sample = hit.sample.strip()
             reason = f"{rule.why}: {hit.count} line(s), e.g. \"{sample[:140]}\""
-            per_category[rule.category].append((weight, reason))
+            per_category[rule.category].append((weight, reason, rule.finding))
         for category, items in per_category.items():
             items.sort(key=lambda x: -x[0])
-            total = items[0][0] + 0.3 * sum(w for w, _ in items[1:])
+            total = items[0][0] + 0.3 * sum(w for w, _, _ in items[1:])
             signals.append(Signal(
                 category=category, weight=round(min(total, PER_STREAM_CAP), 3), evidence_id=stream.evidence_id,
-                reason=items[0][1], direct=stream.origin != "alert",
+                reason=items[0][1], direct=stream.origin != "alert", finding=items[0][2],
             ))
     return signals

@@ -36,6 +36,7 @@ from agents.diagnosis.parsers.database import (
 from agents.diagnosis.parsers.disk import DiskFacts, IostatFacts, parse_df, parse_iostat
 from agents.diagnosis.parsers.kernel import KernelFacts, parse_dmesg
 from agents.diagnosis.parsers.kube_config import ConfigKeysFacts, parse_kube_keys
+from agents.diagnosis.parsers.kube_objects import KubeObjectsFacts, parse_kube_objects
 from agents.diagnosis.parsers.kubernetes import (
     KubeDescribeFacts,
     KubeEventsFacts,
@@ -98,6 +99,7 @@ PARSERS: dict[str, Parser] = {
     "aws_rds": parse_aws_rds, "aws_security_groups": parse_aws_security_groups, "aws_network_acls": parse_aws_network_acls,
     "du": parse_du, "systemd_units": parse_unit_list, "kube_top": parse_kube_top, "aws_enis": parse_aws_enis,
     "ls": parse_ls, "journal_usage": parse_journal_usage, "timers": parse_timers, "binlogs": parse_binlogs,
+    "kube_objects": parse_kube_objects,
 }
 
 # The `parser` field a result carries -> its model (df -i yields df_inodes, db clients may yield db_error).
@@ -113,6 +115,7 @@ FACT_MODELS: dict[str, type[Facts]] = {
     "aws_rds": RdsFacts, "aws_security_groups": SecurityGroupsFacts, "aws_network_acls": NetworkAclsFacts,
     "du": DiskUsageFacts, "systemd_units": UnitListFacts, "kube_top": KubeTopFacts, "aws_enis": NetworkInterfacesFacts,
     "ls": ListingFacts, "journal_usage": JournalUsageFacts, "timers": TimersFacts, "binlogs": BinlogFacts,
+    "kube_objects": KubeObjectsFacts,
 }
 # Kinds as kubectl accepts them (plural, short, kind.group): the parser for `get` / `describe` of each.
 KUBE_KINDS = {"rs": "replicasets", "replicaset": "replicasets", "replicasets": "replicasets",
@@ -194,6 +197,10 @@ def parser_for_command(command: str) -> str | None:
             return "kube_pods"
         if words[:1] == ["get"] and len(words) > 1 and words[1] in ("nodes", "no", "node"):
             return "kube_nodes"
+        if words[:1] == ["top"]:
+            return "kube_top"
+        if words[:1] == ["get"] and len(words) > 1 and kind not in ("secrets", "configmaps"):
+            return "kube_objects"  # a Secret's or ConfigMap's listing says names only; their descriptions are read instead
         return None
     if program == "terraform":
         return "terraform"

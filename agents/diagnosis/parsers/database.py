@@ -159,6 +159,10 @@ def parse_db_settings(text: str, *, command: str = "", stderr: str = "") -> DbSe
         for row in rows:
             r = {k.strip().lower(): (v or "").strip() for k, v in row.items()}
             values[r.get("variable_name", "").lower()] = r.get("value", "")
+    elif "name" in lower and "setting" in lower:  # psql: select name, setting, unit from pg_settings where name = ...
+        for row in rows:
+            r = {k.strip().lower(): (v or "").strip() for k, v in row.items()}
+            values[r.get("name", "").lower()] = r.get("setting", "")
     elif len(headers) == 1 and rows:  # psql: show max_connections
         values[headers[0].strip().lower()] = (list(rows[0].values())[0] or "").strip()
     elif len(headers) == 2 and rows:

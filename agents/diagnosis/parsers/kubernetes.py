@@ -7,9 +7,14 @@ from collections import Counter
 
 from pydantic import BaseModel
 
-from agents.diagnosis.config_refs import ConfigRef, env_refs
 from agents.diagnosis.parsers.base import Facts, ParserError, nonblank_lines, to_int
+from agents.diagnosis.parsers.kube_describe import ContainerState, KubeDescribeFacts, parse_kube_describe  # noqa: F401 (re-exported)
+from agents.diagnosis.parsers.kube_json import load_document, looks_structured, objects_of
+from agents.diagnosis.parsers.kube_model import KubeEvent, Node as KubeNode, Pod as KubePod
+from agents.diagnosis.parsers.kube_tables import objects_from_table, pod_from_row
 from agents.diagnosis.timeline import LogFacts, scan_lines
+
+MAX_PODS = 300  # pods kept per listing, the unhealthy ones first
 
 UNHEALTHY = ("CrashLoopBackOff", "Error", "OOMKilled", "ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError",
              "CreateContainerError", "InvalidImageName", "Pending", "ContainerCreating", "Evicted", "Terminating", "Unknown",
@@ -33,6 +38,8 @@ class KubePodsFacts(Facts):
     by_status: dict[str, int] = {}
     unhealthy: list[Pod] = []  # not Running/Completed, or restarting, at most 30
     max_restarts: int = 0
+    pods: list[KubePod] = []  # every pod as a typed object (containers, owner, labels when the output was JSON or YAML)
+    format: str = "table"
 
     def with_status(self, *statuses: str) -> list[Pod]:
         return [p for p in self.unhealthy if p.status in statuses]
@@ -49,7 +56,22 @@ def _restarts(cell: str) -> int:
     return to_int(cell.split("(")[0].strip()) or 0
 
 
+def _pods_facts(pods: list[Pod], typed: list[KubePod], fmt: str) -> KubePodsFacts:
+    unhealthy = [p for p in pods if p.status not in ("Running", "Completed", "Succeeded") or p.restarts >= 3
+                 or (p.status == "Running" and p.ready and p.ready.split("/")[0] != p.ready.split("/")[-1])]
+    keep = sorted(typed, key=lambda p: (p.healthy, -p.restarts))[:MAX_PODS]
+    return KubePodsFacts(
+        total=len(pods), by_status=dict(Counter(p.status for p in pods)),
+        unhealthy=sorted(unhealthy, key=lambda p: (-p.restarts, p.name))[:30], max_restarts=max((p.restarts for p in pods), default=0),
+        pods=keep, format=fmt,
+    )
+
+
 def parse_kube_pods(text: str, *, command: str = "", stderr: str = "") -> KubePodsFacts:
+    if looks_structured(text):
+        typed = objects_of(load_document(text), "Pod").pods
+        rows = [Pod(namespace=p.namespace, name=p.name, ready=p.ready, status=p.status, restarts=p.restarts, node=p.node, ip=p.ip) for p in typed]
+        return _pods_facts(rows, typed, "json" if text.lstrip().startswith(("{", "[")) else "yaml")
     lines = nonblank_lines(text)
     if not lines or not re.match(r"^(NAMESPACE\s+)?NAME\s+READY\s+STATUS\s+RESTARTS", lines[0].strip()):
         if re.match(r"^No resources found", (text or "").strip()):
@@ -82,159 +104,9 @@ def parse_kube_pods(text: str, *, command: str = "", stderr: str = "") -> KubePo
         ))
     if not pods:
         raise ParserError("a header but no pod rows")
-    unhealthy = [p for p in pods if p.status not in ("Running", "Completed", "Succeeded") or p.restarts >= 3
-                 or (p.status == "Running" and p.ready and p.ready.split("/")[0] != p.ready.split("/")[-1])]
-    return KubePodsFacts(
-        total=len(pods), by_status=dict(Counter(p.status for p in pods)),
-        unhealthy=sorted(unhealthy, key=lambda p: (-p.restarts, p.name))[:30], max_restarts=max(p.restarts for p in pods),
-    )
-
-
-class KubeEvent(BaseModel):
-    type: str = ""
-    reason: str = ""
-    object: str = ""
-    message: str = ""
-    count: int = 1
-
-
-class ContainerState(BaseModel):
-    name: str
-    image: str = ""
-    state: str = ""
-    state_reason: str = ""
-    last_state: str = ""
-    last_reason: str = ""
-    exit_code: int | None = None
-    restart_count: int = 0
-    ready: bool | None = None
-    memory_limit: str = ""
-    cpu_limit: str = ""
-
-
-class KubeDescribeFacts(Facts):
-    parser: str = "kube_describe"
-    kind: str = "pod"
-    name: str = ""
-    namespace: str = ""
-    status: str = ""
-    node: str = ""
-    containers: list[ContainerState] = []
-    conditions: dict[str, str] = {}  # MemoryPressure: True, Ready: False ...
-    events: list[KubeEvent] = []
-    log: LogFacts | None = None  # events and state reasons as lines, for the text rules
-    controlled_by: str = ""  # "ReplicaSet/api-6c9f7d8b5d": the release this pod belongs to
-    key_refs: list[ConfigRef] = []  # environment taken from Secret / ConfigMap keys
-
-    def summary(self) -> str:
-        out = f"{self.kind} {self.namespace + '/' if self.namespace else ''}{self.name}"
-        if self.status:
-            out += f" {self.status}"
-        for c in self.containers[:2]:
-            reason = c.state_reason or c.state
-            out += f"; {c.name}: {reason}"
-            if c.last_reason:
-                out += f" (last {c.last_reason}, exit {c.exit_code})"
-            if c.restart_count:
-                out += f", {c.restart_count} restarts"
-        warnings = [e for e in self.events if e.type == "Warning"]
-        if warnings:
-            out += f"; warning: {warnings[-1].reason}: {warnings[-1].message[:100]}"
-        return out
-
-
-def _events_block(lines: list[str]) -> list[KubeEvent]:
-    events: list[KubeEvent] = []
-    for line in lines:
-        stripped = line.strip()
-        if not stripped or stripped.startswith(("Type ", "----", "<none>")) or stripped.startswith("Type\t"):
-            continue
-        cells = re.split(r"\s{2,}|\t", stripped, maxsplit=4)
-        if len(cells) < 4 or cells[0] not in ("Normal", "Warning"):
-            continue
-        age = cells[2] if len(cells) > 2 else ""
-        count = re.search(r"\(x(\d+) over", age)
-        events.append(KubeEvent(type=cells[0], reason=cells[1], object="", message=cells[4] if len(cells) > 4 else cells[-1],
-                                count=int(count.group(1)) if count else 1))
-    return events
-
-
-def parse_kube_describe(text: str, *, command: str = "", stderr: str = "") -> KubeDescribeFacts:
-    lines = (text or "").splitlines()
-    name = re.search(r"^Name:\s+(\S+)", text or "", re.M)
-    if not name:
-        raise ParserError("no `Name:` line")
-    if re.search(r"^Data\n====", text, re.M):
-        raise ParserError("a Secret or ConfigMap description, not a pod, node or deployment")
-    kind = "node" if re.search(r"^(Roles|Taints|Allocatable):", text, re.M) else "pod"
-    if re.search(r"^Replicas:", text, re.M):
-        kind = "deployment"
-    ns = re.search(r"^Namespace:\s+(\S+)", text, re.M)
-    status = re.search(r"^Status:\s+(\S+)", text, re.M)
-    node = re.search(r"^Node:\s+(\S+)", text, re.M)
-    containers: list[ContainerState] = []
-    current: ContainerState | None = None
-    section = ""
-    sub = ""
-    for line in lines:
-        if re.match(r"^\S", line):
-            section = line.split(":")[0]
-            current = None
-            continue
-        if section in ("Containers", "Init Containers"):
-            m = re.match(r"^  (\S[^:]*):\s*$", line)
-            if m:
-                current = ContainerState(name=m.group(1))
-                containers.append(current)
-                continue
-            if current is None:
-                continue
-            m = re.match(r"^    (\S[^:]*):\s*(.*)$", line)
-            if m:
-                key, value = m.group(1), m.group(2).strip()
-                sub = key
-                if key == "Image":
-                    current.image = value
-                elif key == "State":
-                    current.state = value
-                elif key == "Last State":
-                    current.last_state = value
-                elif key == "Ready":
-                    current.ready = value == "True"
-                elif key == "Restart Count":
-                    current.restart_count = to_int(value) or 0
-                continue
-            m = re.match(r"^      (\S[^:]*):\s*(.*)$", line)
-            if m:
-                key, value = m.group(1), m.group(2).strip()
-                if key == "Reason" and sub == "State":
-                    current.state_reason = value
-                elif key == "Reason" and sub == "Last State":
-                    current.last_reason = value
-                elif key == "Exit Code" and sub in ("State", "Last State"):
-                    current.exit_code = to_int(value)
-                elif sub == "Limits" and key == "memory":
-                    current.memory_limit = value
-                elif sub == "Limits" and key == "cpu":
-                    current.cpu_limit = value
-    conditions = {}
-    cond = re.search(r"^Conditions:\n(.*?)(?=^\S)", text + "\nEND", re.S | re.M)
-    if cond:
-        for line in cond.group(1).splitlines():
-            cells = line.split()
-            if len(cells) >= 2 and cells[0] not in ("Type", "----") and cells[1] in ("True", "False", "Unknown"):
-                conditions[cells[0]] = cells[1]
-    events_m = re.search(r"^Events:(.*)$", text, re.S | re.M)
-    events = _events_block(events_m.group(1).splitlines()) if events_m else []
-    reason_lines = [f"{e.type} {e.reason} {e.message}" for e in events]
-    reason_lines += [f"container {c.name} state {c.state} {c.state_reason} last {c.last_reason} exit code {c.exit_code}" for c in containers if c.state_reason or c.last_reason]
-    owner = re.search(r"^Controlled By:\s+(\S+)", text, re.M)
-    return KubeDescribeFacts(
-        kind=kind, name=name.group(1), namespace=ns.group(1) if ns else "", status=status.group(1) if status else "",
-        node=node.group(1).split("/")[0] if node else "", containers=containers, conditions=conditions, events=events[-30:],
-        log=scan_lines(reason_lines) if reason_lines else None, controlled_by=owner.group(1) if owner else "",
-        key_refs=env_refs(lines)[:40],
-    )
+    typed = [pod_from_row(p.name, p.namespace, {"STATUS": p.status, "READY": p.ready, "RESTARTS": str(p.restarts), "AGE": p.age,
+                                                 "NODE": p.node, "IP": p.ip}) for p in pods]
+    return _pods_facts(pods, typed, "table")
 
 
 class KubeEventsFacts(Facts):
@@ -250,10 +122,21 @@ class KubeEventsFacts(Facts):
         return f"{len(self.events)} events; warnings: " + ", ".join(f"{k} {v}" for k, v in top)
 
 
+def _events_facts(events: list[KubeEvent]) -> KubeEventsFacts:
+    warnings: Counter = Counter()
+    for e in events:
+        if e.type == "Warning":
+            warnings[e.reason] += e.count
+    return KubeEventsFacts(events=events[-60:], warnings_by_reason=dict(warnings),
+                           log=scan_lines([f"{e.type} {e.reason} {e.object} {e.message}" for e in events]))
+
+
 def parse_kube_events(text: str, *, command: str = "", stderr: str = "") -> KubeEventsFacts:
     lines = nonblank_lines(text)
     if re.match(r"^No (resources|events) found", (text or "").strip()):
         return KubeEventsFacts()
+    if looks_structured(text):
+        return _events_facts(objects_of(load_document(text), "Event").events)
     if not lines or not re.search(r"\bTYPE\b.*\bREASON\b", lines[0]):
         raise ParserError("no `TYPE REASON ... MESSAGE` header")
     headers = [h for h in re.split(r"\s{2,}|\t", lines[0].strip()) if h]
@@ -266,15 +149,11 @@ def parse_kube_events(text: str, *, command: str = "", stderr: str = "") -> Kube
         if row.get("TYPE") not in ("Normal", "Warning"):
             continue
         count = to_int(row.get("COUNT")) or 1
-        events.append(KubeEvent(type=row["TYPE"], reason=row.get("REASON", ""), object=row.get("OBJECT", ""), message=row.get("MESSAGE", ""), count=count))
+        events.append(KubeEvent(type=row["TYPE"], reason=row.get("REASON", ""), object=row.get("OBJECT", ""), message=row.get("MESSAGE", ""),
+                                count=count, namespace=row.get("NAMESPACE", "")))
     if not events:
         raise ParserError("a header but no event rows")
-    warnings: Counter = Counter()
-    for e in events:
-        if e.type == "Warning":
-            warnings[e.reason] += e.count
-    return KubeEventsFacts(events=events[-60:], warnings_by_reason=dict(warnings),
-                           log=scan_lines([f"{e.type} {e.reason} {e.object} {e.message}" for e in events]))
+    return _events_facts(events)
 
 
 class KubeNodesFacts(Facts):
@@ -283,6 +162,7 @@ class KubeNodesFacts(Facts):
     ready: int
     not_ready: list[str] = []
     unschedulable: list[str] = []
+    nodes: list[KubeNode] = []  # every node as a typed object (labels, taints, conditions when the output was JSON or YAML)
 
     def summary(self) -> str:
         out = f"{self.total} nodes, {self.ready} Ready"
@@ -292,6 +172,12 @@ class KubeNodesFacts(Facts):
 
 
 def parse_kube_nodes(text: str, *, command: str = "", stderr: str = "") -> KubeNodesFacts:
+    if looks_structured(text):
+        nodes = objects_of(load_document(text), "Node").nodes
+        if not nodes:
+            raise ParserError("no nodes in the document")
+        return KubeNodesFacts(total=len(nodes), ready=sum(1 for n in nodes if n.ready), not_ready=[n.name for n in nodes if not n.ready],
+                              unschedulable=[n.name for n in nodes if n.unschedulable], nodes=nodes)
     lines = nonblank_lines(text)
     if not lines or not re.match(r"^NAME\s+STATUS\s+ROLES", lines[0].strip()):
         raise ParserError("no `NAME STATUS ROLES` header")
@@ -311,4 +197,5 @@ def parse_kube_nodes(text: str, *, command: str = "", stderr: str = "") -> KubeN
             unschedulable.append(cells[0])
     if not total:
         raise ParserError("a header but no node rows")
-    return KubeNodesFacts(total=total, ready=ready, not_ready=not_ready, unschedulable=unschedulable)
+    typed = objects_from_table(text, "nodes").nodes
+    return KubeNodesFacts(total=total, ready=ready, not_ready=not_ready, unschedulable=unschedulable, nodes=typed)

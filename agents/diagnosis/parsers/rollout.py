@@ -9,7 +9,7 @@ the analyzer can place a rollout against the alert's start.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 
@@ -41,6 +41,7 @@ class ReplicaSet(BaseModel):
     containers: list[str] = []
     images: list[str] = []
     selector: str = ""
+    created: datetime | None = None  # from a JSON or YAML listing (a table gives `age` instead)
 
     @property
     def age_delta(self) -> timedelta | None:
@@ -85,6 +86,15 @@ def _deployment_of(name: str, selector: str) -> str:
 
 
 def parse_kube_replicasets(text: str, *, command: str = "", stderr: str = "") -> ReplicaSetsFacts:
+    from agents.diagnosis.parsers.kube_json import load_document, looks_structured, objects_of
+
+    if looks_structured(text):
+        sets = [w for w in objects_of(load_document(text), "ReplicaSet").workloads if w.kind == "ReplicaSet"]
+        return ReplicaSetsFacts(replicasets=[ReplicaSet(
+            namespace=w.namespace, name=w.name, deployment=w.owner.name if w.owner and w.owner.kind == "Deployment" else _deployment_of(w.name, ""),
+            desired=w.desired or 0, current=w.ready or 0, ready=w.ready or 0, created=w.created,
+            containers=[c.name for c in w.containers], images=w.images,
+            selector=",".join(f"{k}={v}" for k, v in sorted(w.selector.items()))) for w in sets])
     lines = nonblank_lines(text)
     if re.match(r"^No resources found", (text or "").strip()):
         return ReplicaSetsFacts()

@@ -1,0 +1,188 @@
+"""Workloads, Jobs, claims, autoscalers and the cluster's events, weighed by what the request is about.
+
+A failed Job is a symptom: `BackoffLimitExceeded` says the pod failed too
+often, not why; its pods' last termination (OOMKilled, exit 1 and the log
+that explains it) carries the cause, so the Job itself weighs little and is
+never read as capacity. A rollout past its progress deadline points at the
+new pods; a ReplicaSet that may not create pods says why (quota, a missing
+service account). A claim that stays Pending says why in its events (no
+such StorageClass: configuration; quota: capacity). Every other warning
+event is read with the text rules, counted by whether its object is one
+the request names.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+
+from agents.diagnosis.analyzers.base import EvidenceView, Signal
+from agents.diagnosis.analyzers.kube_pods import kube_view
+from agents.diagnosis.signals import RULES_BY_ID, match_rules
+
+# Events the structured rules read themselves (kube_pods.py and below): the generic pass leaves them alone.
+STRUCTURED_REASONS = {"FailedScheduling", "NotTriggerScaleUp", "Failed", "BackOff", "ErrImagePull", "ImagePullBackOff", "InvalidImageName",
+                      "Unhealthy", "Killing", "BackoffLimitExceeded", "DeadlineExceeded", "ProvisioningFailed", "FailedCreate",
+                      "Pulling", "Pulled", "Created", "Started", "Scheduled", "SuccessfulCreate", "ScalingReplicaSet", "SuccessfulDelete",
+                      "Completed", "SawCompletedJob", "TriggeredScaleUp"}
+PER_OBJECT_CAP = 3.0
+
+
+def analyze_kube_workloads(view: EvidenceView) -> list[Signal]:
+    state, focus = kube_view(view)
+    out: list[Signal] = []
+    for (ns, name), seen in state.jobs.items():
+        job = seen.obj
+        about = focus.named(name) or (job.owner is not None and focus.named(job.owner.name)) or any(focus.pod(p.obj) for p in state.pods_of_job(job))
+        weight = focus.weight(ns, about)
+        failed = job.failed_for
+        if failed is None and job.status != "Failed":
+            continue
+        reason = failed.reason if failed is not None else "Failed"
+        pods = state.pods_of_job(job)
+        tries = job.failed or len(pods)
+        out.append(Signal(category="service_crashloop", weight=0.8 * weight, evidence_id=seen.eid,
+                          reason=f"job {ns}/{name} failed ({reason}) after {tries} failed pod(s); its pods say why"))
+        if reason == "DeadlineExceeded":
+            out.append(Signal(category="missing_timeout", weight=0.8 * weight, evidence_id=seen.eid,
+                              reason=f"job {ns}/{name} ran past its activeDeadlineSeconds: something it waits on does not answer in time"))
+        out += _job_reason_from_logs(state, job, reason, weight)
+    for (kind, ns, name), seen in state.workloads.items():
+        w = seen.obj
+        weight = focus.object_weight(ns, name) if kind != "ReplicaSet" else focus.weight(ns, any(focus.named(n) for n in (name, *_rs_parent(name))))
+        progressing = w.conditions.get("Progressing")
+        if progressing is not None and progressing.reason == "ProgressDeadlineExceeded":
+            out.append(Signal(category="bad_deploy", weight=1.0 * weight, evidence_id=seen.eid,
+                              reason=f"{kind.lower()} {ns}/{name}: the rollout exceeded its progress deadline ({progressing.message[:120]})"))
+        failure = w.conditions.get("ReplicaFailure")
+        events = state.events_for(kind.lower(), name, ns)
+        texts = ([failure.message] if failure is not None and failure.status == "True" else []) + [ev.message for ev, _ in events if ev.reason == "FailedCreate"]
+        for text in texts[:1]:
+            if re.search(r"exceeded quota|forbidden: exceeded|insufficient quota", text, re.I):
+                out.append(Signal(category="capacity_exhausted", weight=2.5 * weight, evidence_id=seen.eid, finding="namespace_quota",
+                                  reason=f"{kind.lower()} {ns}/{name} cannot create pods: {text[:160]}"))
+            elif re.search(r"serviceaccount|service account|not found|admission webhook|denied the request|violates PodSecurity", text, re.I):
+                out.append(Signal(category="config_error", weight=2.5 * weight, evidence_id=seen.eid, finding="pods_refused",
+                                  reason=f"{kind.lower()} {ns}/{name} cannot create pods: {text[:160]}"))
+    out += _claims(view)
+    out += _autoscalers(view)
+    out += _events(view)
+    return out
+
+
+def _job_reason_from_logs(state, job, reason: str, weight: float) -> list[Signal]:
+    """A failed Job's real reason is what its pods said: the strongest cause their log names, confirmed by the failure."""
+    out = []
+    for pod in state.pods_of_job(job):
+        for stream in state.pod_logs.get(pod.obj.name, []):
+            hits = [(RULES_BY_ID[h.rule].weight, h) for h in stream.facts.hits if h.rule in RULES_BY_ID and h.rule not in ("crashloop", "killed_sigkill")]
+            if not hits:
+                continue
+            _, hit = max(hits, key=lambda wh: wh[0])
+            out.append(Signal(category=hit.category, weight=1.0 * weight, evidence_id=stream.evidence_id,
+                              reason=f"job {job.namespace}/{job.name} failed ({reason}); its pod's log says why: \"{hit.sample.strip()[:140]}\""))
+            return out
+    return out
+
+
+def _rs_parent(name: str) -> tuple[str, ...]:
+    m = re.match(r"^(.+)-[a-z0-9]{6,10}$", name)
+    return (m.group(1),) if m else ()
+
+
+def _claims(view: EvidenceView) -> list[Signal]:
+    state, focus = kube_view(view)
+    out: list[Signal] = []
+    claimed = {(s.obj.namespace, c) for s in state.pods.values() if focus.pod(s.obj) for c in s.obj.claims}
+    for (ns, name), seen in state.claims.items():
+        claim = seen.obj
+        if claim.phase in ("Bound", ""):
+            continue
+        weight = focus.weight(ns, (ns, name) in claimed or focus.object_weight(ns, name) == 1.0 or any(n in name for n in focus.names))
+        said = [ev.message for ev, _ in state.events_for("persistentvolumeclaim", name, ns) if ev.type == "Warning"] + \
+               [ev.message for ev, _ in state.events_for("pvc", name, ns) if ev.type == "Warning"]
+        text = " ".join(said)
+        if re.search(r"storageclass[\w.]*\s+\"[^\"]+\" not found|storage ?class \S+ (?:not found|does not exist)", text, re.I):
+            out.append(Signal(category="config_error", weight=2.8 * weight, evidence_id=seen.eid, finding="claim_unbound",
+                              reason=f"claim {ns}/{name} is {claim.phase}: its StorageClass {claim.storage_class or ''} does not exist (\"{said[0][:120]}\")"))
+        elif re.search(r"exceeded quota|quota|InsufficientCapacity|insufficient capacity|max volume count|VolumeLimitExceeded", text, re.I):
+            out.append(Signal(category="capacity_exhausted", weight=2.5 * weight, evidence_id=seen.eid,
+                              finding="namespace_quota" if re.search(r"quota", text, re.I) else "",
+                              reason=f"claim {ns}/{name} is {claim.phase}: no room for the volume (\"{said[0][:120]}\")"))
+        elif re.search(r"waiting for first consumer", text, re.I) and not said[1:]:
+            continue
+        elif re.search(r"no persistent volumes available|storageclass|storage class|not found|failed to provision|ProvisioningFailed", text, re.I) or (
+                claim.phase == "Pending" and not claim.storage_class):
+            out.append(Signal(category="config_error", weight=2.2 * weight, evidence_id=seen.eid, finding="claim_unbound",
+                              reason=f"claim {ns}/{name} is {claim.phase}" + (f": \"{said[0][:140]}\"" if said else ": nothing can bind it")))
+        elif claim.phase == "Pending":
+            out.append(Signal(category="config_error", weight=1.2 * weight, evidence_id=seen.eid, finding="claim_unbound",
+                              reason=f"claim {ns}/{name} is Pending"))
+    return out
+
+
+def _autoscalers(view: EvidenceView) -> list[Signal]:
+    state, focus = kube_view(view)
+    out: list[Signal] = []
+    for (ns, name), seen in state.autoscalers.items():
+        hpa = seen.obj
+        target = hpa.target.split("/", 1)[-1]
+        weight = focus.weight(ns, focus.named(name) or focus.named(target))
+        over = []
+        for metric in hpa.metrics:
+            m = re.search(r"(\d+)%/(\d+)%", metric)
+            if m and int(m.group(1)) > int(m.group(2)):
+                over.append(metric)
+        if hpa.max_replicas and hpa.current is not None and hpa.current >= hpa.max_replicas and over:
+            out.append(Signal(category="cpu_saturation" if any(m.startswith("cpu") or not m.split(":")[0].strip().isalpha() for m in over) else "memory_pressure",
+                              weight=2.0 * weight, evidence_id=seen.eid, finding="autoscaler_at_max",
+                              reason=f"autoscaler {ns}/{name} is at its maximum {hpa.max_replicas} replicas and still over target ({', '.join(over)})"))
+        active = hpa.conditions.get("ScalingActive")
+        if active is not None and active.status == "False" and re.search(r"FailedGetResourceMetric|missing request|no metrics", active.reason + active.message, re.I):
+            out.append(Signal(category="config_error", weight=1.0 * weight, evidence_id=seen.eid,
+                              reason=f"autoscaler {ns}/{name} cannot read its metric: {active.message[:120]}"))
+    return out
+
+
+def _object_weight(view: EvidenceView, kind: str, name: str, namespace: str) -> float:
+    state, focus = kube_view(view)
+    if kind == "pod":
+        seen = state.pods.get((namespace, name)) or state.pods.get(("", name))
+        if seen is not None:
+            return focus.pod_weight(seen.obj)
+        from agents.diagnosis.parsers.kube_model import Pod
+
+        return focus.pod_weight(Pod(namespace=namespace, name=name))
+    if kind == "job":
+        return focus.weight(namespace, focus.named(name) or any(focus.named(n) for n in workload_chain_of_job(name)))
+    return focus.object_weight(namespace, name)
+
+
+def workload_chain_of_job(name: str) -> list[str]:
+    m = re.match(r"^(.+)-\d{6,12}$", name)
+    return [m.group(1)] if m else []
+
+
+def _events(view: EvidenceView) -> list[Signal]:
+    """Warning events the structured rules do not read, through the text rules, counted by their object's relevance."""
+    state, _ = kube_view(view)
+    per: dict[tuple[str, str], list[tuple[float, str, str]]] = defaultdict(list)
+    seen_messages: set[tuple[str, str]] = set()
+    for ev, eid in state.events:
+        if ev.type != "Warning" or ev.reason in STRUCTURED_REASONS or (ev.object, ev.message) in seen_messages:
+            continue
+        seen_messages.add((ev.object, ev.message))
+        weight = _object_weight(view, ev.kind, ev.name, ev.namespace)
+        for rule in match_rules(ev.message):
+            if rule.id in ("crashloop", "killed_sigkill"):
+                continue
+            factor = min(1.2, 0.8 + 0.15 * math.log2(max(ev.count, 1)))
+            per[(rule.category, eid)].append((rule.weight * factor * weight, f"event {ev.reason} on {ev.object}: {ev.message[:140]}", rule.id))
+    out = []
+    for (category, eid), items in per.items():
+        items.sort(key=lambda x: -x[0])
+        total = items[0][0] + 0.3 * sum(w for w, _, _ in items[1:])
+        out.append(Signal(category=category, weight=round(min(total, PER_OBJECT_CAP), 3), evidence_id=eid,
+                          reason=f"{RULES_BY_ID[items[0][2]].why}: {items[0][1]}"))
+    return out

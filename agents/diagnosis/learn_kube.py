@@ -1,0 +1,94 @@
+"""Placeholder values the cluster's own listings give: the pod, workload, Job and namespace the request is about.
+
+An alert names a deployment, a question names a workload; the first listing
+says which of its pods is sick (the one to describe and read the previous
+logs of), which Job failed and which of its pods carries the reason. The
+choice follows the focus (kube_state.Focus), never the noisiest pod in the
+namespace; with no name at all, the sickest pod of the namespace (or of the
+cluster, when only one namespace has sick pods).
+"""
+
+from __future__ import annotations
+
+import re
+
+from agents.diagnosis.analyzers.base import EvidenceView
+from agents.diagnosis.analyzers.kube_pods import kube_view
+from agents.diagnosis.analyzers.kube_state import workload_chain
+from agents.diagnosis.parsers.kube_model import Pod
+from agents.diagnosis.parsers.rollout import age_seconds
+
+_KUBE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+SEVERITY = ("CrashLoopBackOff", "OOMKilled", "ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError", "CreateContainerError",
+            "Error", "Init:CrashLoopBackOff", "Init:Error", "RunContainerError", "Pending", "Evicted")
+
+
+def _rank(pod: Pod) -> tuple[int, int, float, str]:
+    """Sickest first; among equals the one restarted most; then a Job's newest attempt (it says the latest), else the
+    first as kubectl lists them (by name), which is the one a person reads."""
+    status = pod.status if pod.status in SEVERITY else ("Running" if pod.status == "Running" else "other")
+    recency = 0.0
+    if (pod.owner is not None and pod.owner.kind == "Job") or pod.labels.get("job-name"):
+        if pod.created is not None:
+            recency = -pod.created.timestamp()
+        elif age_seconds(pod.age) is not None:
+            recency = float(age_seconds(pod.age) or 0)
+    return (SEVERITY.index(status) if status in SEVERITY else len(SEVERITY), -pod.restarts, recency, pod.name)
+
+
+def learn_kube_values(view: EvidenceView, values: dict[str, str]) -> dict[str, str]:
+    state, focus = kube_view(view)
+    if not state.pods and not state.jobs:
+        return {}
+    pods = [s.obj for s in state.pods.values()]
+    mine = [p for p in pods if focus.pod(p)]
+    namespace = values.get("namespace") or focus.namespace
+    if mine:
+        pool = mine
+    elif namespace:
+        pool = [p for p in pods if p.namespace in (namespace, "")]
+    elif not focus.names and len({p.namespace for p in pods if not p.healthy}) == 1:
+        pool = pods
+    else:
+        pool = []
+    out: dict[str, str] = {}
+    sick = sorted((p for p in pool if not p.healthy), key=_rank)
+    pick = sick[0] if sick else (mine[0] if mine else None)
+    usage = _usage_kind(view.situation.words)
+    if usage and sick:  # a memory (or CPU) alert: of the equally sick pods, the one that uses the most
+        peers = [p for p in sick if _rank(p)[0] == _rank(sick[0])[0]]
+        used = [(state.usage.get((p.namespace, p.name)) or state.usage.get(("", p.name)), p) for p in peers]
+        used = [(u[0].memory_mb if usage == "memory" else u[0].cpu_millicores, p) for u, p in used if u is not None]
+        if used:
+            pick = max(used, key=lambda up: up[0] or 0)[1]
+    jobs = [s.obj for (ns, _), s in state.jobs.items() if (s.obj.failed_for is not None or s.obj.status == "Failed")
+            and (focus.named(s.obj.name) or (s.obj.owner is not None and focus.named(s.obj.owner.name)) or (not focus.names and ns == namespace))]
+    if jobs:
+        out["job"] = jobs[0].name
+        failed = sorted((s.obj for s in state.pods_of_job(jobs[0])), key=_rank)
+        if failed and (pick is None or pick not in failed):
+            pick = failed[0]
+    if pick is not None:
+        out["pod"] = pick.name
+        if pick.namespace:
+            out["namespace"] = pick.namespace
+        chain = workload_chain(pick)
+        if pick.owner is not None and pick.owner.kind == "ReplicaSet" and len(chain) > 1:
+            out["deployment"] = chain[1]
+        elif pick.owner is None and chain and re.match(r"^.+-[a-z0-9]{6,10}-[a-z0-9]{5}$", pick.name):
+            out["deployment"] = chain[0]
+        if pick.owner is not None and pick.owner.kind == "Job":
+            out.setdefault("job", pick.owner.name)
+    rules_unknown = [s.obj for (ns, _), s in state.policies.items() if not s.obj.policy_types and ns in (namespace, "")]
+    if rules_unknown:  # a table named a policy near the workload; its description says what it allows
+        out["networkpolicy"] = rules_unknown[0].name
+    return {k: v for k, v in out.items() if k not in values and _KUBE_NAME.match(v)}
+
+
+def _usage_kind(words: str) -> str | None:
+    low = words.lower()
+    if re.search(r"memory|oom|메모리|heap|rss", low):
+        return "memory"
+    if re.search(r"cpu|throttl|load|부하", low):
+        return "cpu"
+    return None

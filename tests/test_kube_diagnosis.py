@@ -1,0 +1,134 @@
+"""The failure modes issue 13 names, each shown on a recorded incident of the development set.
+
+- clear evidence does not abstain: a container OOMKilled with exit code 137 at its memory limit is a memory cause, not `unknown`;
+- the workload the alert or question names decides, not the noisiest object in the namespace;
+- a Job's BackoffLimitExceeded is never capacity; its pod's termination (or log) is the reason;
+- an image pull's "failed to resolve reference" / "no such host" is an image pull failure, not DNS;
+- "CPU throttling" is CPU at its limit, not a provider's rate limit;
+- slowness stated in words ("Database call completed in 10.01 seconds") is a slow query;
+- a NetworkPolicy's description is read as a policy, and a policy that blocks the path is found;
+- probes, node selectors, unbound claims, selectors that match nothing, cluster DNS: each from facts, with its finding.
+
+Each test runs the diagnostician node on the scenario's recorded world (only what it asks is answered).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agents.diagnosis.analyzers import analyze
+from agents.diagnosis.signals import match_rules
+from agents.diagnosis.situation import situation_of
+from evals.scenario import load_scenario
+from tests.test_diagnostician import cites, run
+
+INCIDENTS = Path(__file__).resolve().parents[1] / "evals" / "scenarios" / "incidents"
+
+
+async def diagnose(name: str, tmp_path: Path):
+    scn = load_scenario(INCIDENTS / f"{name}.yaml")
+    update = await run(scn.to_request(), scn.world, tmp_path)
+    return update, scn
+
+
+def signals_of(update, scn):
+    return analyze(update["evidence"], situation_of(scn.to_request())).signals
+
+
+async def test_oomkilled_137_at_the_limit_does_not_abstain(tmp_path):
+    update, _ = await diagnose("memory-pressure-ledger-api-256mi-limit-yaml", tmp_path)
+    d = update["diagnosis"]
+    assert d.root_cause in ("memory_pressure", "memory_leak") and d.confidence >= 0.5, (d.root_cause, d.confidence, d.summary)
+    assert "OOMKilled" in d.summary and "137" in d.summary
+
+
+async def test_how_long_a_container_lived_tells_a_leak_from_a_small_limit(tmp_path):
+    leak, _ = await diagnose("memory-leak-session-api-cache-no-eviction", tmp_path)
+    small, _ = await diagnose("memory-pressure-search-indexer-jvm-over-limit", tmp_path)
+    assert leak["diagnosis"].root_cause == "memory_leak" and small["diagnosis"].root_cause == "memory_pressure"
+
+
+async def test_the_named_workload_wins_over_a_noisy_neighbour(tmp_path):
+    update, scn = await diagnose("config-error-cart-redis-url-wrong-port", tmp_path)
+    assert update["diagnosis"].root_cause == "config_error", update["diagnosis"].summary
+    pulls = [s for s in signals_of(update, scn) if s.category == "image_pull_failure"]
+    assert pulls and max(s.weight for s in pulls) <= 1.0  # old-sync's ImagePullBackOff counts a quarter
+    alert, _ = await diagnose("image-pull-failure-checkout-tag-typo", tmp_path)
+    assert alert["diagnosis"].root_cause == "image_pull_failure" and "checkout" in alert["diagnosis"].summary
+
+
+def test_backoff_limit_exceeded_is_no_capacity_pattern():
+    assert not match_rules("Warning  BackoffLimitExceeded  job/report-export-29520360  Job has reached the specified backoff limit")
+    assert [r.id for r in match_rules("Error: VcpuLimitExceeded - You have requested more vCPU capacity")] == ["capacity"]
+
+
+async def test_a_failed_job_takes_its_pods_reason(tmp_path):
+    oom, scn = await diagnose("memory-pressure-month-end-settlement-job-oom", tmp_path)
+    assert oom["diagnosis"].root_cause == "memory_pressure"
+    assert not [s for s in signals_of(oom, scn) if s.category == "capacity_exhausted" and s.weight > 0]
+    slow, _ = await diagnose("db-slow-query-ledger-reconcile-job-deadline", tmp_path)
+    assert slow["diagnosis"].root_cause == "db_slow_query" and cites(slow, "kubectl logs")
+
+
+async def test_an_image_pulls_resolver_error_is_not_dns(tmp_path):
+    line = ('Failed to pull image "registry.internal.shop.example:5000/notify/notifications:1.9.0": failed to resolve reference '
+            '"registry.internal.shop.example:5000/notify/notifications:1.9.0": dial tcp: lookup registry.internal.shop.example on 10.20.0.2:53: no such host')
+    assert [r.id for r in match_rules(line)] == ["image_pull"]
+    update, _ = await diagnose("image-pull-failure-notifications-registry-unresolvable", tmp_path)
+    d = update["diagnosis"]
+    assert d.root_cause == "image_pull_failure" and d.target.get("finding") == "registry_unreachable"
+
+
+async def test_cpu_throttling_is_cpu_not_rate_limiting(tmp_path):
+    assert [r.id for r in match_rules("91.2% throttling of CPU; CPUThrottlingHigh")] == ["cpu_throttle"]
+    update, scn = await diagnose("cpu-saturation-search-api-throttled-at-limit", tmp_path)
+    assert update["diagnosis"].root_cause == "cpu_saturation" and update["diagnosis"].target.get("finding") == "cpu_throttled_at_limit"
+    assert not [s for s in signals_of(update, scn) if s.category == "rate_limited" and s.direct]
+
+
+async def test_slowness_in_words_is_a_slow_query(tmp_path):
+    assert [r.id for r in match_rules("INFO  Database call completed in 10.01 seconds (query=orders_by_customer)")] == ["slow_words"]
+    assert not match_rules("INFO  Database call completed in 0.04 seconds")
+    update, _ = await diagnose("db-slow-query-orders-by-customer-in-words", tmp_path)
+    assert update["diagnosis"].root_cause == "db_slow_query"
+
+
+@pytest.mark.parametrize("name,category,finding", [
+    ("config-error-orders-readiness-probe-wrong-port", "config_error", "probe_misconfigured"),
+    ("config-error-gpu-inference-node-selector", "config_error", "node_selector_mismatch"),
+    ("config-error-etl-loader-untolerated-taint", "config_error", "untolerated_taint"),
+    ("config-error-warehouse-pg-storageclass-missing", "config_error", "claim_unbound"),
+    ("config-error-payments-service-selector-no-endpoints", "config_error", "service_selector_mismatch"),
+    ("config-error-recommend-service-target-port", "config_error", "service_port_mismatch"),
+    ("config-error-shop-ingress-backend-service-renamed", "config_error", "ingress_backend_missing"),
+    ("dns-failure-coredns-forward-loop", "dns_failure", "cluster_dns"),
+    ("dns-failure-payouts-egress-policy-blocks-port-53", "dns_failure", "network_policy_blocks"),
+    ("network-unreachable-reporting-blocked-by-db-network-policy", "network_unreachable", "network_policy_blocks"),
+    ("network-unreachable-storefront-catalog-policy-admits-checkout-only", "network_unreachable", "network_policy_blocks"),
+    ("capacity-exhausted-orders-namespace-quota", "capacity_exhausted", "namespace_quota"),
+    ("permission-denied-pod-cleaner-rbac-forbidden", "permission_denied", "kube_rbac"),
+    ("image-pull-failure-billing-missing-pull-secret", "image_pull_failure", "registry_auth"),
+])
+async def test_each_kubernetes_cause_from_facts_with_its_finding(name, category, finding, tmp_path):
+    update, scn = await diagnose(name, tmp_path)
+    d = update["diagnosis"]
+    assert d.root_cause == category, d.summary
+    assert d.target.get("finding") == finding and d.target.get("remedy"), d.target
+    for prefix in scn.expected.evidence or []:
+        assert cites(update, prefix), (prefix, d.citations)
+
+
+async def test_weak_evidence_abstains_and_names_the_read_that_would_decide(tmp_path):
+    update, _ = await diagnose("unknown-cart-looks-healthy", tmp_path)
+    d = update["diagnosis"]
+    assert d.root_cause == "unknown" and d.fix_kind == "none"
+    assert d.next_checks and d.next_checks[0].startswith("run `"), d.next_checks
+
+
+async def test_a_question_with_no_alert_reaches_the_workload_it_names(tmp_path):
+    update, scn = await diagnose("config-error-report-api-entrypoint-missing", tmp_path)
+    assert scn.input.alert is None
+    d = update["diagnosis"]
+    assert d.root_cause == "config_error" and d.target.get("namespace") == "reporting" and str(d.target.get("pod", "")).startswith("report-api-")
