@@ -59,6 +59,9 @@ class ThreadInfo(BaseModel):
     pending: ApprovalRequest | None = None  # the approval the run waits for
     decisions: list[ApprovalDecision] = Field(default_factory=list)  # decisions on `pending` so far
     report: Report | None = None  # the last report
+    turns: int = 1  # turns of the conversation so far (a follow-up in a finished thread is a new turn)
+    graph_thread: str | None = None  # the checkpointed thread of the turn that holds the run's state (None: thread_id)
+    question: str | None = None  # what a needs_input run asks
     created_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
     updated_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
 

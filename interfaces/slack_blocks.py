@@ -19,7 +19,7 @@ MAX_BLOCKS = 45  # Slack allows 50 blocks per message
 APPROVE, REJECT, CONFIRM_VIEW, EMERGENCY = "cd_approve", "cd_reject", "cd_confirm", "cd_emergency"
 PROGRESS_KEEP = 15  # progress lines shown; older ones are counted
 STATUS_ICON = {"completed": "✅", "awaiting_approval": "⏸️", "rejected": "🚫", "blocked": "⛔", "needs_input": "❓",
-               "failed": "⚠️", "running": "⏳"}
+               "failed": "⚠️", "running": "⏳", "waiting": "⏳"}
 
 
 def tagged(environment: str, text: str) -> str:
