@@ -274,6 +274,7 @@ class SpecChange(Record):
     suggestions: list[Suggestion] = Field(default_factory=list)
     drift: DriftReport | None = None
     promoted_from: str | None = None  # the environment a promotion copies from
+    before: dict[str, Any] = Field(default_factory=dict)  # what each changed path held when it was planned
 
 
 class CostLine(Record):
