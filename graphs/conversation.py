@@ -69,13 +69,31 @@ def conversation_context(thread_id: str, turn: int, values: OpsState, *, waiting
                                 environment=_environment_of(values)))
     evidence: list[Evidence] = [e.model_copy(update={"excerpt": e.excerpt[:EXCERPT_CHARS]}) for e in values.get("evidence") or []]
     diagnosis: Diagnosis | None = values.get("diagnosis")
-    return ConversationContext(
+    context = ConversationContext(
         thread_id=thread_id, turn=turn, previous=previous[-10:], text=(request.text or "") if request else "",
         environment=_environment_of(values), spec_change=values.get("spec_change"), diagnosis=diagnosis,
         evidence=evidence, proposals=list(values.get("proposals") or []),
         approval_status=values.get("approval_status") or "none", deployed=bool(values.get("deployed")), waiting=waiting,
         notes=list(values.get("notes") or [])[-40:], approvals=list(values.get("approval_requests") or []),
     )
+    return _carried(context, before)
+
+
+def _carried(context: ConversationContext, before: ConversationContext | None) -> ConversationContext:
+    """A turn that only talked ("why?", a cost question) leaves the thread's last change, diagnosis and evidence in place:
+    "do the same in prod" after "why?" still means the change before it."""
+    if before is None:
+        return context
+    update: dict[str, Any] = {}
+    change = context.spec_change
+    made_something = change is not None and bool(change.changes or change.suggestions or change.drift or change.stages)
+    if not made_something and before.spec_change is not None:
+        update.update(spec_change=before.spec_change, text=before.text, proposals=before.proposals, approvals=before.approvals,
+                      approval_status=before.approval_status, deployed=before.deployed, notes=before.notes,
+                      environment=context.environment or before.environment)
+    if context.diagnosis is None and before.diagnosis is not None:
+        update.update(diagnosis=before.diagnosis, evidence=before.evidence or context.evidence)
+    return context.model_copy(update=update) if update else context
 
 
 async def continue_thread(ctx: AgentContext, checkpointer: Any, thread_id: str, request: Request, *,

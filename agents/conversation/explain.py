@@ -14,6 +14,7 @@ from tools.redact import redact
 
 EVIDENCE_ID = re.compile(r"\b[eE]\s?(\d{1,3})\b")
 EXCERPT_LINES = 25
+NOT_REASONS = ("intent ", "planned again with", "spec change:", "follow-up in turn")  # bookkeeping, not reasons
 
 
 def _t(language: str, ko: str, en: str) -> str:
@@ -56,9 +57,11 @@ def explain(context: ConversationContext, language: str) -> str:
             parts.append(_t(language, "조건: ", "Condition: ") + change.condition.detail)
         if change.answer and not change.changes:
             parts.append(_t(language, "답: ", "Answer: ") + change.answer)
-    reasons = [n.text for n in context.notes if n.agent in ("planner", "terraform_author", "policy", "deployer") and n.text]
+    reasons = list(dict.fromkeys(n.text.splitlines()[0] for n in context.notes
+                                 if n.agent in ("planner", "terraform_author", "policy", "deployer") and n.text
+                                 and not n.text.startswith(NOT_REASONS)))
     if reasons:
-        parts.append(_t(language, "에이전트 메모: ", "What the agents noted: ") + " | ".join(r.splitlines()[0] for r in reasons[:8]))
+        parts.append(_t(language, "에이전트 메모: ", "What the agents noted: ") + " | ".join(reasons[:8]))
     blocked = [b for a in context.approvals for b in a.blocked]
     if blocked:
         parts.append(_t(language, "정책이 막은 이유: ", "Why the policy blocked it: ") + "; ".join(blocked))
