@@ -97,7 +97,8 @@ def _carried(context: ConversationContext, before: ConversationContext | None) -
 
 
 async def continue_thread(ctx: AgentContext, checkpointer: Any, thread_id: str, request: Request, *,
-                          info: ThreadInfo | None = None, persist: bool = True, scenario_id: str | None = None) -> RunOutcome:
+                          info: ThreadInfo | None = None, persist: bool = True, scenario_id: str | None = None,
+                          check_status: bool = True) -> RunOutcome:
     """Carry a thread on with a person's words: the answer its run waits for, or a new turn (see the module docstring).
 
     `info` and `persist=False` serve replay, which keeps the thread in memory instead of the registry."""
@@ -107,7 +108,7 @@ async def continue_thread(ctx: AgentContext, checkpointer: Any, thread_id: str, 
     if info is None:
         assert reg is not None
         info = reg.get(thread_id)
-    if info.status in ("queued", "running"):
+    if check_status and info.status in ("queued", "running"):
         raise UserInputError(f"run {thread_id} is still {info.status}; reply when it has answered")
     started = time.perf_counter()
     graph = compile_graph(checkpointer)
@@ -149,6 +150,20 @@ async def continue_thread(ctx: AgentContext, checkpointer: Any, thread_id: str, 
     return outcome
 
 
+async def already_continued(ctx: AgentContext, checkpointer: Any, thread_id: str, request: Request) -> bool:
+    """Whether these words already reached the thread's run (a worker stopped after resuming it, before finishing):
+    its current turn started with them, or its run holds them as a reply."""
+    info = open_registry(ctx.settings).find(thread_id)
+    if info is None:
+        return False
+    snapshot = await compile_graph(checkpointer).aget_state(_config(info.graph_thread or thread_id, ctx))
+    values = snapshot.values or {}
+    current: Request | None = values.get("request")
+    if current is not None and info.turns > 1 and current.text == request.text and current.user.id == request.user.id:
+        return True
+    return any(r.text == (request.text or "").strip() and r.user.id == request.user.id for r in values.get("replies") or [])
+
+
 def _only_asks(text: str) -> bool:
     """Words that ask about the thread ("why?", "show me E3") rather than ask the gate to be checked again."""
     from agents.conversation.followup import classify_follow_up
@@ -156,4 +171,4 @@ def _only_asks(text: str) -> bool:
     return classify_follow_up(text) in ("explain", "evidence")
 
 
-__all__ = ["TURN_MARK", "continue_thread", "conversation_context", "turn_thread"]
+__all__ = ["TURN_MARK", "already_continued", "continue_thread", "conversation_context", "turn_thread"]

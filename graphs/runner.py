@@ -21,7 +21,7 @@ from graphs.ops_graph import compile_graph
 from graphs.report import build_report
 from graphs.state import (
     ActionRecord, AgentNote, ApprovalDecision, ApprovalRequest, Diagnosis, Evidence, Proposal, Question, Report, Request,
-    RoleUsage, SpecChange, StageGate,
+    RoleUsage, SpecChange, StageGate, UserRef,
 )
 from graphs.threads import ThreadInfo, new_thread_id, open_registry as registry  # noqa: F401 (new_thread_id: doors import it here)
 from tools.policy import check_decision, default_policy, describe_rules
@@ -57,7 +57,8 @@ class RunOutcome(BaseModel):
     questions: list[str] = Field(default_factory=list)
     waiting: Literal["approval", "answer", "gate"] | None = None
     turn: int = 1
-    gate: StageGate | None = None
+    gate: StageGate | None = None  # the gate the run waits at
+    stage_gates: list[StageGate] = Field(default_factory=list)  # the gates passed or failed so far
 
     @model_validator(mode="after")
     def _thread_defaults_to_thread_id(self) -> "RunOutcome":
@@ -99,6 +100,7 @@ async def _outcome(graph: Any, config: dict[str, Any], started: float, scenario_
         thread_id=thread_id or config["configurable"]["thread_id"], scenario_id=scenario_id, status=report.status,
         headline=report.headline, waiting=waiting, question=question.text if question else None,  # type: ignore[union-attr]
         questions=list(question.questions) if question else [], turn=turn, gate=gate,  # type: ignore[union-attr]
+        stage_gates=values.get("stage_gates") or [],
         route=values.get("route") or [], evidence=values.get("evidence") or [], diagnosis=values.get("diagnosis"),
         spec_change=values.get("spec_change"), proposals=values.get("proposals") or [],
         approval_requests=values.get("approval_requests") or [], decisions=values.get("decisions") or [],
@@ -123,6 +125,7 @@ def _record(settings: Settings, defaults: ThreadInfo, outcome: RunOutcome) -> No
     info.headline = outcome.headline
     info.waiting_for = describe_rules(pending.still_needed) if pending else ""
     info.question = outcome.question
+    info.resume_at = outcome.gate.not_before if outcome.gate is not None else None
     if outcome.question:
         info.waiting_for = f"an answer: {outcome.question}"
     elif outcome.gate is not None:
@@ -219,24 +222,57 @@ async def run_scenario(scenario: Any, settings: Settings, *, models: Any = None,
     from graphs.checkpoints import serializer
     from tools.world import RecordedWorld
 
-    ctx = AgentContext(world=RecordedWorld(scenario.world), settings=settings, models=models, memory=memory)
+    world = scenario.world
+    ctx = AgentContext(world=RecordedWorld(world), settings=settings, models=models, memory=memory)
     checkpointer = checkpointer or InMemorySaver(serde=serializer())
     thread_id = thread_id or f"replay-{scenario.id}"
+    request = scenario.to_request()
     outcome = await start_run(
-        scenario.to_request(), ctx, checkpointer, thread_id=thread_id,
+        request, ctx, checkpointer, thread_id=thread_id,
         world="recorded", scenario_path=scenario.path, scenario_id=scenario.id, persist=persist,
     )
-    for raw in getattr(scenario, "approvals", None) or []:
-        if outcome.pending_approval is None:
-            break
-        outcome = await _replay_decision(ctx, checkpointer, thread_id, ApprovalDecision.model_validate(
-            {"request_id": outcome.pending_approval.id, **raw}), scenario.id)
-    return outcome
+    # Project keys: `approvals` answer the run when it waits for one; `replies` are what people said next in the
+    # thread (an answer to its question, or a follow-up), each in turn (graphs/conversation.py).
+    approvals = list(getattr(scenario, "approvals", None) or [])
+    replies = list(getattr(scenario, "replies", None) or [])
+    info = ThreadInfo(thread_id=thread_id, door="replay", world="recorded", environment=scenario.environment, status=outcome.status)
+    while True:
+        if outcome.pending_approval is not None and approvals:
+            outcome = await _replay_decision(ctx, checkpointer, info.graph_thread or thread_id, ApprovalDecision.model_validate(
+                {"request_id": outcome.pending_approval.id, **approvals.pop(0)}), scenario.id, thread_id, info.turns)
+            continue
+        if not replies:
+            return outcome
+        raw = replies.pop(0)
+        said = {"text": raw} if isinstance(raw, str) else dict(raw)
+        world = _world_after(world, outcome)
+        ctx = AgentContext(world=RecordedWorld(world), settings=settings, models=models, memory=memory)
+        info.status = outcome.status
+        words = request.model_copy(update={"text": said["text"], "alert": None,
+                                           "user": UserRef.model_validate(said["user"]) if said.get("user") else request.user})
+        from graphs.conversation import continue_thread
+
+        outcome = await continue_thread(ctx, checkpointer, thread_id, words, info=info, persist=False, scenario_id=scenario.id)
 
 
-async def _replay_decision(ctx: AgentContext, checkpointer: Any, thread_id: str, decision: ApprovalDecision, scenario_id: str) -> RunOutcome:
+def _world_after(world: Any, outcome: RunOutcome) -> Any:
+    """The recording as a live apply would have left it: a completed, approved spec change is in the spec now."""
+    change = outcome.spec_change
+    if outcome.status != "completed" or change is None or not change.changes or not outcome.proposals or not world.infra.spec:
+        return world
+    from tools.spec import SpecError, apply_changes
+
+    try:
+        spec = apply_changes(world.infra.spec, change.changes)
+    except SpecError:
+        return world
+    return world.model_copy(update={"infra": world.infra.model_copy(update={"spec": spec})})
+
+
+async def _replay_decision(ctx: AgentContext, checkpointer: Any, graph_thread: str, decision: ApprovalDecision, scenario_id: str,
+                           thread_id: str | None = None, turn: int = 1) -> RunOutcome:
     started = time.perf_counter()
     graph = compile_graph(checkpointer)
-    config = _config(thread_id, ctx)
+    config = _config(graph_thread, ctx)
     await graph.ainvoke(Command(resume=decision.model_dump(mode="json")), config)
-    return await _outcome(graph, config, started, scenario_id)
+    return await _outcome(graph, config, started, scenario_id, thread_id=thread_id or graph_thread, turn=turn)

@@ -79,6 +79,10 @@ def report_messages(status: str, headline: str, markdown: str, environment: str)
     title = tagged(environment, f"{STATUS_ICON.get(status, '')} *{safe(status.replace('_', ' '))}*: {safe(headline)}")
     body = markdown.split("\n", 1)[1] if markdown.startswith("## ") and "\n" in markdown else markdown  # its own title line
     sections = [title, *chunk(to_mrkdwn(body.strip()))] if body.strip() else [title]
+    if status == "needs_input":
+        sections.insert(1, "_Reply in this thread to answer; the run goes on from here._")
+    elif status == "waiting":
+        sections.insert(1, "_Reply `continue` in this thread to check the gate again (workers also check it when it is due)._")
     blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": s}} for s in sections]
     fallback = redact(f"{status.replace('_', ' ')} ({environment}): {headline}")[:300]
     return [{"text": fallback, "blocks": blocks[i:i + MAX_BLOCKS]} for i in range(0, len(blocks), MAX_BLOCKS)]
@@ -172,5 +176,6 @@ HELP = (
     "• `/doctor emergency <what to change> prod` — ask outside the deployment window (the override needs its own approval)\n"
     "• `/doctor approve <run> [confirm <env>]` · `/doctor reject <run> [reason]` · `/doctor status <run>`\n"
     "Without an environment word, the channel's environment applies (config/slack.yaml `channels`).\n"
+    "Reply in a run's thread to answer its question or follow up (\"why?\", \"do the same in prod\", \"roll it back\").\n"
     "Approvals use your roles from config/slack.yaml; the policy (config/policy.yaml) says who must approve what."
 )

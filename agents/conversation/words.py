@@ -22,16 +22,18 @@ class WordBook:
     def __init__(self, sections: dict[str, dict[str, list[str]]], source: str):
         self.sections = sections
         self.source = source
-        entries = [(phrase, section, key) for section, keys in sections.items() for key, phrases in keys.items()
-                   for phrase in phrases]
-        self.matcher = PhraseMatcher(entries)
+        # one matcher per section: a longer phrase of one section ("revert it", a follow-up) must not hide a phrase of
+        # another ("revert", an answer)
+        self.matchers = {section: PhraseMatcher([(phrase, section, key) for key, phrases in keys.items() for phrase in phrases])
+                         for section, keys in sections.items()}
 
-    def hits(self, text: str) -> list[Hit]:
-        return self.matcher.scan(text.lower())
+    def hits(self, text: str, section: str) -> list[Hit]:
+        matcher = self.matchers.get(section)
+        return matcher.scan(text.lower()) if matcher is not None else []
 
     def keys(self, text: str, section: str) -> list[str]:
         out: list[str] = []
-        for hit in self.hits(text):
+        for hit in self.hits(text, section):
             out += [k for k in hit.keys(section) if k not in out]
         return out
 

@@ -117,9 +117,16 @@ def cost_elsewhere(spec: dict[str, Any], context: ConversationContext, targets: 
     if source is None:
         return None
     copied: dict[str, Any] = {}
+    stepped = False
     for target in targets:
-        copied.update(copy_changes(spec, last, source, target)[0])
+        values, reversed_paths = copy_changes(spec, last, source, target)
+        if reversed_paths:  # the value would move the target the other way: price the same step instead
+            values, stepped = copy_changes(spec, last, source, target, "step")[0], True
+        copied.update(values)
     text, missing = answers.change_cost_answer(spec, copied, targets, language)
+    if stepped:
+        text += (" (값을 그대로 옮기면 반대로 바뀌어, 같은 만큼 바꾼 경우로 계산했습니다)" if language == "ko"
+                 else " (copying the value would move it the other way, so this prices the same step)")
     notes = [note(missing, "limitation")] if missing else []
     return RulesPlan(SpecChange(intent="query", task="change", environment=targets[0] if len(targets) == 1 else None,  # type: ignore[arg-type]
                                 answer=text, rationale=f"the change of turn {context.turn - 1}, priced in {', '.join(targets)}"),

@@ -49,7 +49,7 @@ RECURRENCE = [
     ("daily", re.compile(r"(?:매일|날마다|매\s*일|하루에\s*한\s*번|every\s*day|every\s*night|each\s+day|daily|nightly)")),
 ]
 RETENTION = re.compile(r"([0-9]{1,4})\s*(일|주|days?|weeks?)\s*(?:동안|간)?\s*(?:보관|보존|유지|남겨|keep|retain|retention|kept)|"
-                       r"(?:keep|retain)(?:\s+(?:them|it|backups))?\s+(?:for\s+)?([0-9]{1,4})\s*(days?|weeks?)")
+                       r"(?:keep|retain)(?:\s+(?:them|it|the\s+backups|backups))?\s+(?:for\s+)?([0-9]{1,4})\s*(days?|weeks?)")
 KO_DAY_SUFFIX = re.compile(r"(월|화|수|목|금|토|일)요일")
 
 
