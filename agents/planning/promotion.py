@@ -21,7 +21,7 @@ from agents.planning.clarify import Language, label, show
 from agents.planning.lexicon import load_lexicon, matcher_for
 from agents.planning.resolve import RulesPlan, note
 from graphs.state import ChangePart, SpecChange
-from tools.spec import SpecError, apply_changes, get_path, size_rank, value_at
+from tools.spec import SpecError, apply_changes, get_path, size_rank, size_step, value_at
 
 ARROWS = re.compile(r"(→|->|=>|⇒|>|그\s*다음|다음에|then)")
 CHOICE_VALUE = ("value", "같은 값", "값으로", "그대로", "copy", "same value", "값")
@@ -74,6 +74,12 @@ def copy_changes(spec: dict[str, Any], change: SpecChange, source: str, target: 
         if mode == "step" and _is_number(value) and _is_number(before) and _is_number(current):
             out[target_path] = type(current)(current + (value - before))
             continue
+        if mode == "step" and isinstance(value, str) and isinstance(before, str) and isinstance(current, str):
+            b, a = size_rank(before), size_rank(value)
+            stepped = size_step(current, a - b) if a is not None and b is not None else None
+            if stepped:  # the same number of sizes, in the target's own family
+                out[target_path] = stepped
+                continue
         out[target_path] = value
         if _is_number(value) and _is_number(before) and _is_number(current) and current != value:
             step_up = value > before
@@ -84,6 +90,24 @@ def copy_changes(spec: dict[str, Any], change: SpecChange, source: str, target: 
             if None not in (a, b, c) and ((a > b and a < c) or (a < b and a > c)):  # type: ignore[operator]
                 reversed_paths.append(target_path)
     return out, reversed_paths
+
+
+def fit_node_bounds(spec: dict[str, Any], changes: dict[str, Any]) -> list[str]:
+    """A copied node count outside the target's bounds moves the bound with it (as the planner does for words)."""
+    moved: list[str] = []
+    for path, count in list(changes.items()):
+        if not path.endswith(".eks.node_count") or not _is_number(count):
+            continue
+        block = path.rsplit(".", 1)[0]
+        high = changes.get(f"{block}.node_max", value_at(spec, f"{block}.node_max"))
+        low = changes.get(f"{block}.node_min", value_at(spec, f"{block}.node_min"))
+        if _is_number(high) and count > high:
+            changes[f"{block}.node_max"] = count
+            moved.append(f"{block}.node_max {high} → {count}")
+        if _is_number(low) and count < low:
+            changes[f"{block}.node_min"] = count
+            moved.append(f"{block}.node_min {low} → {count}")
+    return moved
 
 
 def wants_step(text: str) -> bool | None:
@@ -146,6 +170,8 @@ def promote(spec: dict[str, Any], change: SpecChange | None, targets: list[str],
         merged.update(copied)
         parts.append(ChangePart(words=f"{words} ({source} → {target})", changes=copied))
     effective = {p: v for p, v in merged.items() if get_path(spec, p, object()) != v}
+    for moved in fit_node_bounds(spec, effective):
+        notes.append(note(f"so the copied node count fits: {moved}"))
     if not effective:
         answer = (f"{', '.join(targets)}은(는) 이미 {source}와 같습니다: 바꿀 것이 없습니다." if language == "ko"
                   else f"{', '.join(targets)} already has these values: nothing to change.")
@@ -176,6 +202,7 @@ def stage(spec: dict[str, Any], base: SpecChange, stages: list[str], language: L
     for env in stages:
         copied = dict(base.changes) if env == source else copy_changes(spec, base, source, env)[0]
         copied = {p: v for p, v in copied.items() if get_path(spec, p, object()) != v}
+        fit_node_bounds(spec, copied)
         merged.update(copied)
         parts.append(ChangePart(words=f"{words} ({env})", changes=copied))
     try:

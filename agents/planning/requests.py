@@ -39,14 +39,16 @@ def _cancelled(replies: list[str], config_dir: Any) -> bool:
 
 
 def _busy(plan: RulesPlan, context: ConversationContext | None, language: Language) -> RulesPlan:
-    """A follow-up beside a waiting approval or gate may read, never start another change."""
-    if context is None or not context.waiting or not plan.change.changes:
+    """A follow-up beside a waiting approval or gate may read, never start another change (nor ask a question whose
+    answer would have to go to the waiting run)."""
+    if context is None or not context.waiting or not (plan.change.changes or plan.change.question):
         return plan
     answer = ("이 스레드는 아직 승인(또는 단계 게이트)을 기다리고 있어 새 변경을 시작하지 않았습니다. 먼저 승인하거나 거절한 뒤 "
               "다시 요청하거나, 새 스레드에서 요청해 주세요." if language == "ko" else
               "This thread still waits for an approval (or a stage gate), so no other change was started. Decide that first, "
               "then ask again, or ask in a new thread.")
-    held = plan.change.model_copy(update={"changes": {}, "answer": answer, "rationale": "held: the thread waits"})
+    held = plan.change.model_copy(update={"changes": {}, "question": None, "questions": [], "choices": [], "answer": answer,
+                                          "rationale": "held: the thread waits"})
     return RulesPlan(held, plan.notes + [note("a change asked beside a waiting approval was not started", "warning")], None, plan.reading)
 
 

@@ -78,8 +78,9 @@ class RunPublisher:
     def replied(self, request: Request) -> None:
         """Someone's words in the thread (an answer, a follow-up): the run is working again."""
         info = self.store.registry.get(self.thread_id)
-        info.status, info.headline = "running", "working"
-        self.store.registry.save(info)
+        if info.status not in ("awaiting_approval", "waiting"):  # a follow-up beside a waiting approval leaves it waiting
+            info.status, info.headline = "running", "working"
+            self.store.registry.save(info)
         self.emit("reply", {"user": request.user.name, "text": redact(ask_text(request)), "door": request.door})
         self.progress(f"{request.user.name} replied ({request.door}): {ask_text(request)}")
 
