@@ -10,8 +10,9 @@ the spec stands either way.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import date
-from typing import Any
+from typing import Any, Iterator
 
 from tools.cloudwatch import CloudWatchError, aws_errors, make_client
 
@@ -27,6 +28,16 @@ def _client(endpoint_url: str | None, client: Any) -> Any:
     return client or make_client("ce", endpoint_url, CE_REGION)
 
 
+@contextmanager
+def _ce_errors(permission: str, endpoint_url: str | None) -> Iterator[None]:
+    """boto3 failures as one CostExplorerError that says what to fix (credentials, endpoint, permission)."""
+    try:
+        with aws_errors("Cost Explorer", permission, endpoint_url):
+            yield
+    except CloudWatchError as exc:
+        raise CostExplorerError(str(exc)) from exc
+
+
 def _filter(environment: str | None) -> dict[str, Any]:
     return {"Filter": {"Tags": {"Key": TAG_KEY, "Values": [environment], "MatchOptions": ["EQUALS"]}}} if environment else {}
 
@@ -35,7 +46,7 @@ def cost_forecast(start: date, end: date, environment: str | None = None, *, end
                   client: Any = None) -> tuple[float, str]:
     """(amount, unit) Cost Explorer forecasts for [start, end) (UNBLENDED_COST, monthly)."""
     ce = _client(endpoint_url, client)
-    with aws_errors("Cost Explorer", "ce:GetCostForecast", endpoint_url):
+    with _ce_errors("ce:GetCostForecast", endpoint_url):
         answer = ce.get_cost_forecast(TimePeriod={"Start": start.isoformat(), "End": end.isoformat()}, Metric="UNBLENDED_COST",
                                       Granularity="MONTHLY", **_filter(environment))
     total = answer.get("Total") or {}
@@ -46,7 +57,7 @@ def actual_cost(start: date, end: date, environment: str | None = None, *, endpo
                 client: Any = None) -> tuple[float, str]:
     """(amount, unit) actually billed for [start, end) (UNBLENDED_COST)."""
     ce = _client(endpoint_url, client)
-    with aws_errors("Cost Explorer", "ce:GetCostAndUsage", endpoint_url):
+    with _ce_errors("ce:GetCostAndUsage", endpoint_url):
         answer = ce.get_cost_and_usage(TimePeriod={"Start": start.isoformat(), "End": end.isoformat()}, Granularity="MONTHLY",
                                        Metrics=["UnblendedCost"], **_filter(environment))
     amount, unit = 0.0, "USD"

@@ -72,13 +72,11 @@ async def plan_request(ctx: Any, text: str, spec: dict[str, Any], request: Reque
     chosen = envs[0] if len(envs) == 1 else (request.environment if explicit and not envs else None)
     if "drift" in kinds:
         return await plan_drift(ctx, spec, chosen, language, answered)
-    if kinds & {"forecast", "optimize"}:
-        concrete = plan_with_answers(text, spec, request.environment, explicit, config_dir, answered)
-        if not (concrete.change.changes and concrete.change.question is None and "forecast" not in kinds):
-            every = list(spec.get("environments") or {})
-            targets = envs or ([request.environment] if explicit else every)
-            return await plan_costs(ctx, spec, targets, request.effective_time(), "forecast" in kinds or "optimize" in kinds,
-                                    "optimize" in kinds, language), []
+    if kinds & {"forecast", "optimize"} and not any(getattr(op, "target", None) for op in reading.ops):
+        # "to cut costs, remove a node" names what to change: a change with a reason, planned below
+        every = list(spec.get("environments") or {})
+        targets = envs or ([request.environment] if explicit else every)
+        return await plan_costs(ctx, spec, targets, request.effective_time(), True, "optimize" in kinds, language), []
     recurrence = find_recurrence(text)
     if recurrence is not None and kinds & {"backup", "check"}:
         return _busy(plan_schedule(text, recurrence, spec, request.environment, explicit, "backup" in kinds, language,

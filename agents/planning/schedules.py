@@ -111,8 +111,9 @@ def find_recurrence(text: str) -> Recurrence | None:
             continue
         if kind == "weekly" and m.lastindex and m.group(1) and m.group(1) in DAYS:
             words = m.group(0)
-            if not re.search(r"(매주|매\s*주|every|each|weekly|마다|요일)", words):
-                continue  # "월" alone is not Monday ("월 비용" is the monthly cost)
+            plural = re.search(rf"\b{m.group(1)}s\b", words) is not None
+            if not (re.search(r"(매주|매\s*주|every|each|weekly|마다)", words) or plural):
+                continue  # "일요일에" is one Sunday, "월" alone is not Monday ("월 비용" is the monthly cost)
             if m.group(1) in KO_DAY_NAMES and not KO_DAY_SUFFIX.search(words) and "마다" not in words and "매주" not in words:
                 continue
             rec = Recurrence("weekly", words.strip(), day_of_week=DAYS[m.group(1)])
