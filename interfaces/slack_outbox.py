@@ -185,6 +185,8 @@ class SlackOutbox:
             await self._post({"text": blocks.tagged(env, blocks.safe(data.get("text")))}, event.id)
         elif event.type == "reply":
             pass  # the person's own words are already in the thread
+        elif event.type == "done" and data.get("waiting"):  # a follow-up answered beside a waiting approval
+            await self._finish_progress(data.get("status", "completed"))
         elif event.type == "done":
             await self._close(data.get("status", "completed"))
         self.place.delivered = event.id

@@ -290,8 +290,10 @@ async def _reply_job(worker: "Worker", job: Job, publisher: RunPublisher) -> Job
         return JobOutcome(status="refused", run_status="failed", message=message)
     finally:
         await close_context(ctx)
-    await asyncio.to_thread(publisher.outcome, outcome, None)
-    return JobOutcome(status="done", run_status=outcome.status, message=outcome.headline)
+    after = await asyncio.to_thread(worker.store.registry.get, job.thread_id)
+    beside = after.status if after.status in ("awaiting_approval", "waiting") and outcome.waiting is None else None
+    await asyncio.to_thread(publisher.outcome, outcome, None, "approval" if beside == "awaiting_approval" else beside)
+    return JobOutcome(status="done", run_status=after.status if beside else outcome.status, message=outcome.headline)
 
 
 def _already_applied(decisions: list[ApprovalDecision], decision: ApprovalDecision, pending: Any) -> bool:

@@ -88,8 +88,11 @@ class RunPublisher:
         self.emit("decision", {"user": decision.user.name, "role": decision.role, "approved": decision.approved,
                                "reason": redact(decision.reason), "request_id": request_id, "still_needed": still_needed})
 
-    def outcome(self, outcome: Any, previous_request: str | None) -> None:
-        """Report, approval and end events; after a decision the report is repeated only when something new happened."""
+    def outcome(self, outcome: Any, previous_request: str | None, waiting: str | None = None) -> None:
+        """Report, approval and end events; after a decision the report is repeated only when something new happened.
+
+        `waiting`: the thread still waits for an approval or a gate in an earlier turn (a follow-up was answered
+        beside it), so readers keep that approval open."""
         from interfaces.web.events import approval_view
 
         pending = outcome.pending_approval
@@ -104,7 +107,7 @@ class RunPublisher:
             self.emit("approval", {**approval_view(outcome.thread_id, pending).model_dump(), "update": not new_request})
         else:
             self.emit("done", {"status": outcome.status, "headline": redact(outcome.headline),
-                               "question": redact(getattr(outcome, "question", None) or "") or None})
+                               "question": redact(getattr(outcome, "question", None) or "") or None, "waiting": waiting})
 
     def fail(self, message: str) -> None:
         message = redact(message)

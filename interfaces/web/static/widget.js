@@ -222,7 +222,9 @@
     } else if (type === "done") {
       state.streams[thread].done = true;
       card.summary.textContent = "finished: " + data.status.replace(/_/g, " ") + " (" + card.steps.children.length + " steps)";
-      Object.keys(card.approvals).forEach(function (id) { card.approvals[id].close(data.status); });
+      if (!data.waiting) {  // a follow-up answered beside a waiting approval leaves the approval open
+        Object.keys(card.approvals).forEach(function (id) { card.approvals[id].close(data.status); });
+      }
     }
     ui.log.scrollTop = ui.log.scrollHeight;
   }
@@ -319,8 +321,7 @@
     if (ui.empty && ui.empty.parentNode) { ui.empty.parentNode.removeChild(ui.empty); }
     ui.text.value = "";
     var thread = state.current;
-    if (thread) {  // the same conversation: an answer, or a follow-up
-      say("cd-user", text);
+    if (thread) {  // the same conversation: an answer, or a follow-up (the run's card shows it when it arrives)
       api("POST", "/api/runs/" + encodeURIComponent(thread) + "/messages", { text: text }).then(function () {
         if (state.streams[thread]) { state.streams[thread].done = false; }
         stream(thread);
