@@ -200,3 +200,29 @@ def test_a_gate_that_waits_is_checked_again_by_the_scheduler_when_due(settings, 
 
     again = _run(recheck())
     assert again.status == "waiting" and again.turn == 1, "the recording has no more than 20 minutes: the gate still waits"
+
+
+def test_rolling_back_after_a_delivery_proposes_that_deployments_rollback(settings):
+    """A thread that delivered a release: "roll it back" proposes the rollback of that deployment to its approvers."""
+    from tools.deployment_records import DeploymentRecord
+    from tools.deployments_store import open_deployment_store
+
+    scenario = REQUESTS / "req-en-forecast-next-month.yaml"
+
+    async def go():
+        async with open_checkpointer(settings) as saver:
+            ctx = _ctx(settings, scenario)
+            first = await start_run(_words("how much does prod cost?"), ctx, saver, thread_id="cli-r1", world="recorded",
+                                    scenario_path=str(scenario))
+            open_deployment_store(settings).save(DeploymentRecord(
+                id="D-0a1b2c3d4e", service="shop-api", environment="prod", strategy="canary", version="v2", previous_version="v1",
+                router={"kind": "nginx"}, snapshot={"summary": "v1 taking all traffic"}, status="promoted", thread_id="cli-r1"))
+            back = await continue_thread(ctx, saver, "cli-r1", _words("roll it back, checkout errors since v2"))
+            return first, back
+
+    first, back = _run(go())
+    assert first.status == "completed"
+    assert back.turn == 2 and back.status == "awaiting_approval" and back.spec_change.task == "rollback"
+    [proposal] = back.proposals
+    assert proposal.kind == "rollback" and proposal.deployment_id == "D-0a1b2c3d4e" and "checkout errors since v2" in proposal.description
+    assert back.pending_approval is not None and {"devops-lead", "cto"} <= {r for rule in back.pending_approval.rules for r in rule.roles}

@@ -38,10 +38,10 @@ def _cancelled(replies: list[str], config_dir: Any) -> bool:
     return bool(replies) and "cancel" in word_book("conversation", config_dir).keys(replies[-1], "answers")
 
 
-def _busy(plan: RulesPlan, context: ConversationContext | None, language: Language) -> RulesPlan:
+def _busy(plan: RulesPlan, context: ConversationContext | None, language: Language, starts: bool = False) -> RulesPlan:
     """A follow-up beside a waiting approval or gate may read, never start another change (nor ask a question whose
-    answer would have to go to the waiting run)."""
-    if context is None or not context.waiting or not (plan.change.changes or plan.change.question):
+    answer would have to go to the waiting run). `starts`: the plan proposes something of its own (a rollback)."""
+    if context is None or not context.waiting or not (starts or plan.change.changes or plan.change.question):
         return plan
     answer = ("이 스레드는 아직 승인(또는 단계 게이트)을 기다리고 있어 새 변경을 시작하지 않았습니다. 먼저 승인하거나 거절한 뒤 "
               "다시 요청하거나, 새 스레드에서 요청해 주세요." if language == "ko" else
@@ -65,6 +65,12 @@ async def plan_request(ctx: Any, text: str, spec: dict[str, Any], request: Reque
     kinds = set(word_book("requests", config_dir).keys(text, "kinds"))
     reading = read_words(text, spec, config_dir)
     if context is not None:
+        delivered = _deployment_rollback(ctx, context, text, language)
+        if delivered is not None:
+            plan, proposals = delivered
+            if proposals and context.waiting:
+                return _busy(plan, context, language, starts=True), []
+            return plan, proposals
         plan = plan_follow_up(spec, context, text, reading, kinds, language, answered, config_dir)
         if plan is not None:
             return _busy(plan, context, language), []
@@ -90,6 +96,34 @@ async def plan_request(ctx: Any, text: str, spec: dict[str, Any], request: Reque
     if found is not None:
         return _busy(await _conditional(ctx, found, spec, request, answered, language), context, language), []
     return _busy(plan_with_answers(text, spec, request.environment, explicit, config_dir, answered), context, language), []
+
+
+def _deployment_rollback(ctx: Any, context: ConversationContext, text: str, language: Language
+                         ) -> tuple[RulesPlan, list[Proposal]] | None:
+    """"Roll it back" after a turn that delivered a release or a code patch: that deployment's rollback, proposed to the
+    policy's approvers (agents/delivery/desk.py); None when the thread delivered none (a spec change is reversed instead)."""
+    from agents.conversation.followup import classify_follow_up
+
+    if classify_follow_up(text, ctx.settings.config_dir) != "rollback" or (context.spec_change and context.spec_change.changes):
+        return None
+    from agents.delivery.desk import _check_rollback, rollback_proposal
+    from graphs.errors import UserInputError
+    from tools.deployments_store import open_deployment_store
+
+    mine = [r for r in open_deployment_store(ctx.settings).all()
+            if r.thread_id and (r.thread_id == context.thread_id or r.thread_id.startswith(context.thread_id + "~"))]
+    if not mine:
+        return None
+    record = max(mine, key=lambda r: r.started_at)
+    try:
+        _check_rollback(record)
+    except UserInputError as exc:
+        return RulesPlan(SpecChange(intent="query", task="rollback", environment=record.environment, answer=str(exc),  # type: ignore[arg-type]
+                                    rationale="rollback refused"), [], None), []
+    proposal = rollback_proposal(record, text.strip())
+    return RulesPlan(SpecChange(intent="modify", task="rollback", environment=record.environment,  # type: ignore[arg-type]
+                                rationale=f"roll back deployment {record.id} ({record.service} {record.version} → {record.previous_version})"),
+                     [note(f"the thread delivered {record.id}: its rollback is proposed to the policy's approvers")], None), [proposal]
 
 
 def _staged(text: str, sequence: list[str], spec: dict[str, Any], request: Request, replies: list[str], config_dir: Any,
