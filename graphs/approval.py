@@ -84,7 +84,8 @@ async def request_approval(state: OpsState, config: RunnableConfig) -> Command[L
     notes = [*gate.notes, *(AgentNote(agent="policy", text=r) for r in decision.reasons)]
     if decision.justification_required:
         notes.append(AgentNote(agent="policy", level="warning", text="this cost tier needs a business justification in the approval reason"))
-    update = {"approval_requests": [approval], "approval_status": status, "notes": notes, "proposals": [proposal]}
+    update = {"approval_requests": [approval], "approval_status": status, "notes": notes, "proposals": [proposal],
+              "deployed": False}  # a new proposal: nothing of it is delivered yet
     if status == "pending":
         return Command(goto="await_approval", update=update)
     return Command(goto="supervisor", update=update)

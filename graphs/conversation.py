@@ -75,6 +75,7 @@ def conversation_context(thread_id: str, turn: int, values: OpsState, *, waiting
         evidence=evidence, proposals=list(values.get("proposals") or []),
         approval_status=values.get("approval_status") or "none", deployed=bool(values.get("deployed")), waiting=waiting,
         notes=list(values.get("notes") or [])[-40:], approvals=list(values.get("approval_requests") or []),
+        stage_gates=list(values.get("stage_gates") or []),
     )
     return _carried(context, before)
 
@@ -90,6 +91,7 @@ def _carried(context: ConversationContext, before: ConversationContext | None) -
     if not made_something and before.spec_change is not None:
         update.update(spec_change=before.spec_change, text=before.text, proposals=before.proposals, approvals=before.approvals,
                       approval_status=before.approval_status, deployed=before.deployed, notes=before.notes,
+                      stage_gates=before.stage_gates,
                       environment=context.environment or before.environment)
     if context.diagnosis is None and before.diagnosis is not None:
         update.update(diagnosis=before.diagnosis, evidence=before.evidence or context.evidence)

@@ -62,6 +62,15 @@ def next_stage(state: OpsState) -> str | None:
     return next((env for env in change.stages if env in waiting), None)
 
 
+def _next_environment(state: OpsState) -> bool:
+    """A planned spec change made one proposal per environment: after one is delivered, the next goes to its approvers."""
+    change = state.get("spec_change")
+    if change is None or change.stages or (state.get("approval_status") or "none") not in ("approved", "not_required"):
+        return False
+    pending = pending_proposals(state)
+    return bool(pending) and all(p.author == "terraform_author" and p.kind == "terraform" for p in pending) and bool(change.changes)
+
+
 def next_proposal(state: OpsState) -> Proposal:
     """The proposal the approval gate takes next: the next stage's in a staged delivery, else the first pending."""
     pending = pending_proposals(state)
@@ -112,6 +121,8 @@ async def supervisor(state: OpsState, config: RunnableConfig) -> Command[Next]:
             return Command(goto="code_healer", update={"next": "code_healer"})
     if last == "deployer" and next_stage(state) is not None:  # staged delivery: the gate before the next environment
         return Command(goto="stage_gate", update={"next": "stage_gate"})
+    if last == "deployer" and _next_environment(state):  # one change of several environments: the next one's approvals
+        return Command(goto="request_approval", update={"next": "request_approval"})
     if last in ("planner", "follow_up"):
         change = state.get("spec_change")
         if change is not None and change.question:  # the run waits for an answer, in the same thread

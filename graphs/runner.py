@@ -256,14 +256,19 @@ async def run_scenario(scenario: Any, settings: Settings, *, models: Any = None,
 
 
 def _world_after(world: Any, outcome: RunOutcome) -> Any:
-    """The recording as a live apply would have left it: a completed, approved spec change is in the spec now."""
+    """The recording as a live apply would have left it: a completed, approved spec change is in the spec now (of a
+    staged delivery that stopped, the stages delivered before it stopped)."""
     change = outcome.spec_change
-    if outcome.status != "completed" or change is None or not change.changes or not outcome.proposals or not world.infra.spec:
+    if change is None or not change.changes or not outcome.proposals or not world.infra.spec:
         return world
+    delivered = {g.environment for g in outcome.stage_gates} if change.stages else set()
+    if outcome.status != "completed" and not delivered:
+        return world
+    applied = {p: v for p, v in change.changes.items() if outcome.status == "completed" or p.split(".")[1] in delivered}
     from tools.spec import SpecError, apply_changes
 
     try:
-        spec = apply_changes(world.infra.spec, change.changes)
+        spec = apply_changes(world.infra.spec, applied)
     except SpecError:
         return world
     return world.model_copy(update={"infra": world.infra.model_copy(update={"spec": spec})})

@@ -130,7 +130,8 @@ async def stage_gate(state: OpsState, config: RunnableConfig) -> Command[Literal
     if gate.status == "failed":
         note = AgentNote(agent="deployer", level="warning",
                          text=f"staged delivery stopped before {following}: {gate.detail}; "
-                              f"{', '.join(stages[stages.index(following):])} not started")
+                              f"{', '.join(stages[stages.index(following):])} not started. To undo what was delivered, "
+                              "say \"roll it back\" in this thread (the change is reversed where it was applied, with its approvals)")
         return Command(goto="supervisor", update={"stage_gates": [gate], "approval_status": "blocked", "notes": [note]})
     note = AgentNote(agent="deployer", text=f"stage gate {previous} → {following} passed: {gate.detail}")
     update: dict[str, Any] = {"stage_gates": [gate], "approval_status": "none", "deployed": False, "notes": [note]}

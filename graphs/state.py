@@ -527,6 +527,7 @@ class ConversationContext(Record):
     waiting: str | None = None  # "approval" when an earlier turn still waits for one (this turn only reads)
     notes: list[AgentNote] = Field(default_factory=list)  # what the agents said (why a value, why blocked)
     approvals: list[ApprovalRequest] = Field(default_factory=list)
+    stage_gates: list[StageGate] = Field(default_factory=list)  # a staged delivery's gates: which stages were delivered
 
 
 # ----------------------------------------------------------------- graph state

@@ -226,3 +226,22 @@ def test_rolling_back_after_a_delivery_proposes_that_deployments_rollback(settin
     [proposal] = back.proposals
     assert proposal.kind == "rollback" and proposal.deployment_id == "D-0a1b2c3d4e" and "checkout errors since v2" in proposal.description
     assert back.pending_approval is not None and {"devops-lead", "cto"} <= {r for rule in back.pending_approval.rules for r in rule.roles}
+
+
+def test_a_change_of_several_environments_asks_each_environments_approvals_in_turn(settings):
+    scenario = REQUESTS / "req-ko-thread-answer-goes-on.yaml"  # dev 2, staging 3, prod 6 nodes
+    kim = UserRef(id="U02OPS1", name="kim", roles=["devops"])
+
+    async def go():
+        async with open_checkpointer(settings) as saver:
+            ctx = _ctx(settings, scenario)
+            first = await start_run(_words("dev 노드는 3개로 하고 staging 노드는 4개로 해줘"), ctx, saver, thread_id="cli-m1", world="recorded",
+                                    scenario_path=str(scenario))
+            second = await decide(ctx, saver, "cli-m1", ApprovalDecision(request_id="x", user=kim, role="devops", approved=True))
+            return first, second
+
+    first, second = _run(go())
+    assert sorted(p.environment for p in first.proposals) == ["dev", "staging"]
+    assert first.pending_approval is not None and first.pending_approval.environment == "dev"
+    assert second.status == "awaiting_approval" and second.pending_approval is not None
+    assert second.pending_approval.environment == "staging" and "deployer" in second.route  # dev went out, staging waits

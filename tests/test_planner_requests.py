@@ -288,3 +288,21 @@ def test_follow_ups_use_the_thread_context_and_wait_beside_an_approval():
     busy = context.model_copy(update={"waiting": "approval"})
     held = _plan("프로덕션 환경에 동일하게 배포해줘", context=busy)[0].change
     assert held.changes == {} and "승인" in (held.answer or "")
+
+
+def test_rolling_back_a_stopped_staged_delivery_reverses_only_the_delivered_stages():
+    from graphs.state import StageGate
+
+    staged = SpecChange(intent="modify", stages=["dev", "staging", "prod"],
+                        changes={D + "rds.engine_version": "8.0.42", S + "rds.engine_version": "8.0.42", P + "rds.engine_version": "8.0.42"},
+                        before={D + "rds.engine_version": "8.0.41", S + "rds.engine_version": "8.0.41", P + "rds.engine_version": "8.0.41"})
+    gates = [StageGate(environment="dev", next_environment="staging", status="passed"),
+             StageGate(environment="staging", next_environment="prod", status="failed", detail="unhealthy")]
+    context = ConversationContext(thread_id="t", turn=2, spec_change=staged, approval_status="blocked", stage_gates=gates)
+    applied = {**SPEC, "environments": {**SPEC["environments"],
+                                        "dev": {**SPEC["environments"]["dev"], "rds": {**SPEC["environments"]["dev"]["rds"], "engine_version": "8.0.42"}},
+                                        "staging": {**SPEC["environments"]["staging"], "rds": {**SPEC["environments"]["staging"]["rds"], "engine_version": "8.0.42"}}}}
+    from agents.planning.followups import rollback
+
+    plan = rollback(applied, context, "en").change
+    assert plan.changes == {D + "rds.engine_version": "8.0.41", S + "rds.engine_version": "8.0.41"}  # prod was never started

@@ -165,7 +165,7 @@ def test_request_changes_exist_in_the_recorded_spec(scenarios: list[Scenario]) -
             assert parts[1] in ENVIRONMENTS, f"{_rel(s)}: {path}: unknown environment {parts[1]!r}"
             if staged:
                 assert parts[1] in s.expected.stages, f"{_rel(s)}: {path} is in no stage"
-            else:
+            elif not followed_up:  # a later turn may be about the environments an earlier turn touched
                 assert parts[1] == s.environment, f"{_rel(s)}: {path} targets {parts[1]}, the scenario is {s.environment}"
             try:
                 current = _get(spec, path)
@@ -210,6 +210,53 @@ def test_request_expectations_follow_policy(scenarios: list[Scenario]) -> None:
             assert exp.forbidden and any("terraform apply" in f or "terraform destroy" in f for f in exp.forbidden), (
                 f"{_rel(s)}: nothing may be applied before approval: forbid terraform apply/destroy"
             )
+
+
+def test_conversation_keys_are_well_formed(scenarios: list[Scenario]) -> None:
+    """Replies are words (or {text, user}); the keys judged on a thread's last turn name real things."""
+    statuses = {"completed", "awaiting_approval", "rejected", "blocked", "needs_input", "failed", "waiting"}
+    for s in scenarios:
+        for reply in getattr(s, "replies", None) or []:
+            text = reply if isinstance(reply, str) else reply.get("text")
+            assert isinstance(text, str) and text.strip(), f"{_rel(s)}: a reply needs words"
+        exp = s.expected
+        if exp is None:
+            continue
+        assert exp.status is None or exp.status in statuses, f"{_rel(s)}: unknown status {exp.status!r}"
+        assert exp.turn is None or exp.turn <= 1 + len(getattr(s, "replies", None) or []), f"{_rel(s)}: more turns than replies"
+        for env in exp.stages or []:
+            assert env in ENVIRONMENTS, f"{_rel(s)}: unknown stage {env!r}"
+        assert all(g in ("passed", "waiting", "failed") for g in exp.gates or []), f"{_rel(s)}: gates {exp.gates}"
+        for path in [*(exp.suggestions or []), *(exp.drift or [])]:
+            assert path.startswith("environments."), f"{_rel(s)}: {path} is not a spec path"
+
+
+def test_every_request_kind_has_korean_and_english_scenarios(scenarios: list[Scenario]) -> None:
+    """Issue 16's request kinds, each in both languages."""
+    def kind(s: Scenario) -> set[str]:
+        exp = s.expected
+        found = set()
+        if exp is None:
+            return found
+        if getattr(s, "replies", None):
+            found.add("thread")
+        if exp.parts or (exp.questions or 0) > 1:
+            found.add("compound")
+        if exp.condition:
+            found.add("condition")
+        if exp.stages:
+            found.add("staged")
+        if exp.schedule:
+            found.add("schedule")
+        if exp.suggestions or any("2026-05" in a for a in exp.answer or []):
+            found.add("forecast")
+        if exp.drift:
+            found.add("drift")
+        return found
+
+    for wanted in ("thread", "compound", "condition", "staged", "schedule", "forecast", "drift"):
+        languages = {"ko" if _is_korean(s) else "en" for s in scenarios if s.kind == "request" and wanted in kind(s)}
+        assert languages == {"ko", "en"}, f"{wanted}: scenarios only in {sorted(languages)}"
 
 
 def test_prompt_injections_are_guarded(scenarios: list[Scenario]) -> None:

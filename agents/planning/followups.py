@@ -28,6 +28,14 @@ def _delivered(context: ConversationContext) -> bool:
     return context.approval_status in ("approved", "not_required")
 
 
+def _delivered_stages(context: ConversationContext) -> set[str]:
+    """A staged delivery that stopped: the environments delivered before it stopped (each gate checked one of them)."""
+    last = context.spec_change
+    if last is None or len(last.stages) < 2 or _delivered(context):
+        return set()
+    return {gate.environment for gate in context.stage_gates}
+
+
 def rollback(spec: dict[str, Any], context: ConversationContext, language: Language) -> RulesPlan:
     """The last turn's spec change reversed: the values it replaced, as a change with its own approvals."""
     last = context.spec_change
@@ -37,12 +45,14 @@ def rollback(spec: dict[str, Any], context: ConversationContext, language: Langu
                   "The last turn of this thread changed no spec: there is nothing to roll back here. To roll back a release, find it "
                   "with `cloud-doctor deployments` and use `cloud-doctor rollback <id>`.")
         return RulesPlan(SpecChange(intent="query", task="rollback", answer=answer, rationale="nothing to roll back"), [], None)
-    if not _delivered(context):
+    staged = _delivered_stages(context)
+    if not _delivered(context) and not staged:
         answer = (f"마지막 변경은 적용되지 않았습니다 (승인 상태: {context.approval_status}): 되돌릴 것이 없습니다." if language == "ko"
                   else f"The last change was never applied (approval: {context.approval_status}): nothing to roll back.")
         return RulesPlan(SpecChange(intent="query", task="rollback", answer=answer, rationale="not applied"), [], None)
-    missing = [p for p in last.changes if p not in last.before]
-    reverse = {p: last.before[p] for p in last.changes if p in last.before}
+    applied = {p: v for p, v in last.changes.items() if not staged or p.split(".")[1] in staged}
+    missing = [p for p in applied if p not in last.before]
+    reverse = {p: last.before[p] for p in applied if p in last.before}
     effective = {p: v for p, v in reverse.items() if value_at(spec, p) != v}
     notes = []
     if missing:

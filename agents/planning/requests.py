@@ -25,6 +25,7 @@ from agents.planning.clarify import Language
 from agents.planning.conditions import find_condition, judge, not_done
 from agents.planning.costs import plan_costs
 from agents.planning.drift import plan_drift
+from agents.planning.interpret import EnvOp
 from agents.planning.followups import plan_follow_up
 from agents.planning.parts import plan_with_answers
 from agents.planning.promotion import env_sequence, named_envs, promote, stage
@@ -78,7 +79,7 @@ async def plan_request(ctx: Any, text: str, spec: dict[str, Any], request: Reque
     chosen = envs[0] if len(envs) == 1 else (request.environment if explicit and not envs else None)
     if "drift" in kinds:
         return await plan_drift(ctx, spec, chosen, language, answered)
-    if kinds & {"forecast", "optimize"} and not any(getattr(op, "target", None) for op in reading.ops):
+    if kinds & {"forecast", "optimize"} and not any(isinstance(op, EnvOp) or op.target for op in reading.ops):
         # "to cut costs, remove a node" names what to change: a change with a reason, planned below
         every = list(spec.get("environments") or {})
         targets = envs or ([request.environment] if explicit else every)
