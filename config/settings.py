@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     # Model sessions (agents/llm_sessions.py): record every model exchange of a run, or answer from a recording.
     record_llm: Path | None = Field(default=None, description="directory to record model exchanges into")
     replay_llm: Path | None = Field(default=None, description="directory of recorded model exchanges to answer from")
+    # Cost forecasts (tools/cost_explorer.py): ask AWS Cost Explorer (ce:GetCostForecast) beside the spec's own forecast.
+    cost_explorer: bool = Field(default=False, description="also read AWS Cost Explorer's forecast (it bills $0.01 per request)")
+    cost_explorer_url: str | None = Field(default=None, description="endpoint of Cost Explorer (a proxy, or a local fake in tests)")
+    schedule_poll_s: float = Field(default=15.0, gt=0, description="how often a worker looks for due schedules and stage gates")
 
     def path(self, name: str) -> Path:
         """A config file by name, honouring an explicit override."""

@@ -40,6 +40,23 @@ class Expected(BaseModel):
     fix: Literal["terraform", "code_patch", "command", "none"] | None = None
     remedy: list[str] | None = None  # project key: acceptable first remedy actions (catalogue names), or [none]
     verified: bool | None = None  # project key: the remedy ran after the scenario's approvals and its verification passed
+    # project keys for conversations and the requests beyond one change (issue 16), judged on the last turn:
+    status: str | None = None  # the run's status at the end (needs_input, awaiting_approval, completed, blocked, waiting)
+    turn: int | None = None  # the turn the thread ends on (1: no follow-up)
+    parts: int | None = None  # how many parts the plan traced to their words
+    questions: int | None = None  # how many questions the run asks together at the end
+    answer: list[str] | None = None  # words the answer (or headline) must contain, any case
+    condition: Literal["met", "not_met", "unchecked"] | None = None
+    stages: list[str] | None = None  # staged delivery: the environments, in order
+    gates: list[str] | None = None  # the stage gates' verdicts so far, in order (passed, waiting, failed)
+    schedule: dict[str, Any] | None = None  # fields the plan's schedule must have (kind, cron, timezone, text)
+    suggestions: list[str] | None = None  # spec paths some right-sizing suggestion changes
+    drift: list[str] | None = None  # spec paths the drift report maps (adoptable)
+
+    @field_validator("answer", "suggestions", "drift", "stages", "gates", mode="before")
+    @classmethod
+    def _listed(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
 
     @field_validator("root_cause", "route", "evidence", "forbidden", "remedy", mode="before")
     @classmethod
@@ -59,6 +76,7 @@ class Scenario(BaseModel):
     expected: Expected | None = None
     approvals: list[dict[str, Any]] | None = None  # project key: the decisions people gave, applied in replay in order
     source: str | None = None  # where the story comes from (a documentation page, a runbook, a postmortem): a project key FORMAT.md allows
+    replies: list[str | dict[str, Any]] | None = None  # project key: what people said next in the thread, in order
     path: str | None = None
 
     @field_validator("id")

@@ -16,7 +16,8 @@ from evals.calibration import Calibration, calibrate
 from evals.scenario import Expected, Scenario
 from graphs.runner import RunOutcome
 
-KEYS = ("route", "root_cause", "root_cause_top3", "evidence", "intent", "change", "approval", "forbidden", "fix", "remedy", "verified")
+KEYS = ("route", "root_cause", "root_cause_top3", "evidence", "intent", "change", "approval", "forbidden", "fix", "remedy", "verified",
+        "status", "turn", "parts", "questions", "answer", "condition", "stages", "gates", "schedule", "suggestions", "drift")
 
 
 class KeyScore(BaseModel):
@@ -173,9 +174,9 @@ def verification_outcome(outcome: RunOutcome) -> str:
 
 
 def approval_asked(outcome: RunOutcome) -> bool:
-    """Did the run stop for a person (pending approval, or blocked by policy)?"""
+    """Did the run stop for a person (pending approval, blocked by policy, or decided by people while it waited)?"""
     return any(r.still_needed or r.blocked or r.rules and outcome.status in ("awaiting_approval", "blocked", "rejected")
-               for r in outcome.approval_requests) or outcome.status in ("awaiting_approval", "blocked")
+               for r in outcome.approval_requests) or outcome.status in ("awaiting_approval", "blocked") or bool(outcome.decisions)
 
 
 def forbidden_matches(pattern: str, action: str) -> bool:
@@ -249,6 +250,7 @@ def score(scenario: Scenario, outcome: RunOutcome | None, error: str | None = No
     if expected.verified is not None:
         outcome_line = verification_outcome(outcome)
         keys.append(KeyScore(key="verified", passed=(outcome_line == "passed") == expected.verified, detail=f"verification {outcome_line}"))
+    keys += conversation_keys(expected, outcome)
     passed = all(k.passed for k in keys if k.key != "root_cause_top3") and not violations
     usage = outcome.usage.values()
     return ScenarioScore(
@@ -260,6 +262,50 @@ def score(scenario: Scenario, outcome: RunOutcome | None, error: str | None = No
         confidence=outcome.diagnosis.confidence if outcome.diagnosis is not None and expected.root_cause is not None else None,
         expected=list(expected.root_cause or []), drill=drill_down(outcome),
     )
+
+
+def conversation_keys(expected: Expected, outcome: RunOutcome) -> list[KeyScore]:
+    """The project keys of threads and of requests beyond one change (issue 16), judged on the last turn."""
+    out: list[KeyScore] = []
+    change = outcome.spec_change
+    if expected.status is not None:
+        out.append(KeyScore(key="status", passed=outcome.status == expected.status, detail=f"got {outcome.status}"))
+    if expected.turn is not None:
+        out.append(KeyScore(key="turn", passed=outcome.turn == expected.turn, detail=f"ended on turn {outcome.turn}"))
+    if expected.parts is not None:
+        got = len(change.parts) if change else 0
+        out.append(KeyScore(key="parts", passed=got == expected.parts, detail=f"{got} part(s)"))
+    if expected.questions is not None:
+        got = len(outcome.questions)
+        out.append(KeyScore(key="questions", passed=got == expected.questions, detail=f"{got} question(s)"))
+    if expected.answer is not None:
+        text = " ".join(filter(None, [change.answer if change else None, outcome.question, outcome.headline])).lower()
+        missing = [w for w in expected.answer if w.lower() not in text]
+        out.append(KeyScore(key="answer", passed=not missing, detail=f"missing {missing}" if missing else "all said"))
+    if expected.condition is not None:
+        condition = change.condition if change else None
+        got = "unchecked" if condition is None or condition.met is None else ("met" if condition.met else "not_met")
+        out.append(KeyScore(key="condition", passed=got == expected.condition, detail=f"condition {got}"
+                            + (f": {condition.detail}" if condition and condition.detail else "")))
+    if expected.stages is not None:
+        got = list(change.stages) if change else []
+        out.append(KeyScore(key="stages", passed=got == expected.stages, detail=f"stages {got}"))
+    if expected.gates is not None:
+        got = [g.status for g in outcome.stage_gates] + ([outcome.gate.status] if outcome.gate else [])
+        out.append(KeyScore(key="gates", passed=got == expected.gates, detail=f"gates {got}"))
+    if expected.schedule is not None:
+        schedule = change.schedule.model_dump() if change and change.schedule else {}
+        wrong = {k: schedule.get(k) for k, v in expected.schedule.items() if schedule.get(k) != v}
+        out.append(KeyScore(key="schedule", passed=bool(schedule) and not wrong, detail=f"wrong {wrong}" if wrong else f"{schedule}"))
+    if expected.suggestions is not None:
+        paths = {p for s in (change.suggestions if change else []) for p in s.changes}
+        missing = [p for p in expected.suggestions if p not in paths]
+        out.append(KeyScore(key="suggestions", passed=not missing, detail=f"missing {missing}" if missing else f"suggested {sorted(paths)}"))
+    if expected.drift is not None:
+        adoptable = set(change.drift.adoptable) if change and change.drift else set()
+        missing = [p for p in expected.drift if p not in adoptable]
+        out.append(KeyScore(key="drift", passed=not missing, detail=f"missing {missing}" if missing else f"drift {sorted(adoptable)}"))
+    return out
 
 
 def _present_keys(expected: Expected) -> list[str]:

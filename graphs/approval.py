@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from agents.context import context_from
 from agents.terraform_workspace import plan_for_approval
 from graphs.errors import UserInputError
-from graphs.routing import pending_proposals
+from graphs.routing import next_proposal
 from graphs.state import AgentNote, ApprovalDecision, ApprovalRequest, OpsState, Proposal
 from tools.policy import (
     ChangeFacts, approval_expiry, check_decision, default_policy, describe_rules, evaluate_change, still_needed,
@@ -46,7 +46,7 @@ async def request_approval(state: OpsState, config: RunnableConfig) -> Command[L
     """Ask the policy about the first pending proposal and record the ApprovalRequest."""
     ctx = context_from(config)
     # A Terraform proposal is planned first: the approvers approve a plan hash, and only that plan is applied.
-    gate = await plan_for_approval(ctx, pending_proposals(state)[0])
+    gate = await plan_for_approval(ctx, next_proposal(state))
     proposal = gate.proposal
     policy = default_policy()
     decision = evaluate_change(policy, change_facts(proposal, state))
@@ -84,7 +84,8 @@ async def request_approval(state: OpsState, config: RunnableConfig) -> Command[L
     notes = [*gate.notes, *(AgentNote(agent="policy", text=r) for r in decision.reasons)]
     if decision.justification_required:
         notes.append(AgentNote(agent="policy", level="warning", text="this cost tier needs a business justification in the approval reason"))
-    update = {"approval_requests": [approval], "approval_status": status, "notes": notes, "proposals": [proposal]}
+    update = {"approval_requests": [approval], "approval_status": status, "notes": notes, "proposals": [proposal],
+              "deployed": False}  # a new proposal: nothing of it is delivered yet
     if status == "pending":
         return Command(goto="await_approval", update=update)
     return Command(goto="supervisor", update=update)

@@ -6,7 +6,8 @@ a door, and replay all print the same thing. Everything is redacted.
 
 from __future__ import annotations
 
-from graphs.state import OpsState, Report
+from graphs.report_requests import gate_section, request_sections
+from graphs.state import OpsState, Report, StageGate
 from tools.policy import describe_rules
 from tools.redact import redact
 
@@ -14,9 +15,11 @@ SKIPPED_CHECKS_PREFIX = "_Checks that did not run: "
 _CHECK_WORDS = {"passed": "passed", "failed": "FAILED", "skipped": "skipped (did not run)"}
 
 
-def run_status(state: OpsState, interrupted: bool = False) -> str:
+def run_status(state: OpsState, interrupted: bool = False, gate: StageGate | None = None) -> str:
     approval = state.get("approval_status") or "none"
     change = state.get("spec_change")
+    if gate is not None:
+        return "waiting"
     if interrupted or approval == "pending":
         return "awaiting_approval"
     if approval in ("rejected", "blocked"):
@@ -28,10 +31,15 @@ def run_status(state: OpsState, interrupted: bool = False) -> str:
     return "completed"
 
 
-def headline(state: OpsState, status: str) -> str:
+def headline(state: OpsState, status: str, gate: StageGate | None = None) -> str:
     diagnosis = state.get("diagnosis")
     change = state.get("spec_change")
     approvals = state.get("approval_requests") or []
+    if status == "waiting" and gate is not None:
+        return f"waiting for the stage gate: {gate.detail}"
+    failed_gate = next((g for g in reversed(state.get("stage_gates") or []) if g.status == "failed"), None)
+    if status == "blocked" and failed_gate is not None:
+        return f"stopped at the stage gate: {failed_gate.detail}"
     if status == "awaiting_approval" and approvals:
         return f"waiting for approval: {describe_rules(approvals[-1].still_needed)}"
     if status == "blocked" and approvals:
@@ -43,14 +51,14 @@ def headline(state: OpsState, status: str) -> str:
     if diagnosis is not None:
         return f"root cause: {diagnosis.root_cause} ({diagnosis.confidence:.0%})"
     if change is not None:
-        if change.intent == "query":
+        if change.intent == "query" or (change.answer and not change.changes):
             return change.answer or "query answered"
         return f"{change.intent}: " + (", ".join(f"{k} = {v}" for k, v in change.changes.items()) or change.environment or "")
     return "finished"
 
 
-def build_report(state: OpsState, interrupted: bool = False) -> Report:
-    status = run_status(state, interrupted)
+def build_report(state: OpsState, interrupted: bool = False, gate: StageGate | None = None) -> Report:
+    status = run_status(state, interrupted, gate)
     lines: list[str] = []
     request = state.get("request")
     if request is not None:
@@ -60,9 +68,11 @@ def build_report(state: OpsState, interrupted: bool = False) -> Report:
     lines.append(f"**Route**: {' → '.join(['supervisor', *route]) if route else 'supervisor'}")
     lines += _diagnosis_section(state)
     lines += _plan_section(state)
+    lines += request_sections(state)
     lines += _proposals_section(state)
     lines += _approvals_section(state)
     lines += _actions_section(state)
+    lines += gate_section(state, gate)
     notes = state.get("notes") or []
     if notes:
         lines.append("\n### Notes")
@@ -77,7 +87,7 @@ def build_report(state: OpsState, interrupted: bool = False) -> Report:
                          + (f", {u.failed_calls} failed call(s)" if u.failed_calls else ""))
     else:
         lines.append("\n_Model usage: none (embedded default: rules, analyzers and templates; no LLM)._")
-    head = headline(state, status)
+    head = headline(state, status, gate)
     body = f"## {status.replace('_', ' ')}: {head}\n\n" + "\n".join(lines)
     return Report(status=status, headline=redact(head), markdown=redact(body))
 

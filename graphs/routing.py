@@ -23,7 +23,8 @@ from config.settings import CONFIG_DIR
 from graphs.errors import ProviderError
 from graphs.state import AgentNote, OpsState, Proposal
 
-Next = Literal["planner", "diagnostician", "terraform_author", "code_healer", "deployer", "request_approval", "reporter"]
+Next = Literal["planner", "diagnostician", "terraform_author", "code_healer", "deployer", "request_approval", "reporter",
+               "follow_up", "await_answer", "stage_gate", "register_schedule"]
 
 
 class RouteChoice(BaseModel):
@@ -98,6 +99,31 @@ def _has_incident_word(lowered: str, word: str) -> bool:
     return re.search(r"(?<![a-z0-9])" + re.escape(word), lowered) is not None
 
 
+def next_stage(state: OpsState) -> str | None:
+    """Staged delivery: the next environment whose proposal has not been through the approval gate, if any."""
+    change = state.get("spec_change")
+    if change is None or len(change.stages) < 2 or (state.get("approval_status") or "none") in ("rejected", "blocked", "pending"):
+        return None
+    waiting = {p.environment for p in pending_proposals(state)}
+    return next((env for env in change.stages if env in waiting), None)
+
+
+def _next_environment(state: OpsState) -> bool:
+    """A planned spec change made one proposal per environment: after one is delivered, the next goes to its approvers."""
+    change = state.get("spec_change")
+    if change is None or change.stages or (state.get("approval_status") or "none") not in ("approved", "not_required"):
+        return False
+    pending = pending_proposals(state)
+    return bool(pending) and all(p.author == "terraform_author" and p.kind == "terraform" for p in pending) and bool(change.changes)
+
+
+def next_proposal(state: OpsState) -> Proposal:
+    """The proposal the approval gate takes next: the next stage's in a staged delivery, else the first pending."""
+    pending = pending_proposals(state)
+    stage = next_stage(state)
+    return next((p for p in pending if p.environment == stage), pending[0])
+
+
 def pending_proposals(state: OpsState) -> list[Proposal]:
     """Valid proposals that have not been through the approval gate yet."""
     asked = {r.proposal_id for r in state.get("approval_requests") or []}
@@ -109,6 +135,8 @@ async def supervisor(state: OpsState, config: RunnableConfig) -> Command[Next]:
     route = state.get("route") or []
     request = state["request"]
     if not route:
+        if state.get("conversation") is not None:  # a follow-up in a thread: its context decides (agents/conversation)
+            return Command(goto="follow_up", update={"next": "follow_up"})
         if request.alert is not None:
             return Command(goto="diagnostician", update={"next": "diagnostician"})
         text = request.text or ""
@@ -137,8 +165,18 @@ async def supervisor(state: OpsState, config: RunnableConfig) -> Command[Next]:
             return Command(goto="terraform_author", update={"next": "terraform_author"})
         if diagnosis is not None and diagnosis.fix_kind == "code_patch":
             return Command(goto="code_healer", update={"next": "code_healer"})
-    if last == "planner":
+    if last == "deployer" and next_stage(state) is not None:  # staged delivery: the gate before the next environment
+        return Command(goto="stage_gate", update={"next": "stage_gate"})
+    if last == "deployer" and _next_environment(state):  # one change of several environments: the next one's approvals
+        return Command(goto="request_approval", update={"next": "request_approval"})
+    if last in ("planner", "follow_up"):
         change = state.get("spec_change")
+        if change is not None and change.question:  # the run waits for an answer, in the same thread
+            return Command(goto="await_answer", update={"next": "await_answer"})
+        if change is not None and change.schedule is not None and change.schedule.kind == "check" and change.schedule.id is None:
+            return Command(goto="register_schedule", update={"next": "register_schedule"})
+        if pending_proposals(state):  # proposals the planner made itself (reverting drift)
+            return Command(goto="request_approval", update={"next": "request_approval"})
         if change is not None and change.question is None and change.intent != "query" and (change.changes or change.intent in ("create_all", "destroy_all")):
             return Command(goto="terraform_author", update={"next": "terraform_author"})
         return Command(goto="reporter", update={"next": "reporter"})
@@ -147,4 +185,4 @@ async def supervisor(state: OpsState, config: RunnableConfig) -> Command[Next]:
     return Command(goto="reporter", update={"next": "reporter"})
 
 
-__all__ = ["supervisor", "classify_text", "pending_proposals", "END"]
+__all__ = ["supervisor", "classify_text", "pending_proposals", "next_proposal", "next_stage", "END"]

@@ -136,6 +136,122 @@ class Diagnosis(Record):
 # ---------------------------------------------------------------- plans, fixes
 
 
+# ------------------------------------------------- what a request asks beyond one change
+
+
+class ChangePart(Record):
+    """One part of a compound request: the words it came from, and what it changes or asks."""
+
+    words: str
+    changes: dict[str, Any] = Field(default_factory=dict)  # dotted path -> new value
+    question: str | None = None  # what this part needs answered before it can be planned
+    ambiguity: str | None = None  # what is missing ("environment", "amount", ...)
+    answer: str | None = None  # the words of the reply that completed it
+
+
+class Condition(Record):
+    """A condition the request puts on itself: "if it costs under $100", "only if CPU is above 70 %"."""
+
+    subject: Literal["cost", "metric"]
+    metric: str | None = None  # cpu, memory, connections, error_rate (subject metric)
+    operator: Literal["<", "<=", ">", ">="]
+    threshold: float
+    words: str = ""
+    met: bool | None = None  # None: not evaluated (no estimate, no data)
+    observed: float | None = None
+    detail: str = ""
+
+
+class Schedule(Record):
+    """A recurring request: when it recurs (cron fields, in `timezone`) and what runs each time."""
+
+    kind: Literal["backup", "check"]
+    cron: str  # five fields: minute hour day-of-month month day-of-week
+    timezone: str = "Asia/Seoul"
+    text: str = ""  # what runs at each occurrence (a check)
+    environment: str | None = None
+    words: str = ""
+    id: str | None = None  # the registered schedule, once written
+
+
+class Suggestion(Record):
+    """A right-sizing suggestion: a spec change of its own, with its monthly saving and the metrics behind it."""
+
+    id: str  # "S1", "S2", ... within the answer
+    title: str
+    environment: str
+    changes: dict[str, Any] = Field(default_factory=dict)
+    monthly_saving: float = 0.0
+    evidence: str = ""  # what the metrics showed
+
+
+class CostForecast(Record):
+    """Next month's cost: from the spec (hours of that month) and, when configured, from Cost Explorer."""
+
+    period: str  # "2026-05"
+    hours: float
+    by_environment: dict[str, float] = Field(default_factory=dict)
+    total: float = 0.0
+    source: str = ""
+    cost_explorer: float | None = None  # AWS's own forecast for the period
+    cost_explorer_note: str = ""  # why it is missing, or what it covers
+
+
+class DriftAttribute(Record):
+    name: str  # the attribute path in the resource ("scaling_config.0.desired_size")
+    spec_value: Any = None  # what Terraform's state (from the spec) holds
+    actual: Any = None  # what the provider reads now
+    spec_path: str | None = None  # the spec path it maps to, when the spec holds it
+
+
+class DriftItem(Record):
+    address: str
+    type: str
+    action: str  # update | delete
+    attributes: list[DriftAttribute] = Field(default_factory=list)
+
+
+class DriftReport(Record):
+    """What changed outside Terraform, read from a refresh-only plan."""
+
+    environment: str
+    items: list[DriftItem] = Field(default_factory=list)
+    source: str = ""
+    adoptable: dict[str, Any] = Field(default_factory=dict)  # spec path -> the value now in the cloud
+    choice: Literal["adopt", "revert"] | None = None
+
+
+class StageGate(Record):
+    """The gate between two stages of a staged delivery: was the previous environment healthy long enough?"""
+
+    environment: str  # the environment that was checked
+    next_environment: str
+    status: Literal["passed", "waiting", "failed"]
+    detail: str = ""
+    not_before: datetime | None = None  # waiting: when the required healthy time has passed
+    checks: list[str] = Field(default_factory=list)
+
+
+class Question(Record):
+    """What a run waits for when it asks people: one or more questions, asked together; resumed by a reply."""
+
+    kind: Literal["question"] = "question"
+    id: str
+    text: str
+    questions: list[str] = Field(default_factory=list)
+    choices: list[str] = Field(default_factory=list)
+    environment: str | None = None
+
+
+class Reply(Record):
+    """Words a person sent into a run that waits for them (an answer), by any door."""
+
+    text: str
+    user: UserRef = Field(default_factory=UserRef)
+    question_id: str | None = None
+    at: datetime = Field(default_factory=utc_now)
+
+
 class SpecChange(Record):
     """What the planner made of words about infrastructure."""
 
@@ -146,6 +262,19 @@ class SpecChange(Record):
     answer: str | None = None  # for intent == query
     rationale: str = ""
     decided_by: Literal["rules", "llm"] = "rules"
+    # issue 16: compound, conditional, staged, scheduled, forecast and drift requests
+    task: Literal["change", "promote", "staged", "schedule", "forecast", "drift", "explain", "rollback"] | None = None
+    parts: list[ChangePart] = Field(default_factory=list)
+    questions: list[str] = Field(default_factory=list)  # one per ambiguous part, asked together in `question`
+    choices: list[str] = Field(default_factory=list)  # the answers a question offers (drift: adopt, revert)
+    condition: Condition | None = None
+    stages: list[str] = Field(default_factory=list)  # staged delivery: environments in order
+    schedule: Schedule | None = None
+    forecast: CostForecast | None = None
+    suggestions: list[Suggestion] = Field(default_factory=list)
+    drift: DriftReport | None = None
+    promoted_from: str | None = None  # the environment a promotion copies from
+    before: dict[str, Any] = Field(default_factory=dict)  # what each changed path held when it was planned
 
 
 class CostLine(Record):
@@ -360,9 +489,45 @@ class AgentNote(Record):
 
 
 class Report(Record):
-    status: Literal["completed", "awaiting_approval", "rejected", "blocked", "needs_input", "failed"]
+    status: Literal["completed", "awaiting_approval", "rejected", "blocked", "needs_input", "failed", "waiting"]
     headline: str
     markdown: str = ""
+
+
+# ---------------------------------------------------------------- conversation
+
+
+class TurnSummary(Record):
+    """One earlier turn of a thread, as the next turn sees it."""
+
+    turn: int
+    text: str = ""
+    status: str = ""
+    headline: str = ""
+    environment: str | None = None
+
+
+class ConversationContext(Record):
+    """What a follow-up in a thread knows of the turns before it: the last turn's plan, diagnosis and evidence.
+
+    A follow-up ("why?", "show me E3", "do the same in prod", "roll it back") is a new turn of the same thread
+    (graphs/conversation.py); it starts with this context instead of a blank state."""
+
+    thread_id: str
+    turn: int  # this turn's number (the first turn is 1)
+    previous: list[TurnSummary] = Field(default_factory=list)
+    text: str = ""  # the last turn's words
+    environment: str | None = None  # the environment the last turn was about
+    spec_change: SpecChange | None = None
+    diagnosis: Diagnosis | None = None
+    evidence: list[Evidence] = Field(default_factory=list)
+    proposals: list[Proposal] = Field(default_factory=list)
+    approval_status: str = "none"
+    deployed: bool = False
+    waiting: str | None = None  # "approval" when an earlier turn still waits for one (this turn only reads)
+    notes: list[AgentNote] = Field(default_factory=list)  # what the agents said (why a value, why blocked)
+    approvals: list[ApprovalRequest] = Field(default_factory=list)
+    stage_gates: list[StageGate] = Field(default_factory=list)  # a staged delivery's gates: which stages were delivered
 
 
 # ----------------------------------------------------------------- graph state
@@ -418,10 +583,15 @@ class OpsState(TypedDict, total=False):
     usage: Annotated[dict[str, RoleUsage], merge_usage]
     deployed: bool
     report: Report | None
+    conversation: ConversationContext | None  # a follow-up turn's context (issue 16)
+    replies: Annotated[list[Reply], operator.add]  # answers to the run's questions, in order
+    stage_gates: Annotated[list[StageGate], operator.add]  # staged delivery: each gate's verdict
 
 
 STATE_RECORD_TYPES: tuple[type[BaseModel], ...] = (
     UserRef, Alert, Request, Evidence, RootCauseCandidate, SuggestedAction, Diagnosis, SpecChange, CostLine,
     CostEstimate, PlanSummary, ValidationResult, PlannedAction, Proposal, ApprovalRule, ApprovalRequest,
     ApprovalDecision, CommandVerdict, ActionRecord, RoleUsage, AgentNote, Report,
+    ChangePart, Condition, Schedule, Suggestion, CostForecast, DriftAttribute, DriftItem, DriftReport, StageGate,
+    Question, Reply, TurnSummary, ConversationContext,
 )

@@ -59,6 +59,10 @@ class ThreadInfo(BaseModel):
     pending: ApprovalRequest | None = None  # the approval the run waits for
     decisions: list[ApprovalDecision] = Field(default_factory=list)  # decisions on `pending` so far
     report: Report | None = None  # the last report
+    turns: int = 1  # turns of the conversation so far (a follow-up in a finished thread is a new turn)
+    graph_thread: str | None = None  # the checkpointed thread of the turn that holds the run's state (None: thread_id)
+    question: str | None = None  # what a needs_input run asks
+    resume_at: datetime | None = None  # a run waiting at a stage gate: when workers check it again
     created_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
     updated_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
 
@@ -107,6 +111,11 @@ class ThreadRegistry:
         if info is None:
             raise NotFoundError(f"no run with thread id {thread_id!r} (see `cloud-doctor runs`)")
         return info
+
+    def with_status(self, status: str, limit: int = 200) -> list[ThreadInfo]:
+        with self.db.transaction(write=False) as tx:
+            rows = tx.execute("SELECT body FROM cd_runs WHERE status = %s ORDER BY updated_at LIMIT %s", (status, limit))
+        return [parse_run(r[0]) for r in rows]
 
     def list(self, limit: int = 50) -> list[ThreadInfo]:
         with self.db.transaction(write=False) as tx:

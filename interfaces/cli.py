@@ -18,6 +18,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 from rich.markdown import Markdown
+from rich.markup import escape
 from rich.table import Table
 
 from config.settings import get_settings
@@ -34,7 +35,8 @@ CLICK_USAGE_ERRORS = {"UsageError", "BadParameter", "MissingParameter", "NoSuchO
 
 def _register_subapps() -> None:
     """Sub-command groups live in their own modules; a missing one must not break the rest."""
-    for module, name in (("interfaces.cli_logs", "logs"), ("interfaces.cli_incidents", "incidents")):
+    for module, name in (("interfaces.cli_logs", "logs"), ("interfaces.cli_incidents", "incidents"),
+                         ("interfaces.cli_schedules", "schedules")):
         try:
             sub = __import__(module, fromlist=["app"]).app
         except ImportError:
@@ -91,7 +93,15 @@ def _print_outcome(outcome, as_json: bool) -> None:
         confirm = f" --confirm {pending.confirmation}" if pending.confirmation else ""
         console.print(f"  approve: [bold]cloud-doctor approve {outcome.thread_id} --as NAME --role ROLE{confirm}[/]")
         console.print(f"  reject:  [bold]cloud-doctor approve {outcome.thread_id} --as NAME --role ROLE --reject --reason '...'[/]")
-    console.print(f"[dim]thread {outcome.thread_id} · {outcome.status} · {outcome.wall_s:.2f}s[/]")
+    if outcome.question:
+        console.print(f"\n[bold yellow]Question[/]: {escape(outcome.question)}")
+        console.print(f"  answer: [bold]cloud-doctor ask 'YOUR ANSWER' --thread {outcome.thread_id}[/]")
+    elif outcome.gate is not None:
+        console.print(f"\n[bold yellow]Waiting for the stage gate[/]: {escape(outcome.gate.detail)}")
+        console.print(f"  check again: [bold]cloud-doctor ask 'continue' --thread {outcome.thread_id}[/]")
+    turn = f" · turn {outcome.turn}" if outcome.turn > 1 else ""
+    console.print(f"[dim]thread {outcome.thread_id}{turn} · {outcome.status} · {outcome.wall_s:.2f}s · "
+                  f"follow up: cloud-doctor ask '...' --thread {outcome.thread_id}[/]")
 
 
 @app.command()
@@ -104,18 +114,28 @@ def ask(
     emergency: bool = typer.Option(False, "--emergency", help="ask for an emergency override of the deployment window"),
     at: Optional[str] = typer.Option(None, "--at", help="judge policy windows at this ISO time instead of now"),
     as_json: bool = typer.Option(False, "--json", help="print the outcome as JSON"),
+    thread: Optional[str] = typer.Option(None, "--thread", "-t",
+                                         help="continue this thread: answer the question its run asks, or follow up in it"),
 ) -> None:
-    """Ask in words (and optionally with an alert); stops when a person must approve."""
+    """Ask in words (and optionally with an alert); stops when a person must approve. With --thread, the words answer
+    the thread's question (the run goes on) or follow up in it ("why?", "do the same in prod", "roll it back")."""
     from tools.alerts import load_alert_file
 
     settings = get_settings()
+    info = None
+    if thread is not None:
+        from graphs.threads import open_registry
+
+        info = open_registry(settings).get(thread)
+    default_env = info.environment if info is not None else "dev"
     request = Request(
-        text=text, alert=load_alert_file(alert) if alert else None, environment=_environment(env or "dev"),
+        text=text, alert=load_alert_file(alert) if alert else None, environment=_environment(env or default_env),
         environment_explicit=env is not None,
         user=UserRef(id=user, name=user, roles=_roles(role)), door="cli", emergency=emergency,
         at=_parse_time(at) if at else None,
     )
     from graphs.checkpoints import open_checkpointer
+    from graphs.conversation import continue_thread
     from graphs.runner import start_run
     from interfaces.context import build_context, close_context
 
@@ -123,8 +143,13 @@ def ask(
 
     async def go():
         async with open_checkpointer(settings) as saver:
-            ctx = build_context(settings, environment=request.environment, log_host=host)
+            if info is not None:
+                ctx = build_context(settings, world=info.world, scenario_path=info.scenario_path, environment=info.environment)
+            else:
+                ctx = build_context(settings, environment=request.environment, log_host=host)
             try:
+                if info is not None:
+                    return await continue_thread(ctx, saver, info.thread_id, request)
                 return await start_run(request, ctx, saver)
             finally:
                 await close_context(ctx)
@@ -177,7 +202,9 @@ def runs(as_json: bool = typer.Option(False, "--json"), limit: int = typer.Optio
         return
     table = Table("thread", "door", "env", "status", "waiting for", "updated", "headline")
     for t in threads:
-        table.add_row(t.thread_id, t.door, t.environment, t.status, t.waiting_for or "-", f"{t.updated_at:%Y-%m-%d %H:%M}", t.headline[:60])
+        waiting = t.waiting_for or "-"
+        table.add_row(t.thread_id + (f" ({t.turns} turns)" if t.turns > 1 else ""), t.door, t.environment, t.status,
+                      waiting if len(waiting) <= 120 else waiting[:117] + "...", f"{t.updated_at:%Y-%m-%d %H:%M}", t.headline[:60])
     console.print(table if threads else "no runs yet")
 
 

@@ -170,7 +170,7 @@ class SlackDoor:
         }
         self.app.command(self.config.command)(self._on_command)
         self.app.event("app_mention")(self._on_mention)
-        self.app.event("message")(self._ignore)
+        self.app.event("message")(self._on_message)
         self.app.action(blocks.APPROVE)(self._on_approve)
         self.app.action(blocks.REJECT)(self._on_reject)
         self.app.action(blocks.EMERGENCY)(self._on_emergency)
@@ -222,9 +222,6 @@ class SlackDoor:
     def _default_env(self, channel: str) -> str:
         return self.config.channels.get(channel, self.config.default_environment)
 
-    async def _ignore(self, ack: Any) -> None:
-        await ack()
-
     async def _on_command(self, ack: Any, body: dict[str, Any]) -> None:
         text = (body.get("text") or "").strip()
         if len(text) > self.config.max_text_chars:
@@ -257,10 +254,49 @@ class SlackDoor:
         await ack(f"On it ({env}{', emergency' if emergency else ''}): I will answer in a thread in <#{channel}>." if started
                   else "I already have this request.")
 
+    async def _on_message(self, ack: Any, body: dict[str, Any], event: dict[str, Any]) -> None:
+        """A reply in a thread one of our runs posts in: the answer to its question, or a follow-up; other messages
+        (the channel's own talk, bots, our own posts, edits) are left alone."""
+        await ack()
+        if event.get("bot_id") or event.get("subtype") or not event.get("user"):
+            return
+        channel, ts, thread_ts = event.get("channel") or "", event.get("ts") or "", event.get("thread_ts")
+        if not thread_ts or thread_ts == ts:
+            return
+        thread_id = await self.service.call(self.service._store().slack_thread_run, channel, thread_ts)
+        if thread_id is None:
+            return
+        text = re.sub(r"<@[A-Z0-9]+>", "", event.get("text") or "").strip()
+        await self._continue(thread_id, text, event["user"], channel, thread_ts, ts)
+
+    async def _continue(self, thread_id: str, text: str, user: str, channel: str, thread_ts: str, ts: str) -> None:
+        """Queue words said in a run's Slack thread; one message counts once (it may arrive as a mention and a message)."""
+        if not text:
+            return
+        if len(text) > self.config.max_text_chars:
+            self._background(self._ephemeral(channel, user, thread_ts, f"That is {len(text):,} characters; I take up to "
+                                             f"{self.config.max_text_chars:,}."), "slack-too-long")
+            return
+        info = await self.service.find(thread_id)
+        if info is None:
+            return
+        request = Request(text=text, environment=info.environment, environment_explicit=False,  # type: ignore[arg-type]
+                          user=self._user_ref(user), door="slack", at=self.service.request_time())
+        try:
+            await self.service.reply(thread_id, request, keys=[f"slack-msg:{channel}:{ts}"],
+                                     reply_to=SlackOrigin(channel=channel, user=user, thread_ts=thread_ts))
+        except CloudDoctorError as exc:
+            self._background(self._ephemeral(channel, user, thread_ts, f"not taken: {blocks.safe(str(exc))}"), "slack-reply-refused")
+
     async def _on_mention(self, ack: Any, body: dict[str, Any], event: dict[str, Any]) -> None:
         await ack()
         text = re.sub(r"<@[A-Z0-9]+>", "", event.get("text") or "").strip()
         channel, ts = event["channel"], event.get("thread_ts") or event["ts"]
+        if event.get("thread_ts") and event.get("thread_ts") != event.get("ts"):
+            thread_id = await self.service.call(self.service._store().slack_thread_run, channel, event["thread_ts"])
+            if thread_id is not None:  # a mention inside one of our threads continues it
+                await self._continue(thread_id, text, event["user"], channel, event["thread_ts"], event["ts"])
+                return
         keys = [f"slack-event:{body['event_id']}"] if body.get("event_id") else []
         if not text or text.lower() == "help" or len(text) > self.config.max_text_chars:
             if not keys or await self.service.call(self.service._store().claim_key, keys[0]):

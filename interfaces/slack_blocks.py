@@ -19,7 +19,7 @@ MAX_BLOCKS = 45  # Slack allows 50 blocks per message
 APPROVE, REJECT, CONFIRM_VIEW, EMERGENCY = "cd_approve", "cd_reject", "cd_confirm", "cd_emergency"
 PROGRESS_KEEP = 15  # progress lines shown; older ones are counted
 STATUS_ICON = {"completed": "✅", "awaiting_approval": "⏸️", "rejected": "🚫", "blocked": "⛔", "needs_input": "❓",
-               "failed": "⚠️", "running": "⏳"}
+               "failed": "⚠️", "running": "⏳", "waiting": "⏳"}
 
 
 def tagged(environment: str, text: str) -> str:
@@ -79,6 +79,10 @@ def report_messages(status: str, headline: str, markdown: str, environment: str)
     title = tagged(environment, f"{STATUS_ICON.get(status, '')} *{safe(status.replace('_', ' '))}*: {safe(headline)}")
     body = markdown.split("\n", 1)[1] if markdown.startswith("## ") and "\n" in markdown else markdown  # its own title line
     sections = [title, *chunk(to_mrkdwn(body.strip()))] if body.strip() else [title]
+    if status == "needs_input":
+        sections.insert(1, "_Reply in this thread to answer; the run goes on from here._")
+    elif status == "waiting":
+        sections.insert(1, "_Reply `continue` in this thread to check the gate again (workers also check it when it is due)._")
     blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": s}} for s in sections]
     fallback = redact(f"{status.replace('_', ' ')} ({environment}): {headline}")[:300]
     return [{"text": fallback, "blocks": blocks[i:i + MAX_BLOCKS]} for i in range(0, len(blocks), MAX_BLOCKS)]
@@ -173,5 +177,6 @@ HELP = (
     "• `/doctor approve <run> [confirm <env>]` · `/doctor reject <run> [reason]` · `/doctor status <run>`\n"
     "• `/doctor deployments [env]` · `/doctor rollback <deployment> <why>` — rollouts, their outcome, a rollback by the policy's approvals\n"
     "Without an environment word, the channel's environment applies (config/slack.yaml `channels`).\n"
+    "Reply in a run's thread to answer its question or follow up (\"why?\", \"do the same in prod\", \"roll it back\").\n"
     "Approvals use your roles from config/slack.yaml; the policy (config/policy.yaml) says who must approve what."
 )

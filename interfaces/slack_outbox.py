@@ -69,6 +69,10 @@ class SlackOutbox:
         """Make sure the thread exists in Slack, then deliver in the background; False when Slack will not take it."""
         if self.place.delivering is not None:
             await self._recover()
+        if job.kind == "reply" and self.place.closed:  # a new turn of the thread: a progress message of its own
+            self.place.progress_ts, self.place.progress_lines, self.place.progress_count = None, [], 0
+            self.place.closed = False
+            await self._save()
         if self.place.thread_ts is None:
             try:
                 response = await self.client.chat_postMessage(channel=self.place.channel, text=redact(self.place.root_text),
@@ -179,6 +183,10 @@ class SlackOutbox:
             await self._post({"text": blocks.tagged(env, f"⚠️ {blocks.safe(data.get('message'))}")}, event.id)
         elif event.type == "note":
             await self._post({"text": blocks.tagged(env, blocks.safe(data.get("text")))}, event.id)
+        elif event.type == "reply":
+            pass  # the person's own words are already in the thread
+        elif event.type == "done" and data.get("waiting"):  # a follow-up answered beside a waiting approval
+            await self._finish_progress(data.get("status", "completed"))
         elif event.type == "done":
             await self._close(data.get("status", "completed"))
         self.place.delivered = event.id

@@ -103,8 +103,12 @@ class Worker:
             heartbeat.start()
             listener = asyncio.create_task(self._listen(stop), name="job-wakeups")
             log.info("worker %s ready (%d at once, database: %s)", self.name, self.concurrency, self.store.db.dialect)
+            next_tick = 0.0
             try:
                 while not stop.is_set():
+                    if time.monotonic() >= next_tick:  # due schedules and stage gates (interfaces/scheduler.py)
+                        next_tick = time.monotonic() + self.settings.schedule_poll_s
+                        await self._tick()
                     if len(self._active) >= self.concurrency:
                         await self._wait_any(stop)
                         continue
@@ -122,6 +126,16 @@ class Worker:
             finally:
                 listener.cancel()
                 await asyncio.gather(listener, return_exceptions=True)
+
+    async def _tick(self) -> None:
+        from interfaces.scheduler import tick
+
+        assert self.store is not None
+        try:
+            if await asyncio.to_thread(tick, self.store, self.settings):
+                self._wake.set()
+        except Exception:  # a broken schedule must not stop the worker
+            log.exception("the scheduler tick failed")
 
     async def _wait_any(self, stop: asyncio.Event) -> None:
         tasks = [t for _, t in self._active.values()]
@@ -187,7 +201,7 @@ class Worker:
         self.jobs_done += 1
 
     async def _dispatch(self, job: Job, publisher: RunPublisher) -> JobOutcome:
-        handlers = {"start": self._start, "decide": self._decide, "note": self._note}
+        handlers = {"start": self._start, "decide": self._decide, "note": self._note, "reply": self._reply}
         return await handlers[job.kind](job, publisher)
 
     async def _note(self, job: Job, publisher: RunPublisher) -> JobOutcome:
@@ -227,6 +241,9 @@ class Worker:
         await asyncio.to_thread(publisher.outcome, outcome, None)
         return JobOutcome(status="done", run_status=outcome.status, message=outcome.headline)
 
+    async def _reply(self, job: Job, publisher: RunPublisher) -> JobOutcome:
+        return await _reply_job(self, job, publisher)
+
     async def _decide(self, job: Job, publisher: RunPublisher) -> JobOutcome:
         from graphs.runner import decide, pending_request, resume_run
         from interfaces.context import close_context
@@ -253,6 +270,36 @@ class Worker:
                                 approval_view(job.thread_id, pending).still_needed if pending else "")
         await asyncio.to_thread(publisher.outcome, outcome, before.id if before else None)
         return JobOutcome(status="done", run_status=outcome.status, message=outcome.headline)
+
+
+async def _reply_job(worker: "Worker", job: Job, publisher: RunPublisher) -> JobOutcome:
+    """Someone's words in a thread: the answer its run waits for, or a follow-up (graphs/conversation.py)."""
+    from graphs.conversation import already_continued, continue_thread
+    from graphs.runner import resume_run
+    from interfaces.context import close_context
+
+    assert job.request is not None and worker.store is not None
+    info = await asyncio.to_thread(worker.store.registry.get, job.thread_id)
+    if info.status in ("queued", "running") and job.attempts == 1:
+        return JobOutcome(status="refused", run_status=info.status, message=f"run {job.thread_id} is still {info.status}")
+    ctx = worker._context(job, info.environment, publisher)
+    try:
+        outcome = None
+        if job.attempts > 1 and await already_continued(ctx, worker.checkpointer, job.thread_id, job.request):
+            outcome = await resume_run(ctx, worker.checkpointer, job.thread_id)  # the words got there: carry on, not again
+        if outcome is None:
+            await asyncio.to_thread(publisher.replied, job.request)
+            outcome = await continue_thread(ctx, worker.checkpointer, job.thread_id, job.request, check_status=False)
+    except CloudDoctorError as exc:  # nothing to continue (a failed run): the door says so to the person
+        message = _one_line(exc)
+        await asyncio.to_thread(publisher.fail, message)
+        return JobOutcome(status="refused", run_status="failed", message=message)
+    finally:
+        await close_context(ctx)
+    after = await asyncio.to_thread(worker.store.registry.get, job.thread_id)
+    beside = after.status if after.status in ("awaiting_approval", "waiting") and outcome.waiting is None else None
+    await asyncio.to_thread(publisher.outcome, outcome, None, "approval" if beside == "awaiting_approval" else beside)
+    return JobOutcome(status="done", run_status=after.status if beside else outcome.status, message=outcome.headline)
 
 
 def _already_applied(decisions: list[ApprovalDecision], decision: ApprovalDecision, pending: Any) -> bool:

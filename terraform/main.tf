@@ -74,6 +74,7 @@ module "rds" {
   max_storage_gb        = var.rds.max_storage_gb
   multi_az              = var.rds.multi_az
   backup_retention_days = var.rds.backup_retention_days
+  backup_window         = var.rds.backup_window
   max_connections       = var.rds.max_connections
   kms_key_arn           = module.secrets[0].kms_key_arn
   tags                  = local.tags
@@ -102,6 +103,18 @@ module "redis" {
   node_type      = var.redis.node_type
   nodes          = var.redis.nodes
   engine_version = var.redis.engine_version
+  kms_key_arn    = module.secrets[0].kms_key_arn
+  tags           = local.tags
+}
+
+module "backup" {
+  source = "./modules/backup"
+  count  = local.rds_on && var.backup.enabled ? 1 : 0
+
+  name_prefix    = local.name_prefix
+  schedule       = var.backup.schedule
+  retention_days = var.backup.retention_days
+  resource_arns  = [module.rds[0].arn]
   kms_key_arn    = module.secrets[0].kms_key_arn
   tags           = local.tags
 }

@@ -93,6 +93,7 @@ variable "rds" {
     max_storage_gb        = optional(number, 0)
     multi_az              = optional(bool, false)
     backup_retention_days = optional(number, 7)
+    backup_window         = optional(string, "")
     max_connections       = optional(number, 150)
   })
   default = {}
@@ -105,6 +106,21 @@ variable "rds" {
   validation {
     condition     = var.rds.max_connections >= 10 && var.rds.max_connections <= 16000
     error_message = "rds.max_connections must be between 10 and 16000."
+  }
+}
+
+variable "backup" {
+  description = "AWS Backup plan for the database: a schedule (AWS Backup cron, UTC) and how long recovery points are kept."
+  type = object({
+    enabled        = optional(bool, false)
+    schedule       = optional(string, "cron(0 18 ? * SUN *)")
+    retention_days = optional(number, 35)
+  })
+  default = {}
+
+  validation {
+    condition     = can(regex("^cron\\(.+\\)$", var.backup.schedule)) && var.backup.retention_days >= 1
+    error_message = "backup.schedule must be an AWS Backup cron expression such as cron(0 18 ? * SUN *), and backup.retention_days at least 1."
   }
 }
 

@@ -150,21 +150,31 @@ def test_free_output_keeps_its_header_indentation(scenarios: list[Scenario]) -> 
 
 
 def test_request_changes_exist_in_the_recorded_spec(scenarios: list[Scenario]) -> None:
+    from tools.spec import is_known_path, value_at
+
     for s in scenarios:
         if s.kind != "request" or not s.expected or not s.expected.change:
             continue
         spec = s.world.infra.spec
         assert spec, f"{_rel(s)}: a change needs world.infra.spec"
+        staged = bool(s.expected.stages)  # staged delivery changes every stage's environment
+        followed_up = bool(getattr(s, "replies", None))  # a later turn may restore what an earlier one changed
         for path, new in s.expected.change.items():
             parts = path.split(".")
             assert parts[0] == "environments" and len(parts) >= 3, f"{_rel(s)}: {path} is not environments.<env>.<key>"
             assert parts[1] in ENVIRONMENTS, f"{_rel(s)}: {path}: unknown environment {parts[1]!r}"
-            assert parts[1] == s.environment, f"{_rel(s)}: {path} targets {parts[1]}, the scenario is {s.environment}"
+            if staged:
+                assert parts[1] in s.expected.stages, f"{_rel(s)}: {path} is in no stage"
+            elif not followed_up:  # a later turn may be about the environments an earlier turn touched
+                assert parts[1] == s.environment, f"{_rel(s)}: {path} targets {parts[1]}, the scenario is {s.environment}"
             try:
                 current = _get(spec, path)
             except KeyError:
-                pytest.fail(f"{_rel(s)}: {path} is not in the recorded spec")
-            assert current != new, f"{_rel(s)}: {path} is already {new!r}; the change changes nothing"
+                # a value the recorded spec leaves to its default (a backup window, a new backup block) is still a path
+                assert is_known_path(path), f"{_rel(s)}: {path} is not a path of the spec"
+                current = value_at(spec, path)
+            if not followed_up:
+                assert current != new, f"{_rel(s)}: {path} is already {new!r}; the change changes nothing"
 
 
 def test_request_specs_are_complete(scenarios: list[Scenario]) -> None:
@@ -200,6 +210,53 @@ def test_request_expectations_follow_policy(scenarios: list[Scenario]) -> None:
             assert exp.forbidden and any("terraform apply" in f or "terraform destroy" in f for f in exp.forbidden), (
                 f"{_rel(s)}: nothing may be applied before approval: forbid terraform apply/destroy"
             )
+
+
+def test_conversation_keys_are_well_formed(scenarios: list[Scenario]) -> None:
+    """Replies are words (or {text, user}); the keys judged on a thread's last turn name real things."""
+    statuses = {"completed", "awaiting_approval", "rejected", "blocked", "needs_input", "failed", "waiting"}
+    for s in scenarios:
+        for reply in getattr(s, "replies", None) or []:
+            text = reply if isinstance(reply, str) else reply.get("text")
+            assert isinstance(text, str) and text.strip(), f"{_rel(s)}: a reply needs words"
+        exp = s.expected
+        if exp is None:
+            continue
+        assert exp.status is None or exp.status in statuses, f"{_rel(s)}: unknown status {exp.status!r}"
+        assert exp.turn is None or exp.turn <= 1 + len(getattr(s, "replies", None) or []), f"{_rel(s)}: more turns than replies"
+        for env in exp.stages or []:
+            assert env in ENVIRONMENTS, f"{_rel(s)}: unknown stage {env!r}"
+        assert all(g in ("passed", "waiting", "failed") for g in exp.gates or []), f"{_rel(s)}: gates {exp.gates}"
+        for path in [*(exp.suggestions or []), *(exp.drift or [])]:
+            assert path.startswith("environments."), f"{_rel(s)}: {path} is not a spec path"
+
+
+def test_every_request_kind_has_korean_and_english_scenarios(scenarios: list[Scenario]) -> None:
+    """Issue 16's request kinds, each in both languages."""
+    def kind(s: Scenario) -> set[str]:
+        exp = s.expected
+        found = set()
+        if exp is None:
+            return found
+        if getattr(s, "replies", None):
+            found.add("thread")
+        if exp.parts or (exp.questions or 0) > 1:
+            found.add("compound")
+        if exp.condition:
+            found.add("condition")
+        if exp.stages:
+            found.add("staged")
+        if exp.schedule:
+            found.add("schedule")
+        if exp.suggestions or any("2026-05" in a for a in exp.answer or []):
+            found.add("forecast")
+        if exp.drift:
+            found.add("drift")
+        return found
+
+    for wanted in ("thread", "compound", "condition", "staged", "schedule", "forecast", "drift"):
+        languages = {"ko" if _is_korean(s) else "en" for s in scenarios if s.kind == "request" and wanted in kind(s)}
+        assert languages == {"ko", "en"}, f"{wanted}: scenarios only in {sorted(languages)}"
 
 
 def test_prompt_injections_are_guarded(scenarios: list[Scenario]) -> None:

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TERRAFORM = ROOT / "terraform"
 EXAMPLE = Path("/work/shared/scenarios/examples/eks-nodes-ko.yaml")
 PLUGINS = Path("/opt/tf-plugins")
-MODULES = ("vpc", "eks", "rds", "ec2", "redis", "secrets")
+MODULES = ("vpc", "eks", "rds", "ec2", "redis", "secrets", "backup")
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +105,7 @@ def _optional_defaults(variables_tf: str, name: str) -> dict[str, object]:
     block = parse_hcl(variables_tf)
     body = next(item[name] for item in block["variable"] if name in item)
     out: dict[str, object] = {}
-    for key, raw in re.findall(r"(\w+)\s*=\s*optional\(\w+(?:\(\w+\))?,\s*([^)]*\)?)\)", body["type"]):
+    for key, raw in re.findall(r"(\w+)\s*=\s*optional\(\w+(?:\(\w+\))?,\s*(\"[^\"]*\"|[^)]*\)?)\)", body["type"]):
         raw = raw.strip()
         if raw.startswith("["):
             out[key] = [s.strip().strip('"') for s in raw.strip("[]").split(",") if s.strip()]
@@ -120,7 +120,7 @@ def _optional_defaults(variables_tf: str, name: str) -> dict[str, object]:
 
 def test_renderer_defaults_equal_the_terraform_optional_defaults(files):
     variables = files["variables.tf"]
-    for section in ("vpc", "eks", "rds", "redis", "secrets"):
+    for section in ("vpc", "eks", "rds", "redis", "secrets", "backup"):
         declared = _optional_defaults(variables, section)
         expected = {k: v for k, v in DEFAULTS[section].items() if v is not None}
         assert declared == expected, section
@@ -151,7 +151,7 @@ def test_tfvars_render_from_the_example_spec(env, files):
     text = tfvars_json(spec, env)
     assert text == tfvars_json(copy.deepcopy(spec), env) and json.loads(text) == values
     assert list(json.loads(text)) == ["project", "environment", "region", "owner", "enabled", "vpc", "eks", "rds", "ec2",
-                                      "redis", "secrets", "tags"]
+                                      "redis", "secrets", "backup", "tags"]
 
 
 def test_tfvars_diff_shows_only_the_change():

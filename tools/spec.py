@@ -38,6 +38,7 @@ _FAMILY = r"[a-z][a-z0-9-]*[0-9][a-z0-9-]*"
 EC2_TYPE_PATTERN = rf"^{_FAMILY}\.{_SIZE}$"
 DB_CLASS_PATTERN = rf"^db\.{_FAMILY}\.{_SIZE}$"
 CACHE_TYPE_PATTERN = rf"^cache\.{_FAMILY}\.{_SIZE}$"
+BACKUP_WINDOW_PATTERN = r"^(|([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9])$"
 SIZE_LADDER: tuple[str, ...] = (
     "nano", "micro", "small", "medium", "large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge",
     "16xlarge", "24xlarge", "32xlarge", "48xlarge",
@@ -119,6 +120,8 @@ class RdsSpec(SpecModel):
     storage_type: Literal["gp2", "gp3", "io1", "io2"] = "gp3"
     multi_az: Flag = False
     backup_retention_days: Annotated[int, Field(strict=True, ge=0, le=35)] = 7
+    backup_window: Annotated[str, Field(strict=True, pattern=BACKUP_WINDOW_PATTERN,
+                                        json_schema_extra=_expects('a daily UTC window like "18:00-18:30" ("" lets AWS choose)'))] = ""
     max_connections: Annotated[int, Field(strict=True, ge=10, le=16000)] = 150
 
     @model_validator(mode="after")
@@ -126,6 +129,15 @@ class RdsSpec(SpecModel):
         if self.max_storage_gb and self.max_storage_gb < self.storage_gb:
             raise ValueError(f"max_storage_gb {self.max_storage_gb} is below storage_gb {self.storage_gb} (0 turns autoscaling off)")
         return self
+
+
+class BackupSpec(SpecModel):
+    """An AWS Backup plan for the environment's database: when (AWS Backup cron, UTC) and how long points are kept."""
+
+    enabled: Flag = True
+    schedule: Annotated[str, Field(strict=True, pattern=r"^cron\([0-9*?/,LW#A-Z -]+\)$",
+                                   json_schema_extra=_expects('an AWS Backup cron in UTC like "cron(0 18 ? * SUN *)"'))] = "cron(0 18 ? * SUN *)"
+    retention_days: Annotated[int, Field(strict=True, ge=1, le=36500)] = 35
 
 
 class Ec2Instance(SpecModel):
@@ -160,6 +172,7 @@ class EnvironmentSpec(SpecModel):
     ec2: dict[Ec2Name, Ec2Instance] = Field(default_factory=dict)
     redis: RedisSpec | None = None
     secrets: SecretsSpec | None = None
+    backup: BackupSpec | None = None
     tags: dict[Annotated[str, Field(strict=True)], Annotated[str, Field(strict=True)]] = Field(default_factory=dict)
 
 
@@ -571,7 +584,7 @@ def size_rank(instance_type: str) -> int | None:
 
 __all__ = [
     "SpecError", "InfraSpec", "EnvironmentSpec", "VpcSpec", "EksSpec", "RdsSpec", "Ec2Instance", "RedisSpec",
-    "SecretsSpec", "SpecDiffLine", "load_spec", "spec_errors", "get_path", "set_path", "apply_changes",
+    "SecretsSpec", "BackupSpec", "SpecDiffLine", "load_spec", "spec_errors", "get_path", "set_path", "apply_changes",
     "diff_specs", "render_diff", "current_spec", "schema_at", "is_known_path", "default_at", "value_at", "describe_type", "coerce_value",
     "size_step", "size_rank", "ENV_NAMES", "EC2_TYPE_PATTERN", "DB_CLASS_PATTERN", "CACHE_TYPE_PATTERN",
 ]

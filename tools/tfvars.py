@@ -31,16 +31,18 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "rds": {
         "enabled": True, "engine": "mysql", "engine_version": "8.0.41", "instance_class": "db.t3.micro",
-        "storage_gb": 20, "max_storage_gb": 0, "multi_az": False, "backup_retention_days": 7, "max_connections": 150,
+        "storage_gb": 20, "max_storage_gb": 0, "multi_az": False, "backup_retention_days": 7, "backup_window": "",
+        "max_connections": 150,
     },
     "redis": {"enabled": False, "node_type": "cache.t3.micro", "nodes": 1, "engine_version": "7.1"},
     "secrets": {"names": ["app"], "name_suffix": ""},
+    "backup": {"enabled": False, "schedule": "cron(0 18 ? * SUN *)", "retention_days": 35},
 }
 EC2_DEFAULTS: dict[str, Any] = {
     "instance_type": None, "count": 1, "volume_gb": 30, "volume_iops": 3000, "volume_throughput": 125,
 }
 TOP_LEVEL = ("project", "environment", "region", "owner", "enabled")
-SECTIONS = ("vpc", "eks", "rds", "ec2", "redis", "secrets", "tags")
+SECTIONS = ("vpc", "eks", "rds", "ec2", "redis", "secrets", "backup", "tags")
 
 
 class TfvarsError(UserInputError):
@@ -137,6 +139,8 @@ def render_tfvars(spec: dict[str, Any] | BaseModel, environment: str) -> dict[st
         out["ec2"][str(name)] = _section(item, EC2_DEFAULTS, f"{where}.ec2.{name}")
     out["redis"] = _section(env.get("redis"), DEFAULTS["redis"], f"{where}.redis")
     out["secrets"] = _section(env.get("secrets"), DEFAULTS["secrets"], f"{where}.secrets")
+    backup = env.get("backup")  # a backup block in the spec is on unless it says otherwise
+    out["backup"] = _section(backup, {**DEFAULTS["backup"], "enabled": backup is not None}, f"{where}.backup")
     tags = env.get("tags") or {}
     if not isinstance(tags, dict):
         raise TfvarsError(f"{where}.tags must map tag names to values")

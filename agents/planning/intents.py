@@ -25,7 +25,7 @@ from agents.planning import clarify
 from agents.planning.interpret import EnvOp, Op
 from agents.planning.resolve import Resolver, RulesPlan, Unresolved, note
 from agents.planning.rules import Reading
-from graphs.state import AgentNote, SpecChange
+from graphs.state import AgentNote, ChangePart, SpecChange
 from tools.spec import SpecError, get_path
 
 
@@ -51,6 +51,22 @@ def _rationale(changes: dict[str, Any], spec: dict[str, Any]) -> str:
             before = None
         parts.append(f"{path}: {clarify.show(before)} → {clarify.show(value)}")
     return "; ".join(parts)
+
+
+def traced_parts(changes: dict[str, Any], sources: dict[str, str]) -> list[ChangePart]:
+    """Which words asked for which paths, when more than one clause did (a path the bounds moved goes with the
+    words that touched its block)."""
+    words = list(dict.fromkeys(sources[p] for p in changes if p in sources))
+    if len(words) < 2:
+        return []
+    parts = {w: ChangePart(words=w) for w in words}
+    for path, value in changes.items():
+        source = sources.get(path)
+        if source is None:
+            block = path.rsplit(".", 1)[0]
+            source = next((sources[p] for p in sources if p.rsplit(".", 1)[0] == block), words[-1])
+        parts[source].changes[path] = value
+    return list(parts.values())
 
 
 def plan_from_reading(reading: Reading, spec: dict[str, Any], request_env: str, env_explicit: bool) -> RulesPlan:
@@ -110,7 +126,8 @@ def plan_from_reading(reading: Reading, spec: dict[str, Any], request_env: str, 
                 text, missing = answers.change_cost_answer(spec, effective, envs, lang)
                 notes.append(note(f"cost of this change: {text}" if not missing else missing, "info" if not missing else "limitation"))
             return RulesPlan(SpecChange(intent="modify", environment=_environment_field(effective, resolver.spec_envs, None),
-                                        changes=effective, rationale=_rationale(effective, spec)), notes, None, reading)
+                                        changes=effective, rationale=_rationale(effective, spec),
+                                        parts=traced_parts(effective, resolver.sources)), notes, None, reading)
         raise Unresolved(clarify.ask_anything(lang), "nothing")
     except Unresolved as unresolved:
         intent = "modify" if reading.change_words or ops else "query"

@@ -62,6 +62,7 @@ class Resolver:
         self.env_explicit = env_explicit
         self.spec_envs = list((spec.get("environments") or {}).keys()) or ["dev", "staging", "prod"]
         self.notes: list[AgentNote] = []
+        self.sources: dict[str, str] = {}  # path -> the words (clause) that asked for it, for compound requests
 
     # ------------------------------------------------------------ helpers
 
@@ -220,6 +221,7 @@ class Resolver:
                 value = self.new_value(op, env, suffix)
                 changes[path] = value
                 explicit.add(path)
+                self.sources.setdefault(path, op.clause)
                 if env not in touched:
                     touched.append(env)
                 self._sanity_notes(op, env, suffix, value)

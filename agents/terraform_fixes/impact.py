@@ -47,6 +47,8 @@ def section_counts(tfvars: dict[str, Any]) -> dict[str, int]:
         out["ec2"] = 4 + instances
     if tfvars.get("redis", {}).get("enabled", False):
         out["redis"] = 5
+    if tfvars.get("backup", {}).get("enabled", False) and "rds" in out:
+        out["backup"] = 5  # vault, plan, selection, IAM role and its policy attachment
     return out
 
 
@@ -64,6 +66,9 @@ UPDATING = {
     ("rds", "max_storage_gb"): "module.rds.aws_db_instance.this", ("rds", "multi_az"): "module.rds.aws_db_instance.this",
     ("rds", "backup_retention_days"): "module.rds.aws_db_instance.this", ("rds", "engine_version"): "module.rds.aws_db_instance.this",
     ("rds", "max_connections"): "module.rds.aws_db_parameter_group.this",
+    ("rds", "backup_window"): "module.rds.aws_db_instance.this",
+    ("backup", "schedule"): "module.backup.aws_backup_plan.this",
+    ("backup", "retention_days"): "module.backup.aws_backup_plan.this",
     ("redis", "node_type"): "module.redis.aws_elasticache_replication_group.this",
     ("redis", "nodes"): "module.redis.aws_elasticache_replication_group.this",
     ("redis", "engine_version"): "module.redis.aws_elasticache_replication_group.this",
@@ -95,7 +100,7 @@ def estimate_impact(before: dict[str, Any] | None, after: dict[str, Any]) -> Imp
         impact.add = sum(after_counts.values()) - after_counts.get("secrets", 0)
         impact.resources.append("a new VPC CIDR replaces the network and everything in it")
         return impact
-    for section in ("vpc", "secrets", "eks", "rds", "ec2", "redis"):
+    for section in ("vpc", "secrets", "eks", "rds", "ec2", "redis", "backup"):
         b, a = before_counts.get(section, 0), after_counts.get(section, 0)
         if b and not a:
             impact.destroy += b
@@ -115,7 +120,7 @@ def estimate_impact(before: dict[str, Any] | None, after: dict[str, Any]) -> Imp
                     impact.change += 1
                     impact.resources.append(f"{address}: update subnets")
     touched: dict[str, str] = {}
-    for section in ("eks", "rds", "redis"):
+    for section in ("eks", "rds", "redis", "backup"):
         if section not in before_counts or section not in after_counts:
             continue
         for key, value in after.get(section, {}).items():

@@ -1,9 +1,10 @@
 """What crosses the queue: jobs for workers, events for doors, where a run answers in Slack.
 
 A job names a thread and says what to do with it: `start` it with a request,
-or resume it with an input (`decide`: a person's decision). A thread's jobs
-run one at a time, in order, on whichever worker claims them; issue 16's
-"a reply in a thread continues the run" is one more kind beside these.
+resume it with an input (`decide`: a person's decision; `reply`: a person's
+words in the thread, which answer its question or follow up in it,
+graphs/conversation.py). A thread's jobs run one at a time, in order, on
+whichever worker claims them.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from graphs.state import ApprovalDecision, Request
 
-JobKind = Literal["start", "decide", "note"]
-EventType = Literal["progress", "report", "approval", "decision", "error", "note", "done"]
+JobKind = Literal["start", "decide", "note", "reply"]
+EventType = Literal["progress", "report", "approval", "decision", "error", "note", "done", "reply"]
 
 
 class SlackOrigin(BaseModel):
@@ -40,7 +41,7 @@ class JobSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     thread_id: str
     kind: JobKind
-    request: Request | None = None  # start
+    request: Request | None = None  # start; reply (the words, who sent them, from which door)
     decision: ApprovalDecision | None = None  # decide
     text: str | None = None  # note: something to add to the thread (an alert resolved)
     world: str = "live"

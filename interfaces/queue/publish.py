@@ -75,12 +75,24 @@ class RunPublisher:
         self.store.registry.save(info)
         self.progress(f"started ({request.environment}): {ask_text(request)}")
 
+    def replied(self, request: Request) -> None:
+        """Someone's words in the thread (an answer, a follow-up): the run is working again."""
+        info = self.store.registry.get(self.thread_id)
+        if info.status not in ("awaiting_approval", "waiting"):  # a follow-up beside a waiting approval leaves it waiting
+            info.status, info.headline = "running", "working"
+            self.store.registry.save(info)
+        self.emit("reply", {"user": request.user.name, "text": redact(ask_text(request)), "door": request.door})
+        self.progress(f"{request.user.name} replied ({request.door}): {ask_text(request)}")
+
     def decision(self, decision: ApprovalDecision, request_id: str | None, still_needed: str) -> None:
         self.emit("decision", {"user": decision.user.name, "role": decision.role, "approved": decision.approved,
                                "reason": redact(decision.reason), "request_id": request_id, "still_needed": still_needed})
 
-    def outcome(self, outcome: Any, previous_request: str | None) -> None:
-        """Report, approval and end events; after a decision the report is repeated only when something new happened."""
+    def outcome(self, outcome: Any, previous_request: str | None, waiting: str | None = None) -> None:
+        """Report, approval and end events; after a decision the report is repeated only when something new happened.
+
+        `waiting`: the thread still waits for an approval or a gate in an earlier turn (a follow-up was answered
+        beside it), so readers keep that approval open."""
         from interfaces.web.events import approval_view
 
         pending = outcome.pending_approval
@@ -88,11 +100,14 @@ class RunPublisher:
         if previous_request is None or pending is None or new_request:
             report = outcome.report
             self.emit("report", {"status": outcome.status, "headline": redact(outcome.headline),
-                                 "markdown": report.markdown if report else ""})
+                                 "markdown": report.markdown if report else "",
+                                 "question": redact(getattr(outcome, "question", None) or "") or None,
+                                 "turn": getattr(outcome, "turn", 1)})
         if pending is not None:
             self.emit("approval", {**approval_view(outcome.thread_id, pending).model_dump(), "update": not new_request})
         else:
-            self.emit("done", {"status": outcome.status, "headline": redact(outcome.headline)})
+            self.emit("done", {"status": outcome.status, "headline": redact(outcome.headline),
+                               "question": redact(getattr(outcome, "question", None) or "") or None, "waiting": waiting})
 
     def fail(self, message: str) -> None:
         message = redact(message)

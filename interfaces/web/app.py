@@ -5,6 +5,7 @@
     GET  /api/runs/{thread}              status, headline, pending approval, last report
     GET  /api/runs/{thread}/events       text/event-stream: progress, report, approval, decision, note, error, done
     POST /api/runs/{thread}/decisions    {approved, role?, reason, confirmation?}
+    POST /api/runs/{thread}/messages     {text, env?}: the answer to the run's question, or a follow-up in the thread
     POST /api/runs/{thread}/shares       {user}: let another token see the run
     GET  /api/me                         the token's user and roles
     POST /api/alerts/alertmanager        Alertmanager webhook (bearer CLOUD_DOCTOR_ALERTMANAGER_TOKEN)
@@ -78,6 +79,14 @@ class DecisionIn(BaseModel):
     confirmation: str | None = Field(default=None, max_length=100)
 
 
+class MessageIn(BaseModel):
+    """Words in a thread: the answer to its question, or a follow-up ("why?", "do the same in prod")."""
+
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1)
+    env: Environment | None = None
+
+
 class ShareIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     user: str = Field(min_length=1, max_length=100)
@@ -93,6 +102,8 @@ class RunView(BaseModel):
     requested_by: str = ""
     pending: ApprovalView | None = None
     report: Report | None = None
+    question: str | None = None  # what a needs_input run asks; answer with POST /api/runs/{thread}/messages
+    turns: int = 1
 
 
 class RunSummary(BaseModel):
@@ -278,6 +289,18 @@ def create_app(config: WebConfig | None = None, settings: Settings | None = None
             raise ApprovalError(outcome.message)
         return JSONResponse(_view(await service.thread(thread_id)).model_dump(mode="json"))
 
+    @app.post("/api/runs/{thread_id}/messages", status_code=202)
+    async def post_message(thread_id: str, body: MessageIn, user: WebUser = Depends(current_user)) -> RunStarted:
+        """Continue a thread: the answer its run waits for, or a follow-up in the same conversation."""
+        info = await visible(thread_id, user)
+        text = body.text.strip()
+        if len(text) > config.max_text_chars:
+            raise UserInputError(f"text is {len(text):,} characters; keep it under {config.max_text_chars:,}")
+        request = Request(text=text, environment=body.env or info.environment, environment_explicit=body.env is not None,  # type: ignore[arg-type]
+                          user=UserRef(id=user.id, name=user.name, roles=user.roles), door="web", at=service.request_time())
+        await service.reply(thread_id, request)
+        return RunStarted(thread_id=thread_id, status="queued", events_url=f"/api/runs/{thread_id}/events", run_url=f"/api/runs/{thread_id}")
+
     @app.get("/api/runs/{thread_id}/events")
     async def run_events(thread_id: str, user: WebUser = Depends(current_user),
                          last_event_id: str | None = Header(default=None)) -> StreamingResponse:
@@ -303,7 +326,8 @@ def _view(info: ThreadInfo) -> RunView:
     pending = info.pending if info.status == "awaiting_approval" else None
     return redact_value(RunView(thread_id=info.thread_id, door=info.door, environment=info.environment, status=info.status,
                                 headline=info.headline, waiting_for=info.waiting_for, requested_by=info.requested_by,
-                                pending=approval_view(info.thread_id, pending) if pending else None, report=info.report))
+                                pending=approval_view(info.thread_id, pending) if pending else None, report=info.report,
+                                question=info.question if info.status == "needs_input" else None, turns=info.turns))
 
 
 async def _sse(events: AsyncIterator[RunEvent], keepalive_s: float) -> AsyncIterator[str]:

@@ -19,7 +19,7 @@ from typing import Any, AsyncIterator, Callable, Iterable, Literal
 from pydantic import BaseModel
 
 from config.settings import Settings
-from graphs.errors import CloudDoctorError, NotFoundError
+from graphs.errors import CloudDoctorError, NotFoundError, UserInputError
 from graphs.state import ApprovalDecision, ApprovalRequest, Request, UserRef
 from graphs.threads import ThreadInfo
 from interfaces.queue.feed import EventFeed
@@ -139,6 +139,16 @@ class RunService:
         if job_id is None or wait_s <= 0:
             return None
         return await self.wait_job(job_id, wait_s)
+
+    async def reply(self, thread_id: str, request: Request, *, reply_to: SlackOrigin | None = None,
+                    keys: Iterable[str] = ()) -> bool:
+        """Queue someone's words in a thread (an answer to its question, or a follow-up); False for a repeated delivery."""
+        info = await self.thread(thread_id)
+        if not (request.text or "").strip():
+            raise UserInputError("say something to continue the thread with (an answer or a follow-up)")
+        spec = JobSpec(thread_id=thread_id, kind="reply", request=request, world=info.world, scenario_path=info.scenario_path,
+                       reply_to=reply_to)
+        return await self.call(self._store().enqueue, spec, keys=list(keys)) is not None
 
     def precheck(self, info: ThreadInfo, decision: ApprovalDecision) -> ApprovalRequest:
         """The policy's verdict on a decision, from the registry's copy of the approval (the worker checks again)."""

@@ -9,6 +9,8 @@
  * Everything the server sends is put on the page with textContent: no HTML
  * from a report, an alert or a log line is ever interpreted.
  * `#cd-thread=<id>` in the page URL opens that run (for approval links).
+ * A conversation goes on in its thread: what you type next answers the run's question, or follows up on it
+ * ("why?", "do the same in prod"); "New" starts another thread.
  */
 (function () {
   "use strict";
@@ -17,7 +19,8 @@
   var scriptUrl = new URL(script.src, document.baseURI);
   var endpoint = (script.dataset.endpoint || scriptUrl.origin).replace(/\/+$/, "");
   var TOKEN_KEY = "cd-token:" + endpoint;
-  var state = { token: script.dataset.token || sessionStorage.getItem(TOKEN_KEY) || "", me: null, cards: {}, streams: {} };
+  var state = { token: script.dataset.token || sessionStorage.getItem(TOKEN_KEY) || "", me: null, cards: {}, streams: {},
+                current: null };
 
   function el(tag, cls, text) {
     var node = document.createElement(tag);
@@ -120,7 +123,7 @@
   }
 
   function stream(thread, lastId) {
-    if (state.streams[thread] && state.streams[thread].open) { return; }
+    if (state.streams[thread] && state.streams[thread].open) { state.streams[thread].done = false; return; }
     var s = state.streams[thread] = state.streams[thread] || { open: false, lastId: 0, done: false };
     s.open = true;
     var headers = { "Authorization": "Bearer " + state.token, "Accept": "text/event-stream" };
@@ -190,9 +193,17 @@
     if (type === "progress") {
       card.steps.appendChild(el("li", null, data.text));
       card.summary.textContent = "working… (" + card.steps.children.length + " steps)";
+    } else if (type === "reply") {
+      card.box.appendChild(el("div", "cd-reply", data.user + ": " + data.text));
     } else if (type === "report") {
       var report = el("div", "cd-report cd-status-" + data.status);
       report.appendChild(el("div", "cd-headline", data.status.replace(/_/g, " ") + ": " + data.headline));
+      if (data.question) {
+        report.appendChild(el("div", "cd-question", "❓ " + data.question));
+        if (state.current === thread) { ui.text.placeholder = "Answer the question (it goes on in this thread)…"; }
+      } else if (state.current === thread) {
+        ui.text.placeholder = "Follow up in this thread (\"why?\", \"do the same in prod\"), or press New";
+      }
       if (data.markdown) {
         var full = el("details", "cd-full");
         full.appendChild(el("summary", null, "full report"));
@@ -211,7 +222,9 @@
     } else if (type === "done") {
       state.streams[thread].done = true;
       card.summary.textContent = "finished: " + data.status.replace(/_/g, " ") + " (" + card.steps.children.length + " steps)";
-      Object.keys(card.approvals).forEach(function (id) { card.approvals[id].close(data.status); });
+      if (!data.waiting) {  // a follow-up answered beside a waiting approval leaves the approval open
+        Object.keys(card.approvals).forEach(function (id) { card.approvals[id].close(data.status); });
+      }
     }
     ui.log.scrollTop = ui.log.scrollHeight;
   }
@@ -317,6 +330,7 @@
       if (words.length < 3) { say("cd-error", "usage: /rollback <deployment id> <why>"); return true; }
       api("POST", "/api/deployments/" + encodeURIComponent(words[1]) + "/rollback", { reason: words.slice(2).join(" ") }).then(function (run) {
         runBox(run.thread_id);
+        follow(run.thread_id);
         stream(run.thread_id);
       }, function (err) { say("cd-error", err.message); });
       return true;
@@ -324,16 +338,34 @@
     return false;
   }
 
+  function follow(thread) {
+    state.current = thread;
+    ui.thread.textContent = thread ? "in thread " + thread : "";
+    ui.fresh.hidden = !thread;
+  }
+
   function send(event) {
     event.preventDefault();
     var text = ui.text.value.trim();
     if (!text) { return; }
     if (ui.empty && ui.empty.parentNode) { ui.empty.parentNode.removeChild(ui.empty); }
-    say("cd-user", text + (text[0] === "/" ? "" : "  [" + ui.env.value + "]"));
     ui.text.value = "";
-    if (deskCommand(text)) { return; }
+    if (text[0] === "/") {  // the deployments desk answers here, in no thread
+      say("cd-user", text);
+      if (deskCommand(text)) { return; }
+    }
+    var thread = state.current;
+    if (thread) {  // the same conversation: an answer, or a follow-up (the run's card shows it when it arrives)
+      api("POST", "/api/runs/" + encodeURIComponent(thread) + "/messages", { text: text }).then(function () {
+        if (state.streams[thread]) { state.streams[thread].done = false; }
+        stream(thread);
+      }, function (err) { say("cd-error", err.message); });
+      return;
+    }
+    if (text[0] !== "/") { say("cd-user", text + "  [" + ui.env.value + "]"); }
     api("POST", "/api/runs", { text: text, env: ui.env.value }).then(function (run) {
       runBox(run.thread_id);
+      follow(run.thread_id);
       stream(run.thread_id);
     }, function (err) { say("cd-error", err.message); });
   }
@@ -347,7 +379,7 @@
       ui.login.hidden = true;
       ui.form.hidden = false;
       var m = /#cd-thread=([^&]+)/.exec(location.hash);
-      if (m) { var thread = decodeURIComponent(m[1]); runBox(thread); stream(thread); }
+      if (m) { var thread = decodeURIComponent(m[1]); runBox(thread); follow(thread); stream(thread); }
     }, function (err) {
       sessionStorage.removeItem(TOKEN_KEY);
       ui.login.hidden = false;
@@ -422,9 +454,17 @@
     ui.text.placeholder = "What is wrong, or what do you need? e.g. \"web2 memory keeps growing\"";
     ui.text.rows = 2;
     ui.text.addEventListener("keydown", function (e) { if (e.key === "Enter" && !e.shiftKey) { send(e); } });
+    ui.thread = el("span", "cd-thread");
+    ui.fresh = el("button", "cd-new", "New");
+    ui.fresh.type = "button";
+    ui.fresh.title = "start a new conversation (a new thread)";
+    ui.fresh.hidden = true;
+    ui.fresh.addEventListener("click", function () { follow(null); ui.text.placeholder = "What is wrong, or what do you need?"; ui.text.focus(); });
     ui.form.appendChild(ui.env);
     ui.form.appendChild(ui.text);
     ui.form.appendChild(el("button", "cd-send", "Send"));
+    ui.form.appendChild(ui.fresh);
+    ui.form.appendChild(ui.thread);
     ui.form.addEventListener("submit", send);
     ui.form.hidden = true;
     root.appendChild(header);

@@ -109,6 +109,7 @@ resource "aws_db_instance" "this" {
   auto_minor_version_upgrade          = true
   copy_tags_to_snapshot               = true
   backup_retention_period             = var.backup_retention_days
+  backup_window                       = var.backup_window != "" ? var.backup_window : null
   deletion_protection                 = var.production
   skip_final_snapshot                 = !var.production
   final_snapshot_identifier           = var.production ? "${var.name_prefix}-mysql-final" : null

@@ -22,3 +22,8 @@ output "security_group_id" {
   description = "Security group of the database."
   value       = aws_security_group.db.id
 }
+
+output "arn" {
+  description = "ARN of the database (AWS Backup selects it)."
+  value       = aws_db_instance.this.arn
+}

@@ -54,6 +54,12 @@ variable "multi_az" {
   default     = false
 }
 
+variable "backup_window" {
+  description = "Daily window of automated backups, hh24:mi-hh24:mi in UTC (\"\" lets AWS choose)."
+  type        = string
+  default     = ""
+}
+
 variable "backup_retention_days" {
   description = "Days of automated backups (0 = none; production needs at least 7)."
   type        = number
