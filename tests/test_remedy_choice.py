@@ -135,3 +135,72 @@ def test_a_process_asked_for_by_pid_that_is_gone_reads_as_no_rows_not_as_an_unre
         assert "no process rows" in str(exc)
     else:
         raise AssertionError("ps aux with no rows was accepted")
+
+
+def _deployments(*where: tuple[str, str]) -> str:
+    import json
+
+    return json.dumps({"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": ns},
+         "spec": {"replicas": 3, "selector": {"matchLabels": {"app": name}}}, "status": {"replicas": 3, "readyReplicas": 3}}
+        for ns, name in where]})
+
+
+RELEASE_LOG = ["2026-03-26T01:05:40Z info GET /v1/categories/12/products 200 61ms version=3.7.4",
+               "2026-03-26T01:09:12Z info deploy catalog-api 3.8.0 rollout started (was 3.7.4)",
+               "2026-03-26T01:12:20Z info GET /v1/categories/12/products 200 402ms queries=43 version=3.8.0"]
+LOOKUP = "kubectl get deployments -A --field-selector metadata.name=catalog-api -o json"
+
+
+def test_a_release_a_deploy_line_names_is_looked_up_in_the_cluster_which_says_where_it_runs():
+    from agents.diagnosis.learn import learn_values
+
+    book = Book()
+    book.log("cloudwatch:/shop/prod/catalog", RELEASE_LOG)
+    assert learn_values(book.items, {})["release"] == "catalog-api"  # a name to look up, not yet a deployment
+    book.cmd(LOOKUP, _deployments(("shop", "catalog-api")))
+    learned = learn_values(book.items, {"release": "catalog-api"})
+    assert (learned["deployment"], learned["namespace"]) == ("catalog-api", "shop")
+
+    twice = Book()  # the same name in two namespaces: the cluster does not say which, so nothing is learned
+    twice.log("cloudwatch:/shop/prod/catalog", RELEASE_LOG)
+    twice.cmd(LOOKUP, _deployments(("shop", "catalog-api"), ("shop-canary", "catalog-api")))
+    assert "namespace" not in learn_values(twice.items, {"release": "catalog-api"})
+
+    set_image = Book()  # kubectl's own words name the deployment; words after it are not the name
+    set_image.log("cloudwatch:/shop/prod/deploy", [
+        "2026-04-09T06:01:02Z github-actions run 8840: deploy api 4.22.0 (commit 7c1e9a2) to shop-prod",
+        "2026-04-09T06:01:03Z kubectl set image deployment/api api=123456789012.dkr.ecr.ap-northeast-2.amazonaws.com/shop/api:4.22.0 -n shop"])
+    assert learn_values(set_image.items, {})["release"] == "api"
+
+
+def test_the_lookup_runs_only_while_the_deployment_is_unknown():
+    from agents.diagnosis.playbooks import fill_params, load_playbooks, step_applies
+    from agents.diagnosis.collect import CONFIG_DIR
+
+    [baseline] = [p for p in load_playbooks(CONFIG_DIR / "playbooks") if p.name == "baseline"]
+    [lookup] = [s for s in baseline.steps if s.tool == "kubernetes.get" and "release" in s.placeholders()]
+    assert step_applies(lookup, {"release": "catalog-api"})
+    assert not step_applies(lookup, {"release": "catalog-api", "deployment": "catalog-api"})
+    assert fill_params(lookup.params, {}) is None  # no name, no lookup
+
+
+def test_a_bad_release_found_by_its_log_is_rolled_back_by_revision_only_when_the_history_names_it():
+    from agents.diagnosis.conclude import build_target
+
+    history = ("deployment.apps/catalog-api\nREVISION  CHANGE-CAUSE\n"
+               "23        catalog-api 3.7.4 (github-actions run 8790)\n24        catalog-api 3.8.0 (github-actions run 8851)\n")
+    book = Book()
+    book.log("cloudwatch:/shop/prod/catalog", RELEASE_LOG)
+    book.cmd("kubectl rollout history deployment/catalog-api -n shop", history)
+    values = {"deployment": "catalog-api", "namespace": "shop"}
+    target = build_target("bad_deploy", EvidenceView(book.items), values, ["E1"])
+    assert (target["version"], target["rollback_revision"]) == ("3.8.0", 23)
+    choices, _ = book.choose("bad_deploy", target)
+    assert [(c.tool, c.params.get("to_revision")) for c in choices] == [("kubernetes.rollout_undo", 23)]
+
+    moved = Book()  # the newest revision is not the blamed release (someone already rolled): no revision is guessed
+    moved.log("cloudwatch:/shop/prod/catalog", RELEASE_LOG)
+    moved.cmd("kubectl rollout history deployment/catalog-api -n shop", history + "25        catalog-api 3.7.4 (rollback)\n")
+    target = build_target("bad_deploy", EvidenceView(moved.items), values, ["E1"])
+    assert "rollback_revision" not in target

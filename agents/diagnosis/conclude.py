@@ -121,6 +121,8 @@ def build_target(category: str, view: EvidenceView, values: dict[str, str], cita
                 if len(versions) >= 2:
                     target["previous_version"] = versions[-2]
                 break
+        if target.get("deployment") and "rollback_revision" not in target:
+            target.update(_history_target(view, target))
     if category == "certificate_expired":
         for eid in citations:
             e = view.get(eid)
@@ -174,6 +176,19 @@ def _release_target(view: EvidenceView, citations: list[str]) -> dict[str, Any]:
                 out["rollback_revision"] = history.previous.number
                 break
         return out
+    return {}
+
+
+def _history_target(view: EvidenceView, target: dict[str, Any]) -> dict[str, Any]:
+    """The revision before the bad one, from the deployment's rollout history, when its newest revision is the
+    release the evidence blames (its change cause names that version): otherwise a rollback by revision could
+    return somewhere nobody chose, and plain `rollout undo` (the previous revision) stays the remedy."""
+    version = str(target.get("version") or "")
+    for _, history in view.facts(RolloutHistoryFacts):
+        if history.name not in ("", target["deployment"]) or history.current is None or history.previous is None:
+            continue
+        if version and re.search(rf"(?<![\w.]){re.escape(version)}(?![\w.])", history.current.change_cause):
+            return {"rollback_revision": history.previous.number}
     return {}
 
 

@@ -22,6 +22,7 @@ from agents.diagnosis.parsers.cpu import LoadFacts
 from agents.diagnosis.parsers.memory import MemoryFacts
 from agents.diagnosis.parsers.database import DbErrorFacts
 from agents.diagnosis.parsers.disk import DiskFacts
+from agents.diagnosis.parsers.kube_objects import KubeObjectsFacts
 from agents.diagnosis.parsers.kubernetes import KubeDescribeFacts, KubeEventsFacts, KubePodsFacts
 from agents.diagnosis.parsers.network import ResolvConfFacts, SocketFacts
 from agents.diagnosis.parsers.processes import ProcessFacts
@@ -163,6 +164,14 @@ def learn_values(evidence: list[Evidence], values: dict[str, str], situation: Si
         failed = [u.unit for u in units.failed]
         named = [u for u in failed if names and any(n in u for n in names)]
         put("unit", (named or failed or [None])[0])
+    release = _released_workload(view)
+    put("release", release, _KUBE_NAME)
+    for _, listing in view.facts(KubeObjectsFacts):  # the release found in the cluster: its namespace from the cluster, not the log
+        named = {(w.namespace, w.name) for w in listing.workloads if w.kind.lower() == "deployment" and w.name == (values.get("release") or release)}
+        if len(named) == 1:
+            namespace, name = named.pop()
+            put("deployment", name, _KUBE_NAME)
+            put("namespace", namespace, _KUBE_NAME)
     for _, disk in view.facts(DiskFacts):
         full = sorted((f for f in disk.filesystems if not f.pseudo and (f.use_pct or 0) >= _FULL), key=lambda f: -(f.use_pct or 0))
         if full:
@@ -234,6 +243,26 @@ def learn_values(evidence: list[Evidence], values: dict[str, str], situation: Si
         for group in groups.groups:
             put("vpc", group.vpc_id)
     return learned
+
+
+# "deploy catalog-api 3.8.0", "rolling out api v4.22.0", "kubectl set image deployment/api api=…:4.22.0"
+_RELEASE_LINE = re.compile(r"(?:\bdeploy(?:ing|ed)?|\brolling out|\brollout of|\breleas(?:e|ing|ed))\s+(?:of\s+)?(?:deployment/)?"
+                           r"([a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?)\s+v?\d+\.\d+", re.I)
+_SET_IMAGE = re.compile(r"\bset image (?:deployments?[./])([a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?)\b")
+
+
+def _released_workload(view: EvidenceView) -> str | None:
+    """The workload the latest release line of the logs names: a name to look up in the cluster (which says
+    whether it is a Deployment and where), never an argument on its own."""
+    name = None
+    for stream in view.logs():
+        for marker in stream.facts.markers:
+            if marker.kind != "deploy":
+                continue
+            m = _SET_IMAGE.search(marker.text) or _RELEASE_LINE.search(marker.text)
+            if m:
+                name = m.group(1).lower()
+    return name
 
 
 def _internal(url: str) -> bool:

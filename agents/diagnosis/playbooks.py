@@ -40,6 +40,8 @@ class Step(BaseModel):
     # values that must be known before the step runs (an unknown `when` value otherwise lets it run): the step waits
     # for a follow-up round that learns them, e.g. binary logs only once df says the MySQL mount is the full one
     needs: list[str] = Field(default_factory=list)
+    # values that must still be unknown: a lookup that finds them is pointless once they are known
+    unless: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _one_form(self) -> "Step":
@@ -210,8 +212,8 @@ def render(template: str, values: dict[str, str]) -> str | None:
 
 def step_applies(step: Step, values: dict[str, str]) -> bool:
     """A step's `when` holds when each named value is absent (unknown) or matches one of its globs;
-    its `needs` hold only when known."""
-    if any(values.get(key) is None for key in step.needs):
+    its `needs` hold only when known, its `unless` only while unknown."""
+    if any(values.get(key) is None for key in step.needs) or any(values.get(key) is not None for key in step.unless):
         return False
     for key, allowed in step.when.items():
         value = values.get(key)
