@@ -11,11 +11,28 @@ import asyncio
 import threading
 import time
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Iterator
 
-from config.settings import Settings
+from config.settings import Settings, reset_settings
 from interfaces.queue.store import open_store
 from interfaces.worker import Worker
+
+
+def door_settings(tmp_path: Path, monkeypatch: Any, **overrides: Any) -> Settings:
+    """Settings for a door under test: its own data folder and no incident memory (no embedding model to load),
+    in the environment too, so code that reads the settings afresh sees the same."""
+    monkeypatch.setenv("CLOUD_DOCTOR_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CLOUD_DOCTOR_MEMORY_ENABLED", "false")
+    reset_settings()
+    return Settings(data_dir=tmp_path / "data", memory_enabled=False, **overrides)
+
+
+def token_file(tmp_path: Path, *entries: str) -> Path:
+    """A web tokens file with these entries (YAML flow mappings: user, name, roles, token or sha256)."""
+    path = tmp_path / "tokens.yaml"
+    path.write_text("tokens:\n" + "".join(f"  - {e}\n" for e in entries))
+    return path
 
 
 _LOOPS: list[asyncio.AbstractEventLoop] = []

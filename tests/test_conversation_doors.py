@@ -24,7 +24,7 @@ from interfaces.slack_outbox import make_web_client, outbox_factory_from_env
 from interfaces.web.app import create_app
 from interfaces.web.config import WebConfig
 from interfaces.web.runs import DoorWorld
-from tests.doors_harness import wait_drained, worker_thread
+from tests.doors_harness import door_settings, token_file, wait_drained, worker_thread
 from tests.fake_slack import FakeSlack
 from tests.test_slack_app import SECRET, SlackHarness, _server_loop
 from tests.test_web import bearer, read_events
@@ -39,15 +39,9 @@ USERS = {"UMINJI01": SlackUser(name="minji", roles=["developer"]), "UKIM0001": S
 
 @pytest.fixture
 def web(tmp_path, monkeypatch):
-    monkeypatch.setenv("CLOUD_DOCTOR_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("CLOUD_DOCTOR_MEMORY_ENABLED", "false")
-    reset_settings()
-    settings = Settings(data_dir=tmp_path / "data", memory_enabled=False)
-    tokens = tmp_path / "tokens.yaml"
-    tokens.write_text("tokens:\n"
-                      f"  - {{user: minji, name: Minji, roles: [developer], token: {MINJI}}}\n"
-                      f"  - {{user: kim, name: Kim, roles: [devops], token: {KIM}}}\n"
-                      f"  - {{user: guest, name: Guest, roles: [], token: {GUEST}}}\n")
+    settings = door_settings(tmp_path, monkeypatch)
+    tokens = token_file(tmp_path, f"{{user: minji, name: Minji, roles: [developer], token: {MINJI}}}",
+                        f"{{user: kim, name: Kim, roles: [devops], token: {KIM}}}", f"{{user: guest, name: Guest, roles: [], token: {GUEST}}}")
     config = WebConfig(tokens_file=tokens, world=DoorWorld(world="recorded", scenario=SCENARIO), keepalive_s=1)
     app = create_app(config, settings, slack=False)
     with worker_thread(settings), serve(app) as base, httpx.Client(base_url=base, timeout=60) as client:

@@ -18,7 +18,7 @@ from interfaces.web.app import create_app
 from interfaces.web.auth import token_digest
 from interfaces.web.config import WebConfig
 from interfaces.web.runs import DoorWorld
-from tests.doors_harness import wait_drained, worker_thread
+from tests.doors_harness import door_settings, token_file, wait_drained, worker_thread
 from tests.rollout_stage import stage  # noqa: F401 (fixture)
 from tests.test_deployments import promoted_deployment, record
 from tests.test_slack_app import CHANNEL, TUESDAY, slack  # noqa: F401 (fixture)
@@ -36,17 +36,9 @@ def bearer(token: str) -> dict[str, str]:
 
 @pytest.fixture
 def web(tmp_path, monkeypatch):
-    monkeypatch.setenv("CLOUD_DOCTOR_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("CLOUD_DOCTOR_MEMORY_ENABLED", "false")
-    reset_settings()
-    settings = Settings(data_dir=tmp_path / "data", memory_enabled=False)
-    tokens = tmp_path / "tokens.yaml"
-    tokens.write_text(
-        "tokens:\n"
-        f"  - {{user: alice, roles: [developer], token: {ALICE}}}\n"
-        f"  - {{user: kim, roles: [devops-lead], sha256: {token_digest(KIM)}}}\n"
-        f"  - {{user: park, roles: [cto], token: {PARK}}}\n"
-    )
+    settings = door_settings(tmp_path, monkeypatch)
+    tokens = token_file(tmp_path, f"{{user: alice, roles: [developer], token: {ALICE}}}",
+                        f"{{user: kim, roles: [devops-lead], sha256: {token_digest(KIM)}}}", f"{{user: park, roles: [cto], token: {PARK}}}")
     app = create_app(WebConfig(tokens_file=tokens, world=DoorWorld(world="live"), keepalive_s=1), settings, slack=False,
                      clock=lambda: TUESDAY)
     with worker_thread(settings), serve(app) as base, httpx.Client(base_url=base, timeout=60) as client:

@@ -17,7 +17,7 @@ from interfaces.web.app import create_app
 from interfaces.web.auth import token_digest
 from interfaces.web.config import WebConfig, load_web_config
 from interfaces.web.runs import DoorWorld
-from tests.doors_harness import wait_drained, worker_thread
+from tests.doors_harness import door_settings, token_file, wait_drained, worker_thread
 from tests.web_server import serve
 
 REPO = Path(__file__).resolve().parent.parent
@@ -32,17 +32,9 @@ def bearer(token: str) -> dict[str, str]:
 
 @pytest.fixture
 def web(tmp_path, monkeypatch):
-    monkeypatch.setenv("CLOUD_DOCTOR_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("CLOUD_DOCTOR_MEMORY_ENABLED", "false")
-    reset_settings()
-    settings = Settings(data_dir=tmp_path / "data", memory_enabled=False)
-    tokens = tmp_path / "tokens.yaml"
-    tokens.write_text(
-        "tokens:\n"
-        f"  - {{user: alice, name: Alice, roles: [developer], token: {ALICE}}}\n"
-        f"  - {{user: lee, roles: [sre, senior], sha256: {token_digest(LEE)}}}\n"
-        f"  - {{user: kim, roles: [devops-lead], token: {KIM}}}\n"
-    )
+    settings = door_settings(tmp_path, monkeypatch)
+    tokens = token_file(tmp_path, f"{{user: alice, name: Alice, roles: [developer], token: {ALICE}}}",
+                        f"{{user: lee, roles: [sre, senior], sha256: {token_digest(LEE)}}}", f"{{user: kim, roles: [devops-lead], token: {KIM}}}")
     config = WebConfig(tokens_file=tokens, allowed_origins=["http://shop.example"],
                        world=DoorWorld(world="recorded", scenario=SCENARIO), keepalive_s=1)
     app = create_app(config, settings, slack=False)

@@ -21,7 +21,7 @@ from config.settings import Settings, reset_settings
 from interfaces.web.app import create_app
 from interfaces.web.config import WebConfig
 from interfaces.web.runs import DoorWorld
-from tests.doors_harness import wait_drained, worker_thread
+from tests.doors_harness import door_settings, token_file, wait_drained, worker_thread
 from tests.web_server import serve
 
 REPO = Path(__file__).resolve().parent.parent
@@ -46,15 +46,11 @@ pytestmark = [
 
 @pytest.fixture
 def server(tmp_path, monkeypatch):
-    monkeypatch.setenv("CLOUD_DOCTOR_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("CLOUD_DOCTOR_MEMORY_ENABLED", "false")
-    reset_settings()
-    tokens = tmp_path / "tokens.yaml"
-    tokens.write_text(f"tokens:\n  - {{user: alice, name: Alice, roles: [developer], token: {ALICE}}}\n"
-                      f"  - {{user: kim, name: Kim, roles: [devops], token: {KIM}}}\n")
+    settings = door_settings(tmp_path, monkeypatch)
+    tokens = token_file(tmp_path, f"{{user: alice, name: Alice, roles: [developer], token: {ALICE}}}",
+                        f"{{user: kim, name: Kim, roles: [devops], token: {KIM}}}")
     config = WebConfig(tokens_file=tokens, world=DoorWorld(world="recorded", scenario=SCENARIO),
                        allowed_origins=["http://127.0.0.1:1"])
-    settings = Settings(data_dir=tmp_path / "data", memory_enabled=False)
     app = create_app(config, settings, slack=False)
     with worker_thread(settings), serve(app) as base:
         yield base

@@ -17,7 +17,7 @@ from config.settings import Settings, reset_settings
 from interfaces.web.app import create_app
 from interfaces.web.config import WebConfig
 from interfaces.web.runs import DoorWorld
-from tests.doors_harness import wait_drained, worker_thread
+from tests.doors_harness import door_settings, token_file, wait_drained, worker_thread
 from tests.web_server import serve
 
 SCENARIO = REPO / "evals" / "scenarios" / "requests" / "req-ko-thread-answer-goes-on.yaml"
@@ -32,12 +32,8 @@ pytestmark = [
 
 @pytest.fixture
 def server(tmp_path, monkeypatch):
-    monkeypatch.setenv("CLOUD_DOCTOR_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("CLOUD_DOCTOR_MEMORY_ENABLED", "false")
-    reset_settings()
-    tokens = tmp_path / "tokens.yaml"
-    tokens.write_text(f"tokens:\n  - {{user: minji, name: Minji, roles: [developer], token: {MINJI}}}\n")
-    settings = Settings(data_dir=tmp_path / "data", memory_enabled=False)
+    settings = door_settings(tmp_path, monkeypatch)
+    tokens = token_file(tmp_path, f"{{user: minji, name: Minji, roles: [developer], token: {MINJI}}}")
     app = create_app(WebConfig(tokens_file=tokens, world=DoorWorld(world="recorded", scenario=SCENARIO)), settings, slack=False)
     with worker_thread(settings), serve(app) as base:
         yield base
