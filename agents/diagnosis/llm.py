@@ -48,10 +48,12 @@ class LlmDiagnosis(BaseModel):
 
 def compress_evidence(evidence: list[Evidence], budget_chars: int = EVIDENCE_BUDGET_CHARS) -> str:
     """Evidence as compact text for the prompt: id, source, summary, then excerpts while the budget lasts."""
-    heads = []
+    heads = [f"[{e.id}] {e.kind} {e.source}: {e.summary}" for e in evidence if e.ok]
+    failed: dict[str, list[str]] = {}  # reads that gave nothing, grouped by why: one line per reason, not one per read
     for e in evidence:
-        state = "" if e.ok else " (failed/unavailable)"
-        heads.append(f"[{e.id}] {e.kind} {e.source}{state}: {e.summary}")
+        if not e.ok:
+            failed.setdefault(e.summary, []).append(f"[{e.id}] {e.source}")
+    heads += [f"failed/unavailable ({why}): " + "; ".join(reads) for why, reads in failed.items()]
     text = "\n".join(heads)
     remaining = budget_chars - len(text)
     details = []
