@@ -204,3 +204,29 @@ def test_a_bad_release_found_by_its_log_is_rolled_back_by_revision_only_when_the
     moved.cmd("kubectl rollout history deployment/catalog-api -n shop", history + "25        catalog-api 3.7.4 (rollback)\n")
     target = build_target("bad_deploy", EvidenceView(moved.items), values, ["E1"])
     assert "rollback_revision" not in target
+
+
+def test_a_workload_at_its_cpu_limit_gets_more_replicas_unless_an_autoscaler_owns_them():
+    import json
+
+    target = {"deployment": "search-api", "namespace": "search"}
+    book = Book()
+    book.cmd("kubectl get deployments -n search -o json", _deployments(("search", "search-api")))  # 3 replicas
+    choices, note = book.choose("cpu_saturation", target)
+    assert [(c.tool, c.params["replicas"]) for c in choices] == [("kubernetes.scale", 5)] and note == ""  # never a restart
+
+    unknown = Book()
+    choices, note = unknown.choose("cpu_saturation", target)
+    assert choices == [] and "replica count of search/search-api is not known" in note
+
+    hpa = {"apiVersion": "v1", "kind": "List", "items": [{
+        "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "search-api", "namespace": "search"},
+        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "search-api"}, "minReplicas": 2, "maxReplicas": 6},
+        "status": {"currentReplicas": 6, "desiredReplicas": 6}}]}
+    book.cmd("kubectl get horizontalpodautoscalers -n search -o json", json.dumps(hpa))
+    choices, note = book.choose("cpu_saturation", target)
+    assert choices == [] and "autoscaler search-api" in note and "max 6" in note
+
+    host = Book()  # a host's runaway process: stopped by its pid
+    choices, _ = host.choose("cpu_saturation", {"pid": "30211"})
+    assert [(c.tool, c.params) for c in choices] == [("process.signal", {"pid": "30211", "signal": "TERM"})]

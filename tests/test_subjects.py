@@ -22,6 +22,9 @@ from graphs.state import Alert, Request
     ("cart keeps restarting in the shop namespace since the 4.4.0 deploy", "shop", "cart"),
     ("the payment worker keeps crashing in production", None, "payment"),
     ("cart service returns 503s", None, "cart"),
+    # a span of time is not a workload, and the name said first is the subject
+    ("payment-worker keeps restarting every few hours in the pay namespace", "pay", "payment-worker"),
+    ("orders-sync has been failing for two days in the batch namespace", "batch", "orders-sync"),
 ])
 def test_words_name_the_workload_and_namespace(text, namespace, workload):
     found = subjects_from_words(text)

@@ -13,6 +13,7 @@ remedy is suggested and the note says what a person must check.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -22,6 +23,7 @@ from pydantic import BaseModel
 from agents.diagnosis.analyzers.base import EvidenceView
 from agents.diagnosis.config_refs import missing_refs
 from agents.diagnosis.parsers.disk import DiskFacts
+from agents.diagnosis.parsers.kube_objects import KubeObjectsFacts
 from agents.diagnosis.parsers.rollout import RolloutHistoryFacts
 from agents.diagnosis.parsers.systemd import NginxTestFacts, UnitFacts
 from agents.diagnosis.parsers.usage import BinlogFacts, DiskUsageFacts, JournalUsageFacts, ListingFacts, TimersFacts
@@ -40,6 +42,7 @@ class RemedyDefaults(BaseModel):
     binlog_keep_days: int = 3
     prune_older_than_days: int = 7
     big_log_file_mb: float = 1024.0
+    scale_out_factor: float = 1.5  # a workload at its CPU limit: replicas x this (at least one more)
 
 
 class Choice(BaseModel):
@@ -261,13 +264,37 @@ _restart = _by_target("systemd.restart_unit", "kubernetes.rollout_restart", {"un
                       {"kind": "deployments", "name": "{deployment}", "namespace": "{namespace}"},
                       "the leaking process gives its memory back only when it restarts (its memory map is kept first)")
 
+_signal_runaway = _by_target("process.signal", None, {"pid": "{pid}", "signal": "TERM"}, None, "the runaway process holds the CPU")
+
+
+def _cpu_saturation(view: EvidenceView, target: dict[str, Any], defaults: RemedyDefaults, at: datetime | None) -> tuple[list[Choice], str]:
+    """A host's runaway process is stopped; a workload at its CPU limit gets more replicas, never a restart (a rolling
+    restart of saturated pods takes capacity away while the load stays). Where an autoscaler owns the replica count,
+    a scale would be undone at once: its bounds or the CPU limit must change, which is a manifest change."""
+    if not (target.get("deployment") and target.get("namespace")):
+        return _signal_runaway(view, target, defaults, at)
+    name, namespace = target["deployment"], target["namespace"]
+    where = f"{namespace}/{name}"
+    for _, objects in view.facts(KubeObjectsFacts):
+        for hpa in objects.autoscalers:
+            if hpa.namespace in ("", namespace) and hpa.target.lower() in (f"deployment/{name}", name):
+                return [], (f"no remedy by command: the autoscaler {hpa.name} sets the replicas of {where} "
+                            f"(max {hpa.max_replicas if hpa.max_replicas is not None else '?'}); raise its maxReplicas or the CPU limit in the manifest")
+    replicas = next((w.desired for _, objects in view.facts(KubeObjectsFacts) for w in objects.workloads
+                     if w.kind.lower() == "deployment" and w.name == name and w.namespace in ("", namespace) and w.desired), None)
+    if replicas is None:
+        return [], f"no remedy: the replica count of {where} is not known (kubectl get deployment); more replicas or a higher CPU limit share the load"
+    more = min(max(replicas + 1, math.ceil(replicas * defaults.scale_out_factor)), 500)
+    return [Choice(tool="kubernetes.scale", params={"kind": "deployments", "name": name, "namespace": namespace, "replicas": more},
+                   platform_host=False, why=f"every pod of {where} runs at its CPU limit: {replicas} -> {more} replicas share the load")], ""
+
+
 _CHOOSERS = {
     "disk_full": _disk_full,
     "inode_exhaustion": _inode_exhaustion,
     "memory_leak": _memory_leak,
     "service_crashloop": _release_crash,
-    "cpu_saturation": _by_target("process.signal", "kubernetes.rollout_restart", {"pid": "{pid}", "signal": "TERM"},
-                                 {"kind": "deployments", "name": "{deployment}", "namespace": "{namespace}"}, "the runaway process holds the CPU"),
+    "cpu_saturation": _cpu_saturation,
     "bad_deploy": _bad_deploy,
     "db_slow_query": _db_slow_query,
     "certificate_expired": _certificate,

@@ -61,7 +61,9 @@ STOPWORDS = {"the", "a", "an", "my", "our", "this", "that", "it", "its", "what",
              "been", "be", "that's", "there's", "got", "gets", "get", "stuck", "times", "timed", "hangs", "hung", "down", "up", "slow",
              "after", "before", "since", "when", "while", "because", "but", "so", "then", "yesterday", "tonight", "look", "looks", "seem",
              "seems", "as", "at", "by", "from", "into", "than", "too", "very", "was", "if", "has", "zero", "three", "four", "five",
-             "none", "no", "many", "few", "more", "several", "other", "those", "these", "healthy", "running", "ready"}
+             "none", "no", "many", "few", "more", "several", "other", "those", "these", "healthy", "running", "ready",
+             # spans of time ("restarting every few hours in the pay namespace")
+             "seconds", "second", "minutes", "minute", "hours", "hour", "days", "day", "weeks", "week", "months", "month", "mins", "hrs"}
 
 
 class Subjects(BaseModel):
@@ -101,7 +103,7 @@ def subjects_from_words(text: str) -> Subjects:
     if not text:
         return found
     named: list[tuple[str, str]] = []  # (kind, name) next to a kind word
-    asked: list[str] = []
+    asked: list[tuple[int, str]] = []  # (where in the words, name): the earliest a phrase points at is the subject
     weak: str | None = None  # "ledger-api in finance": a namespace only when nothing better names one
     for key, pattern in PATTERNS:
         for m in pattern.finditer(text):
@@ -121,7 +123,7 @@ def subjects_from_words(text: str) -> Subjects:
             elif key == "name_kind":
                 named.append((KIND_WORDS.get(m.group(2).lower(), KIND_WORDS.get(m.group(2).lower().rstrip("s"), "service")), m.group(1)))
             else:
-                asked.append(m.group(1))
+                asked.append((m.start(1), m.group(1)))
     for kind, raw in named:
         value = _valid(raw)
         if not value:
@@ -138,7 +140,7 @@ def subjects_from_words(text: str) -> Subjects:
             found.others.append(value)
         found.workload = found.workload or (value if kind != "pod" else None)
     if found.workload is None:
-        found.workload = _workload_of_pod(found.pod) or next((v for v in map(_valid, asked) if v and v != found.namespace), None)
+        found.workload = _workload_of_pod(found.pod) or next((v for v in (_valid(name) for _, name in sorted(asked)) if v and v != found.namespace), None)
     if found.namespace is None and weak and weak not in found.names() and weak not in WEAK_NAMESPACE_STOPWORDS and found.names():
         found.namespace = weak
     return found
