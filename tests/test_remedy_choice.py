@@ -230,3 +230,17 @@ def test_a_workload_at_its_cpu_limit_gets_more_replicas_unless_an_autoscaler_own
     host = Book()  # a host's runaway process: stopped by its pid
     choices, _ = host.choose("cpu_saturation", {"pid": "30211"})
     assert [(c.tool, c.params) for c in choices] == [("process.signal", {"pid": "30211", "signal": "TERM"})]
+
+
+def test_a_runaway_process_that_is_a_services_main_process_is_restarted_not_killed():
+    status = """● coupon-api.service - coupon API (node)
+     Loaded: loaded (/etc/systemd/system/coupon-api.service; enabled; vendor preset: enabled)
+     Active: active (running) since Wed 2026-05-06 13:12:00 KST; 24min ago
+   Main PID: 28812 (node)
+"""
+    book = Book()
+    book.cmd("systemctl status --no-pager --full 28812", status)
+    choices, _ = book.choose("cpu_saturation", {"pid": "28812"})
+    assert [(c.tool, c.params) for c in choices] == [("systemd.restart_unit", {"unit": "coupon-api.service"})]
+    choices, _ = book.choose("cpu_saturation", {"pid": "30211"})  # another process (a batch job): stopped, as before
+    assert [c.tool for c in choices] == ["process.signal"]

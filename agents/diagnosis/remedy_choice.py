@@ -272,6 +272,10 @@ def _cpu_saturation(view: EvidenceView, target: dict[str, Any], defaults: Remedy
     restart of saturated pods takes capacity away while the load stays). Where an autoscaler owns the replica count,
     a scale would be undone at once: its bounds or the CPU limit must change, which is a manifest change."""
     if not (target.get("deployment") and target.get("namespace")):
+        owner = _service_of_pid(view, target.get("pid"))
+        if owner:  # a service's main process: a kill leaves the service down unless systemd restarts it; a restart does not
+            return [Choice(tool="systemd.restart_unit", params={"unit": owner},
+                           why=f"the runaway process {target['pid']} is the main process of {owner}: a restart frees the CPU and brings it back")], ""
         return _signal_runaway(view, target, defaults, at)
     name, namespace = target["deployment"], target["namespace"]
     where = f"{namespace}/{name}"
@@ -287,6 +291,16 @@ def _cpu_saturation(view: EvidenceView, target: dict[str, Any], defaults: Remedy
     more = min(max(replicas + 1, math.ceil(replicas * defaults.scale_out_factor)), 500)
     return [Choice(tool="kubernetes.scale", params={"kind": "deployments", "name": name, "namespace": namespace, "replicas": more},
                    platform_host=False, why=f"every pod of {where} runs at its CPU limit: {replicas} -> {more} replicas share the load")], ""
+
+
+def _service_of_pid(view: EvidenceView, pid: Any) -> str | None:
+    """The service unit whose main process `pid` is, as systemd said it (`systemctl status PID`)."""
+    if not str(pid or "").isdigit():
+        return None
+    for _, unit in view.facts(UnitFacts):
+        if unit.found and unit.main_pid == int(pid) and unit.unit.endswith(".service"):
+            return unit.unit
+    return None
 
 
 _CHOOSERS = {
