@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     cost_explorer: bool = Field(default=False, description="also read AWS Cost Explorer's forecast (it bills $0.01 per request)")
     cost_explorer_url: str | None = Field(default=None, description="endpoint of Cost Explorer (a proxy, or a local fake in tests)")
     schedule_poll_s: float = Field(default=15.0, gt=0, description="how often a worker looks for due schedules and stage gates")
+    door_retention_days: int = Field(default=30, ge=1, le=3650, description="finished jobs, dedupe keys, resolved alert groups "
+                                     "and the events of ended runs older than this are pruned by workers (the audit trail never)")
 
     def path(self, name: str) -> Path:
         """A config file by name, honouring an explicit override."""

@@ -42,7 +42,8 @@ def _register_subapps() -> None:
         except ImportError:
             continue
         app.add_typer(sub, name=name)
-    for module, name in (("interfaces.cli_heal", "heal"),):  # single commands that live in their own modules
+    # single commands that live in their own modules
+    for module, name in (("interfaces.cli_heal", "heal"), ("interfaces.cli_prune", "prune")):
         try:
             app.command(name)(getattr(__import__(module, fromlist=[name]), name))
         except ImportError:

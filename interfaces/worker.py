@@ -23,6 +23,7 @@ import socket
 import threading
 import time
 from contextlib import AsyncExitStack
+from datetime import datetime, timedelta, timezone
 from typing import Any, Awaitable, Callable
 
 from agents.context import AgentContext
@@ -38,6 +39,7 @@ from tools.policy import ApprovalError
 from tools.redact import redact
 
 log = logging.getLogger(__name__)
+PRUNE_EVERY_S = 3600.0  # retention runs hourly in each worker; the deletes are idempotent, so replicas need no leader
 
 ContextFactory = Callable[[str, "str | None", str], AgentContext]  # (world, scenario_path, environment)
 OutboxFactory = Callable[[DoorStore, str], Awaitable[Any]]  # (store, thread_id) -> a Slack outbox or None
@@ -86,6 +88,7 @@ class Worker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake = asyncio.Event()
         self.jobs_done = 0
+        self._next_prune = 0.0
 
     # ------------------------------------------------------------- lifecycle
 
@@ -136,6 +139,15 @@ class Worker:
                 self._wake.set()
         except Exception:  # a broken schedule must not stop the worker
             log.exception("the scheduler tick failed")
+        if time.monotonic() >= self._next_prune:
+            self._next_prune = time.monotonic() + PRUNE_EVERY_S
+            try:
+                before = datetime.now(timezone.utc) - timedelta(days=self.settings.door_retention_days)
+                pruned = await asyncio.to_thread(self.store.prune, before)
+                if any(pruned.values()):
+                    log.info("pruned older than %s days: %s", self.settings.door_retention_days, pruned)
+            except Exception:  # retention must not stop the worker either
+                log.exception("pruning the door tables failed")
 
     async def _wait_any(self, stop: asyncio.Event) -> None:
         tasks = [t for _, t in self._active.values()]

@@ -20,11 +20,14 @@ from typing import Any, Iterable
 
 from config.settings import Settings
 from graphs.database import Database, Tx, open_database
-from graphs.threads import ThreadInfo, ThreadRegistry, insert_run, parse_run
+from graphs.threads import OPEN_STATUSES, ThreadInfo, ThreadRegistry, insert_run, parse_run
 from interfaces.queue.models import Job, JobOutcome, JobSpec, RunEvent, SlackPlace
 from interfaces.queue.schema import migrate
 
 JOBS_CHANNEL, EVENTS_CHANNEL = "cd_jobs", "cd_events"
+
+
+_LIVE_STATUSES = (*OPEN_STATUSES, "needs_input")  # a run someone may still answer or approve keeps its events
 
 
 def _now() -> str:
@@ -135,6 +138,23 @@ class DoorStore:
         with self.db.transaction(write=False) as tx:
             row = tx.one("SELECT COUNT(*) FROM cd_jobs WHERE status IN ('queued', 'running')")
         return int(row[0]) if row else 0
+
+    # ------------------------------------------------------------ retention
+
+    def prune(self, before: datetime) -> dict[str, int]:
+        """Forget what no door needs any more, older than `before`: finished jobs, dedupe keys (Slack and alert
+        retries come within minutes), resolved alert groups, and the event streams of runs that ended. Open runs,
+        runs waiting for an answer, the run registry itself and the audit trail are kept whatever their age."""
+        cutoff = before.astimezone(timezone.utc).isoformat()
+        keep = ", ".join(["%s"] * len(_LIVE_STATUSES))
+        with self.db.transaction() as tx:
+            return {
+                "jobs": tx.rowcount("DELETE FROM cd_jobs WHERE status IN ('done', 'failed') AND updated_at < %s", (cutoff,)),
+                "events": tx.rowcount(f"DELETE FROM cd_events WHERE created_at < %s AND thread_id IN (SELECT thread_id FROM cd_runs "
+                                      f"WHERE updated_at < %s AND status NOT IN ({keep}))", (cutoff, cutoff, *_LIVE_STATUSES)),
+                "keys": tx.rowcount("DELETE FROM cd_keys WHERE created_at < %s", (cutoff,)),
+                "alert_groups": tx.rowcount("DELETE FROM cd_alert_groups WHERE state = 'resolved' AND updated_at < %s", (cutoff,)),
+            }
 
     # ------------------------------------------------------------- events
 
