@@ -30,7 +30,7 @@ from tools.actions import shell_words
 from tools.catalogue import ToolCall
 from tools.guard import judge_command
 from tools.plan_summary import has_changes
-from tools.terraform_errors import unlock_target
+from tools.terraform_errors import parse_lock_info, unlock_target
 from tools.verification import run_check
 from tools.terraform_runner import (
     ApprovalRequiredError,
@@ -339,6 +339,32 @@ async def _roll_back_deployment(ctx: AgentContext, state: OpsState, proposal: Pr
 # ---------------------------------------------------------------- unlock
 
 
+def _unlock_recorded(ctx: AgentContext, lock_id: str, command: str, approvers: list[str], run: _Run) -> dict:
+    """A force-unlock in a recorded world, checked the way the live one is: the recorded plan says which lock holds
+    the state (another lock than the approved one: refused), and the plan recorded for after the remedy says whether
+    the state can be locked again. A recording without that after-state runs nothing."""
+    after = getattr(ctx.world, "terraform_output_after", lambda: None)()
+    if after is None:
+        run.act(command, "skipped", REPLAY_OUTPUT)
+        run.note(f"replay: lock {lock_id} was not force-unlocked (recorded world without a plan for after the unlock)")
+        return run.result(False)
+    held = parse_lock_info(ctx.world.infra().terraform_output or "")
+    if held is not None and held.id and held.id != lock_id:
+        run.act(command, "refused", f"the state is now locked by another lock: {held.id} ({held.who})", rule="deployer: unlock")
+        run.note(f"refused: the approval was for lock {lock_id}, but the state is now held by lock {held.id} ({held.who}); "
+                 "a new proposal with its own evidence is needed", "warning")
+        return run.result(False)
+    run.act(command, "executed", "Terraform state has been successfully unlocked! (recorded world)")
+    again = parse_lock_info(after)
+    if again is not None:
+        run.note(f"terraform.force_unlock: verification failed: after force-unlock the state is locked again by {again.who} "
+                 f"({again.id})", "warning")
+        return run.result(False)
+    run.note("terraform.force_unlock: verification passed: the state can be locked again (the plan recorded after the unlock)")
+    run.note(f"force-unlocked lock {lock_id} with approval of {', '.join(approvers)}; run `terraform plan` and review drift before any apply")
+    return run.result(True)
+
+
 async def _unlock(ctx: AgentContext, proposal: Proposal, approvers: list[str], run: _Run) -> dict:
     lock_id, workspace = unlock_target(proposal)
     command = proposal.commands[0] if proposal.commands else "terraform force-unlock"
@@ -347,9 +373,7 @@ async def _unlock(ctx: AgentContext, proposal: Proposal, approvers: list[str], r
         run.note("refused: the unlock proposal does not name the lock ID it was approved for", "warning")
         return run.result(False)
     if not _runs_terraform(ctx):
-        run.act(command, "skipped", REPLAY_OUTPUT)
-        run.note(f"replay: lock {lock_id} was not force-unlocked (recorded world)")
-        return run.result(False)
+        return _unlock_recorded(ctx, lock_id, command, approvers, run)
     if workspace and Path(workspace).is_absolute():
         workdir = Path(workspace)
     else:

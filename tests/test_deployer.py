@@ -311,6 +311,51 @@ async def test_unlock_runs_only_for_the_approved_lock(tmp_path, fake_env, monkey
     assert not (workspace / ".fake-remote-lock.json").exists()
 
 
+LOCKED = """Error: Error acquiring the state lock
+
+Lock Info:
+  ID:        {id}
+  Path:      shop-tfstate/envs/staging/terraform.tfstate
+  Operation: OperationTypeApply
+  Who:       {who}
+  Version:   1.9.8
+  Created:   2026-02-23 22:41:07.118221 +0000 UTC
+  Info:
+"""
+HELD = "9a3f1c2e-61b2-4d8a-9a0f-5e2b7c1d9a44"
+
+
+async def test_a_recorded_unlock_is_checked_against_the_recorded_plans_before_and_after(tmp_path):
+    before = LOCKED.format(id=HELD, who="runner@gitlab-runner-7f9c")
+    lock = parse_lock_info(before)
+    proposal = build_unlock_proposal(lock, "envs/staging", lock_holder_evidence(lock, lock.created, None)).model_copy(
+        update={"environment": "staging"})
+    settings = settings_for(tmp_path, binary="/opt/terraform/bin/terraform")  # not the stand-in: nothing real runs in replay
+
+    def world(after: str | None) -> RecordedWorld:
+        record = {"infra": {"terraform_output": before}}
+        if after is not None:
+            record["after"] = {"terraform_output": after}
+        return RecordedWorld(WorldRecord.model_validate(record))
+
+    released = await deployer(state_for(proposal), config_for(world("No changes. Your infrastructure matches the configuration."), settings))
+    assert released["deployed"] is True
+    assert any("force_unlock: verification passed" in n.text for n in released["notes"])
+
+    taken = await deployer(state_for(proposal), config_for(world(LOCKED.format(id="11111111-2222-4333-8444-555555555555", who="ci@runner-2")), settings))
+    assert taken["deployed"] is False
+    assert any("verification failed" in n.text and "ci@runner-2" in n.text for n in taken["notes"])
+
+    unrecorded = await deployer(state_for(proposal), config_for(world(None), settings))  # no after-state: nothing runs
+    assert unrecorded["deployed"] is False and (proposal.commands[0], "skipped") in statuses(unrecorded)
+
+    other = proposal.actions[0].model_copy(update={"params": {"lock_id": "00000000-0000-0000-0000-000000000000"}})
+    wrong = proposal.model_copy(update={"id": "P-unlock-other", "actions": [other],
+                                        "commands": ["terraform force-unlock -force 00000000-0000-0000-0000-000000000000"]})
+    refused = await deployer(state_for(wrong), config_for(world("No changes."), settings))
+    assert refused["deployed"] is False and "a new proposal with its own evidence is needed" in refused["notes"][-1].text
+
+
 # ----------------------------------------------------------------- commands
 
 

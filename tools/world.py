@@ -67,6 +67,7 @@ class WorldAfter(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     hosts: dict[str, dict[str, RecordedOutput]] = Field(default_factory=dict)
+    terraform_output: str | None = None  # what a plan prints once the remedy has run (a released lock: no lock error)
 
     @field_validator("hosts", mode="before")
     @classmethod
@@ -258,6 +259,11 @@ class RecordedWorld:
 
     def infra(self) -> InfraRecord:
         return self.record.infra
+
+    def terraform_output_after(self) -> str | None:
+        """What a plan prints once a remedy has run, when the recording says (None: it does not, so no Terraform
+        remedy runs in this replay)."""
+        return self.record.after.terraform_output if self.record.after else None
 
     def repo(self) -> dict[str, str]:
         return dict(self.record.repo)
