@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # the whole development set twice (with and without the model): minutes on 2 cores
 def test_the_eval_with_recorded_model_sessions_runs_offline_and_misses_nothing(tmp_path):
     env = {**os.environ, "CLOUD_DOCTOR_DATA_DIR": str(tmp_path / "data"),
            # any attempt to reach a provider would go through this dead proxy and fail as a model error
@@ -23,7 +24,7 @@ def test_the_eval_with_recorded_model_sessions_runs_offline_and_misses_nothing(t
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "GOOGLE_APPLICATION_CREDENTIALS", "OPENAI_API_KEY"):
         env.pop(key, None)
     done = subprocess.run([sys.executable, "-m", "interfaces.cli", "eval", "evals/scenarios", "--replay-llm", "evals/llm_sessions",
-                           "--json", "--out", str(tmp_path / "eval")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+                           "--json", "-j", "2", "--out", str(tmp_path / "eval")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=840)
     assert done.returncode in (0, 1), done.stdout[-2000:] + done.stderr[-2000:]  # 1: a threshold missed (the eval gate's job, not this test's)
     result = json.loads(done.stdout)
     model = result["model"]
