@@ -50,3 +50,13 @@ def test_labels_win_over_words_and_scrape_jobs_are_not_services():
     assert values["service"] == "pricing" and values["namespace"] == "shop"
     assert situation_of(Request(alert=alert)).names == {"pricing", "shop"}
     assert situation_of(Request(text="what's wrong with redis?")).names == {"redis"}
+
+
+def test_a_blackbox_probe_names_the_url_it_probed_and_the_name_to_resolve():
+    alert = Alert(name="BlackboxProbeFailed", summary="admin HTTPS probe failing",
+                  labels={"host": "edge-int-1", "probe": "https_2xx", "target": "https://admin.shop.internal/healthz"})
+    values = placeholder_values(Request(alert=alert))
+    assert (values["url"], values["url_host"], values["target"]) == ("https://admin.shop.internal/healthz", "admin.shop.internal",
+                                                                     "admin.shop.internal")
+    plain = placeholder_values(Request(alert=Alert(name="UpstreamDown", summary="s", labels={"target": "payments.shop.internal"})))
+    assert plain["target"] == "payments.shop.internal" and "url" not in plain  # a bare name stays a name

@@ -70,14 +70,16 @@ def placeholder_values(request: Request, spec: dict[str, Any] | None = None) -> 
         if m:
             values["deployment"] = m.group(1)
     url = _first(labels, "url", "endpoint", "probe_url", "target_url") or _first(annotations, "url", "endpoint")
-    if not url and labels.get("instance", "").startswith(("http://", "https://")):
-        url = labels["instance"]
+    if not url:  # the blackbox exporter's probe: the URL it probed is its `instance` or `target`
+        url = next((labels[k] for k in ("instance", "target") if labels.get(k, "").startswith(("http://", "https://"))), None)
     if url and url.startswith(("http://", "https://")):
         values["url"] = url
         host = urlsplit(url).hostname
         if host:
             values["url_host"] = host  # certbot keeps a name's certificate under /etc/letsencrypt/live/<name>/
     target = _first(labels, "target", "dependency", "upstream", "domain", "db_host", "endpoint_host")
+    if target and target.startswith(("http://", "https://")):
+        target = urlsplit(target).hostname  # a name to resolve, not a URL
     if not target and url:
         target = urlsplit(url).hostname
     if target:
