@@ -30,7 +30,7 @@ from tools.actions import shell_words
 from tools.catalogue import ToolCall
 from tools.guard import judge_command
 from tools.plan_summary import has_changes
-from tools.terraform_errors import parse_lock_info, unlock_target
+from tools.terraform_errors import LockInfo, parse_lock_info, unlock_target
 from tools.verification import run_check
 from tools.terraform_runner import (
     ApprovalRequiredError,
@@ -339,6 +339,28 @@ async def _roll_back_deployment(ctx: AgentContext, state: OpsState, proposal: Pr
 # ---------------------------------------------------------------- unlock
 
 
+def _refuse_other_lock(run: _Run, command: str, lock_id: str, held: LockInfo) -> dict:
+    """The state is held by another lock than the one people approved: nothing is unlocked."""
+    run.act(command, "refused", f"the state is now locked by another lock: {held.id} ({held.who})", rule="deployer: unlock")
+    run.note(f"refused: the approval was for lock {lock_id}, but the state is now held by lock {held.id} "
+             f"({held.who}, {held.operation}); a new proposal with its own evidence is needed", "warning")
+    return run.result(False)
+
+
+def _locked_again(run: _Run, lock: LockInfo) -> dict:
+    run.note(f"terraform.force_unlock: verification failed: after force-unlock the state is locked again by {lock.who} "
+             f"({lock.id})", "warning")
+    return run.result(False)
+
+
+def _unlocked(run: _Run, lock_id: str, approvers: list[str], verified_by: str | None) -> dict:
+    """Unlocked; `verified_by` names the plan that took the lock again (None: the verification could not tell)."""
+    if verified_by is not None:
+        run.note(f"terraform.force_unlock: verification passed: the state can be locked again ({verified_by})")
+    run.note(f"force-unlocked lock {lock_id} with approval of {', '.join(approvers)}; run `terraform plan` and review drift before any apply")
+    return run.result(True)
+
+
 def _unlock_recorded(ctx: AgentContext, lock_id: str, command: str, approvers: list[str], run: _Run) -> dict:
     """A force-unlock in a recorded world, checked the way the live one is: the recorded plan says which lock holds
     the state (another lock than the approved one: refused), and the plan recorded for after the remedy says whether
@@ -350,19 +372,12 @@ def _unlock_recorded(ctx: AgentContext, lock_id: str, command: str, approvers: l
         return run.result(False)
     held = parse_lock_info(ctx.world.infra().terraform_output or "")
     if held is not None and held.id and held.id != lock_id:
-        run.act(command, "refused", f"the state is now locked by another lock: {held.id} ({held.who})", rule="deployer: unlock")
-        run.note(f"refused: the approval was for lock {lock_id}, but the state is now held by lock {held.id} ({held.who}); "
-                 "a new proposal with its own evidence is needed", "warning")
-        return run.result(False)
+        return _refuse_other_lock(run, command, lock_id, held)
     run.act(command, "executed", "Terraform state has been successfully unlocked! (recorded world)")
     again = parse_lock_info(after)
     if again is not None:
-        run.note(f"terraform.force_unlock: verification failed: after force-unlock the state is locked again by {again.who} "
-                 f"({again.id})", "warning")
-        return run.result(False)
-    run.note("terraform.force_unlock: verification passed: the state can be locked again (the plan recorded after the unlock)")
-    run.note(f"force-unlocked lock {lock_id} with approval of {', '.join(approvers)}; run `terraform plan` and review drift before any apply")
-    return run.result(True)
+        return _locked_again(run, again)
+    return _unlocked(run, lock_id, approvers, "the plan recorded after the unlock")
 
 
 async def _unlock(ctx: AgentContext, proposal: Proposal, approvers: list[str], run: _Run) -> dict:
@@ -397,10 +412,7 @@ async def _unlock(ctx: AgentContext, proposal: Proposal, approvers: list[str], r
         return run.result(True)
     except StateLockedError as exc:
         if exc.lock.id != lock_id:
-            run.act(command, "refused", f"the state is now locked by another lock: {exc.lock.id} ({exc.lock.who})", rule="deployer: unlock")
-            run.note(f"refused: the approval was for lock {lock_id}, but the state is now held by lock {exc.lock.id} "
-                     f"({exc.lock.who}, {exc.lock.operation}); a new proposal with its own evidence is needed", "warning")
-            return run.result(False)
+            return _refuse_other_lock(run, command, lock_id, exc.lock)
         run.act(probe, "executed", f"locked by {exc.lock.id} ({exc.lock.who}) as approved")
     except TerraformError as exc:
         run.note(f"could not confirm the lock before unlocking ({exc}); unlocking by the approved ID only", "warning")
@@ -414,13 +426,10 @@ async def _unlock(ctx: AgentContext, proposal: Proposal, approvers: list[str], r
     try:
         await runner.plan("unlock-check.tfplan", extra_args=["-refresh=false", *plan_args])
         run.act(probe, "executed", "the state can be locked again")
-        run.note("terraform.force_unlock: verification passed: the state can be locked again (a plan with -lock-timeout=0s)")
     except StateLockedError as exc:
         run.act(probe, "failed", f"still locked by {exc.lock.id} ({exc.lock.who})")
-        run.note(f"terraform.force_unlock: verification failed: after force-unlock the state is locked again by {exc.lock.who} "
-                 f"({exc.lock.id})", "warning")
-        return run.result(False)
+        return _locked_again(run, exc.lock)
     except TerraformError as exc:
         run.note(f"terraform.force_unlock: verification unknown: unlocked; the follow-up plan failed for another reason: {exc}", "warning")
-    run.note(f"force-unlocked lock {lock_id} with approval of {', '.join(approvers)}; run `terraform plan` and review drift before any apply")
-    return run.result(True)
+        return _unlocked(run, lock_id, approvers, None)
+    return _unlocked(run, lock_id, approvers, "a plan with -lock-timeout=0s")

@@ -122,7 +122,7 @@ def build_target(category: str, view: EvidenceView, values: dict[str, str], cita
                     target["previous_version"] = versions[-2]
                 break
         if target.get("deployment") and "rollback_revision" not in target:
-            target.update(_history_target(view, target))
+            target.update(_history_target(view, target["deployment"], str(target.get("version") or "")))
     if category == "certificate_expired":
         for eid in citations:
             e = view.get(eid)
@@ -171,23 +171,21 @@ def _release_target(view: EvidenceView, citations: list[str]) -> dict[str, Any]:
                                "previous_image": release.previous.images[0]}
         if release.current.namespace:
             out["namespace"] = release.current.namespace
-        for _, history in view.facts(RolloutHistoryFacts):
-            if history.name in ("", release.current.deployment) and history.previous is not None:
-                out["rollback_revision"] = history.previous.number
-                break
+        out.update(_history_target(view, release.current.deployment))
         return out
     return {}
 
 
-def _history_target(view: EvidenceView, target: dict[str, Any]) -> dict[str, Any]:
-    """The revision before the bad one, from the deployment's rollout history, when its newest revision is the
-    release the evidence blames (its change cause names that version): otherwise a rollback by revision could
-    return somewhere nobody chose, and plain `rollout undo` (the previous revision) stays the remedy."""
-    version = str(target.get("version") or "")
+def _history_target(view: EvidenceView, deployment: str, blamed_version: str | None = None) -> dict[str, Any]:
+    """The revision before the newest in the deployment's rollout history: where a rollback by revision returns.
+    With `blamed_version` (a release the logs blame, not a cited ReplicaSet), only when the newest revision's
+    change cause names that version: otherwise a rollback by revision could return somewhere nobody chose, and
+    plain `rollout undo` (the previous revision) stays the remedy."""
     for _, history in view.facts(RolloutHistoryFacts):
-        if history.name not in ("", target["deployment"]) or history.current is None or history.previous is None:
+        if history.name not in ("", deployment) or history.previous is None or history.current is None:
             continue
-        if version and re.search(rf"(?<![\w.]){re.escape(version)}(?![\w.])", history.current.change_cause):
+        names_it = bool(blamed_version) and re.search(rf"(?<![\w.]){re.escape(blamed_version or '')}(?![\w.])", history.current.change_cause)
+        if blamed_version is None or names_it:
             return {"rollback_revision": history.previous.number}
     return {}
 

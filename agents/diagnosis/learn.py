@@ -15,6 +15,7 @@ import re
 from typing import Iterable
 
 from agents.diagnosis.analyzers.base import EvidenceView, Situation
+from agents.diagnosis.analyzers.kube_pods import kube_view
 from agents.diagnosis.config_refs import missing_refs
 from agents.diagnosis.learn_kube import learn_kube_values
 from agents.diagnosis.parsers.aws import NetworkInterfacesFacts, RdsFacts, SecurityGroupsFacts
@@ -22,7 +23,6 @@ from agents.diagnosis.parsers.cpu import LoadFacts
 from agents.diagnosis.parsers.memory import MemoryFacts
 from agents.diagnosis.parsers.database import DbErrorFacts
 from agents.diagnosis.parsers.disk import DiskFacts
-from agents.diagnosis.parsers.kube_objects import KubeObjectsFacts
 from agents.diagnosis.parsers.kubernetes import KubeDescribeFacts, KubeEventsFacts, KubePodsFacts
 from agents.diagnosis.parsers.network import ResolvConfFacts, SocketFacts
 from agents.diagnosis.parsers.processes import ProcessFacts
@@ -166,12 +166,13 @@ def learn_values(evidence: list[Evidence], values: dict[str, str], situation: Si
         put("unit", (named or failed or [None])[0])
     release = _released_workload(view)
     put("release", release, _KUBE_NAME)
-    for _, listing in view.facts(KubeObjectsFacts):  # the release found in the cluster: its namespace from the cluster, not the log
-        named = {(w.namespace, w.name) for w in listing.workloads if w.kind.lower() == "deployment" and w.name == (values.get("release") or release)}
-        if len(named) == 1:
-            namespace, name = named.pop()
-            put("deployment", name, _KUBE_NAME)
-            put("namespace", namespace, _KUBE_NAME)
+    wanted = values.get("release") or release
+    # the release found in the cluster: its namespace from the cluster, not the log
+    found = {(ns, name) for kind, ns, name in kube_view(view)[0].workloads if kind.lower() == "deployment" and name == wanted}
+    if len(found) == 1:
+        namespace, name = found.pop()
+        put("deployment", name, _KUBE_NAME)
+        put("namespace", namespace, _KUBE_NAME)
     for _, disk in view.facts(DiskFacts):
         full = sorted((f for f in disk.filesystems if not f.pseudo and (f.use_pct or 0) >= _FULL), key=lambda f: -(f.use_pct or 0))
         if full:

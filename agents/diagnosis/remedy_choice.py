@@ -21,9 +21,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from agents.diagnosis.analyzers.base import EvidenceView
+from agents.diagnosis.analyzers.kube_pods import kube_view
 from agents.diagnosis.config_refs import missing_refs
 from agents.diagnosis.parsers.disk import DiskFacts
-from agents.diagnosis.parsers.kube_objects import KubeObjectsFacts
 from agents.diagnosis.parsers.rollout import RolloutHistoryFacts
 from agents.diagnosis.parsers.systemd import NginxTestFacts, UnitFacts
 from agents.diagnosis.parsers.usage import BinlogFacts, DiskUsageFacts, JournalUsageFacts, ListingFacts, TimersFacts
@@ -279,13 +279,14 @@ def _cpu_saturation(view: EvidenceView, target: dict[str, Any], defaults: Remedy
         return _signal_runaway(view, target, defaults, at)
     name, namespace = target["deployment"], target["namespace"]
     where = f"{namespace}/{name}"
-    for _, objects in view.facts(KubeObjectsFacts):
-        for hpa in objects.autoscalers:
-            if hpa.namespace in ("", namespace) and hpa.target.lower() in (f"deployment/{name}", name):
-                return [], (f"no remedy by command: the autoscaler {hpa.name} sets the replicas of {where} "
-                            f"(max {hpa.max_replicas if hpa.max_replicas is not None else '?'}); raise its maxReplicas or the CPU limit in the manifest")
-    replicas = next((w.desired for _, objects in view.facts(KubeObjectsFacts) for w in objects.workloads
-                     if w.kind.lower() == "deployment" and w.name == name and w.namespace in ("", namespace) and w.desired), None)
+    state, _ = kube_view(view)
+    for (ns, _), seen in state.autoscalers.items():
+        hpa = seen.obj
+        if ns in ("", namespace) and hpa.target.lower() in (f"deployment/{name}", name):
+            return [], (f"no remedy by command: the autoscaler {hpa.name} sets the replicas of {where} "
+                        f"(max {hpa.max_replicas if hpa.max_replicas is not None else '?'}); raise its maxReplicas or the CPU limit in the manifest")
+    replicas = next((seen.obj.desired for (kind, ns, wname), seen in state.workloads.items()
+                     if kind.lower() == "deployment" and wname == name and ns in ("", namespace) and seen.obj.desired), None)
     if replicas is None:
         return [], f"no remedy: the replica count of {where} is not known (kubectl get deployment); more replicas or a higher CPU limit share the load"
     more = min(max(replicas + 1, math.ceil(replicas * defaults.scale_out_factor)), 500)
