@@ -65,6 +65,16 @@ async def test_commands_share_one_connection_within_the_session_limit(sshd: Sshd
     assert sshd.accepted_logins() - logins_before == 1  # one TCP connection, one login
 
 
+async def test_a_session_limit_that_stays_full_is_reported_not_waited_on_forever(sshd: SshdServer) -> None:
+    fifo = make_fifo(sshd, "held-open")
+    async with SSHExecutor(inventory_for(sshd, per_host_sessions=12)) as ssh:
+        # 12 commands that hang on a FIFO hold sessions past the retries; sshd allows 10 per connection.
+        held = await asyncio.gather(*(ssh.run("web1", ["cat", str(fifo)], timeout=4) for _ in range(12)))
+    refused = [r.error for r in held if r.error and "refused a session" in r.error]
+    assert len(refused) == 2 and "lower per_host_sessions" in refused[0]
+    assert sum(r.timed_out for r in held) == 10
+
+
 async def test_idle_connection_is_closed_and_reopened(sshd: SshdServer) -> None:
     logins_before = sshd.accepted_logins()
     async with SSHExecutor(inventory_for(sshd, idle_seconds=0.3)) as ssh:

@@ -47,6 +47,7 @@ NOT_RUN_STATUS = 255  # as ssh reports a connection that failed
 SIGNAL_GRACE_S = 1.0  # how long a signalled command gets to end before the next step
 REMOTE_TIMER_SLACK_S = 2  # the remote timer fires this long after the local deadline
 READ_CHUNK = 65_536
+SESSION_RETRY_DELAYS_S = (0.05, 0.1, 0.2, 0.4, 0.8)  # a refused session is asked for again after each
 DRAIN_LIMIT = 64  # past the cap, output is read and dropped up to this many caps, then the command is stopped
 
 # The channel could not be opened because the connection is gone: nothing ran, so reconnecting is safe.
@@ -334,7 +335,8 @@ class SSHExecutor:
         def failed(error: str) -> CommandResult:
             return CommandResult(host=target.name, command=command, exit_status=NOT_RUN_STATUS, error=error)
 
-        for attempt in (1, 2):
+        drops = refusals = 0
+        while True:
             try:
                 conn = await self._connection(pool)
             except SSHConnectError as exc:
@@ -345,10 +347,17 @@ class SSHExecutor:
                 break
             except (*_DROPPED, asyncssh.ChannelOpenError) as exc:
                 if isinstance(exc, asyncssh.ChannelOpenError) and not conn.is_closed():
-                    return failed(f"{target.where} refused a session ({exc.reason}); if it limits sessions, "
-                                  "lower per_host_sessions in config/inventory.yaml")
+                    # sshd frees a session slot a moment after the client sees the channel close, so a
+                    # burst can briefly exceed MaxSessions; nothing ran, so waiting and asking again is safe.
+                    refusals += 1
+                    if refusals > len(SESSION_RETRY_DELAYS_S):
+                        return failed(f"{target.where} refused a session ({exc.reason}); if it limits sessions, "
+                                      "lower per_host_sessions in config/inventory.yaml")
+                    await asyncio.sleep(SESSION_RETRY_DELAYS_S[refusals - 1])
+                    continue
                 self._forget(pool, conn)  # nothing ran: safe to reconnect and try again, once
-                if attempt == 2:
+                drops += 1
+                if drops == 2:
                     return failed(f"connection to {target.where} dropped twice: {exc}")
                 logger.info("ssh: connection to %s dropped (%s); reconnecting once", target.where, exc)
         return await self._collect(pool, conn, proc, command, timeout, cap)

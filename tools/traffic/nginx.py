@@ -206,13 +206,15 @@ class NginxRouter:
     # ---------------------------------------------------------- verifying
 
     async def _probe(self, generation: int) -> tuple[dict[str, int], int, int]:
-        """Versions that answered `probes` requests served by the live generation; answers from an old worker
-        still finishing after a reload are not counted (and retried, up to as many again)."""
+        """Versions that answered `probes` requests served by the live generation.
+
+        An old worker keeps accepting until it has handled the reload signal, which on a loaded host can
+        take seconds; its answers are not counted, and probing goes on until the live generation has
+        answered `probes` times or the reload deadline passes (then the caller reports the stale workers)."""
         versions: dict[str, int] = {}
         failures = stale = 0
-        attempts = 0
-        while sum(versions.values()) + failures < self.cfg.probes and attempts < 2 * self.cfg.probes:
-            attempts += 1
+        deadline = time.monotonic() + RELOAD_DEADLINE_S
+        while sum(versions.values()) + failures < self.cfg.probes and time.monotonic() < deadline:
             try:
                 status, headers = await asyncio.to_thread(fetch, self.cfg.probe_url, 3.0)
             except OSError:
@@ -220,6 +222,7 @@ class NginxRouter:
                 continue
             if headers.get("x-route-generation") != str(generation):
                 stale += 1
+                await asyncio.sleep(0.05)  # give the old workers time to drain
                 continue
             if status >= 502 and "x-version" not in headers:  # nginx itself answered: no upstream reached
                 failures += 1
