@@ -6,13 +6,15 @@ gets another action or none (and a note that says what a person must do).
 
 from __future__ import annotations
 
+import pytest
+
 from agents.diagnosis.analyzers.base import EvidenceView
 from agents.diagnosis.parsers import parse_output
 from agents.diagnosis.parsers.processes import parse_ps
 from agents.diagnosis.remedy_choice import RemedyDefaults, choose_remedies
 from agents.diagnosis.timeline import scan_lines
 from graphs.state import Evidence
-from tools.catalogue import default_catalogue
+from tools.catalogue import ToolCall, ToolParamError, default_catalogue
 from tools.guard import judge_command
 
 DEFAULTS = RemedyDefaults()
@@ -244,3 +246,68 @@ def test_a_runaway_process_that_is_a_services_main_process_is_restarted_not_kill
     assert [(c.tool, c.params) for c in choices] == [("systemd.restart_unit", {"unit": "coupon-api.service"})]
     choices, _ = book.choose("cpu_saturation", {"pid": "30211"})  # another process (a batch job): stopped, as before
     assert [c.tool for c in choices] == ["process.signal"]
+
+
+def _releases_book(names: list[str], current: str | None, *, app: str = "/srv/shop") -> Book:
+    book = Book()
+    book.cmd("df -h", "Filesystem Size Used Avail Use% Mounted on\n/dev/nvme0n1p1 78G 77G 412M 100% /\n")
+    usage = "".join(f"2.4G\t{app}/releases/{n}\n" for n in names) + f"57G\t{app}/releases\n1.6G\t{app}/shared\n59G\t{app}\n"
+    book.cmd(f"du -xh --max-depth=2 {app}", usage)
+    book.cmd(f"ls -l {app}/releases", "total 96\n" + "".join(f"drwxr-xr-x 9 deploy deploy 4096 Nov  3 10:15 {n}\n" for n in names))
+    if current is not None:
+        book.cmd(f"ls -l {app}", "total 16\n"
+                 f"lrwxrwxrwx 1 deploy deploy   33 Nov 29 22:07 current -> releases/{current}\n"
+                 "drwxr-xr-x 6 deploy deploy 4096 Nov  3 10:15 shared\n")
+    return book
+
+
+def test_old_releases_are_removed_keeping_the_newest_and_the_current_one_even_when_a_rollback_moved_it_back():
+    names = [str(n) for n in range(1, 13)]  # Deployer numbers its releases: 10 sorts after 9, not after 1
+    choices, note = _releases_book(names, current="3").choose("disk_full", {"host": "web2"})
+    assert note == "" and [c.tool for c in choices] == ["files.remove_releases"]
+    removed = [p.rsplit("/", 1)[-1] for p in choices[0].params["paths"]]
+    assert removed == ["1", "2", "4", "5", "6", "7"]  # 8..12 are the newest five; 3 serves
+    argv = CATALOGUE.render(ToolCall(tool="files.remove_releases", params=choices[0].params)).argv
+    assert argv[0] == "find" and argv[-2:] == ["-xdev", "-delete"] and "/srv/shop/releases/3" not in argv
+    assert judge_command(argv).verdict == "approve"  # an action: never run without the remedy approvals
+
+
+def test_without_the_current_link_or_with_few_releases_nothing_is_removed_on_a_guess():
+    choices, note = _releases_book([str(n) for n in range(1, 13)], current=None).choose("disk_full", {"host": "web2"})
+    assert choices == [] and "ls -l /srv/shop" in note and "which release" in note
+    choices, note = _releases_book(["20261101", "20261102", "20261103"], current="20261103").choose("disk_full", {"host": "web2"})
+    assert choices == [] and "no more than the 5 kept" in note
+
+
+def test_a_release_directory_is_the_only_thing_the_removal_can_name():
+    for bad in ["/srv/shop/releases", "/srv/shop/current", "/srv/shop/releases/../shared", "/srv/shop/releases/7/config",
+                "/etc/releases/1", "/srv/shop/releases/-delete", "/home/deploy/.ssh/releases/1"]:
+        with pytest.raises(ToolParamError):
+            CATALOGUE.render(ToolCall(tool="files.remove_releases", params={"paths": [bad]}))
+    assert judge_command("find /srv/shop -xdev -delete").tool != "files.remove_releases"
+    assert judge_command(["rm", "-rf", "/srv/shop/releases/1"]).verdict == "forbid"
+
+
+def test_a_listing_resolves_relative_links_against_the_directory_it_lists():
+    facts = parse_output("ls", "lrwxrwxrwx 1 deploy deploy 33 Nov 29 22:07 current -> releases/20261128111800\n",
+                         command="ls -l /srv/shop")
+    assert facts.path == "/srv/shop" and facts.entries[0].name == "current"
+    assert facts.entries[0].target == "/srv/shop/releases/20261128111800"
+    assert parse_output("ls", "drwxr-xr-x 9 deploy deploy 4096 Nov  3 10:15 shop\n", command="ls -ld /srv/shop").path == ""
+
+
+async def test_the_removal_waits_for_a_current_link_that_points_at_a_release_it_keeps(tmp_path):
+    """The precondition reads APP again before anything is deleted: a rollback since the diagnosis could have moved it."""
+    from agents.diagnosis.parsers import parse_output as parse
+    from tools.audit import AuditLog
+    from tools.executor import GuardedTools
+    from tools.verification import run_check
+    from tools.world import RecordedWorld, WorldRecord
+
+    world = RecordedWorld(WorldRecord.model_validate({"hosts": {"web2": {
+        "ls -l /srv/shop": "lrwxrwxrwx 1 deploy deploy 33 Nov 29 22:07 current -> releases/3\n"}}}))
+    tools = GuardedTools(world, "prod", AuditLog(tmp_path / "audit.jsonl"), "deployer", parse=parse)
+    check = CATALOGUE.get("files.remove_releases").precondition
+    keeps = await run_check(tools, check, {"paths": ["/srv/shop/releases/1", "/srv/shop/releases/2"]}, "web2", time_scale=0)
+    moved = await run_check(tools, check, {"paths": ["/srv/shop/releases/2", "/srv/shop/releases/3"]}, "web2", time_scale=0)
+    assert (keeps.outcome, moved.outcome) == ("passed", "failed")

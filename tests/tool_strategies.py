@@ -34,6 +34,8 @@ _BY_TYPE = {
         lambda d: d.replace(microsecond=0).isoformat()),
     "image": st.sampled_from(["nginx:1.27", "registry.internal/shop/api:v2.4.1"]),
     "git_rev": st.sampled_from(["HEAD", "main", "HEAD~3", "v1.2.0", "a1b2c3d"]),
+    "release_dir": st.builds(lambda root, app, name: f"{root}{app}/releases/{name}", st.sampled_from(["/srv/", "/opt/", "/var/www/"]),
+                             st.from_regex(r"[a-z][a-z0-9_-]{0,8}", fullmatch=True), st.from_regex(r"[0-9]{1,14}", fullmatch=True)),
     "relative_file": st.from_regex(r"[a-z][a-z0-9]{0,8}\.tfplan", fullmatch=True),
     "curl_write_out": st.sampled_from(["%{http_code}", "%{http_code} %{time_total}", "%{time_connect} %{remote_ip}"]),
     "host_port": st.sampled_from(["localhost:8443", "api.shop.internal:443"]),

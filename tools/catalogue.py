@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import posixpath
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -515,6 +516,11 @@ def _check_references(catalogue: Catalogue) -> None:
                 read = catalogue._tools.get(check.tool)
                 if read is None or read.kind != "read":
                     raise ConfigError(f"{catalogue.source}: {tool.name}: check tool {check.tool!r} is not a read tool")
+                for value in check.params.values():
+                    filters = _CHECK_PLACEHOLDER.fullmatch(value).group(2) if isinstance(value, str) and _CHECK_PLACEHOLDER.fullmatch(value) else ""
+                    unknown = [f for f in filters.split("|") if f and f not in _CHECK_FILTERS]
+                    if unknown:
+                        raise ConfigError(f"{catalogue.source}: {tool.name}: unknown check filter {unknown[0]!r} in {value!r}")
         if tool.rollback is not None and tool.rollback.action is not None:
             back = catalogue._tools.get(tool.rollback.action)
             if back is None or back.kind != "action":
@@ -539,14 +545,25 @@ def default_catalogue() -> Catalogue:
     return _cached(str(folder), stamp)
 
 
+_CHECK_FILTERS: dict[str, Callable[[Any], Any]] = {
+    "first": lambda v: v[0] if isinstance(v, list) and v else None,
+    "parent": lambda v: posixpath.dirname(v) if isinstance(v, str) else None,
+}
+_CHECK_PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)((?:\|[a-z]+)*)\}")
+
+
 def fill_check_params(check: Check, params: dict[str, Any]) -> dict[str, Any]:
-    """A check's parameters: literal values, or "{name}" taking the action's validated value."""
+    """A check's parameters: literal values, or "{name}" taking the action's validated value, optionally through
+    filters ("{paths|first|parent}": the directory above the first path); the read validates the result again."""
     out: dict[str, Any] = {}
     for key, value in check.params.items():
         if isinstance(value, str):
-            whole = PLACEHOLDER.fullmatch(value)
+            whole = _CHECK_PLACEHOLDER.fullmatch(value)
             if whole:
-                out[key] = params.get(whole.group(1))
+                filled = params.get(whole.group(1))
+                for name in filter(None, whole.group(2).split("|")):
+                    filled = _CHECK_FILTERS[name](filled) if filled is not None else None
+                out[key] = filled
                 continue
         out[key] = value
     return out

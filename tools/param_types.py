@@ -335,6 +335,22 @@ def _inside(path: str, root: str) -> bool:
     return path == root  # a single file
 
 
+@param_type("release_dir")
+def _release_dir(value: Any, options: dict[str, Any]) -> str:
+    """One release of a deployment: APP/releases/NAME inside the tool's roots, never `releases` itself or a link name.
+
+    Deployment tools keep each release in its own directory and point APP/current at one of them; only such a
+    directory may be named, so a deletion can never reach the application, its shared files or anything above.
+    """
+    norm = _path(value, options)
+    parent, name = posixpath.split(norm)
+    if posixpath.basename(parent) != "releases" or posixpath.dirname(parent) in ("", "/"):
+        raise ParamTypeError(f"{norm!r} is not a release directory (APP/releases/NAME)")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", name) or name in ("current", "shared"):
+        raise ParamTypeError(f"{name!r} is not a release name")
+    return norm
+
+
 @param_type("relative_file")
 def _relative_file(value: Any, options: dict[str, Any]) -> str:
     """A file name inside a working directory (a saved Terraform plan): no directories, no traversal."""

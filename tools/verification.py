@@ -58,7 +58,7 @@ async def run_check(tools: Any, check: Check, params: dict[str, Any], host: str 
         elif outcome.facts is not None and not outcome.facts.get("ok", True):
             result.outcome, result.detail = "unknown", f"its parser could not read the output ({outcome.facts.get('error', '')})"[:300]
         else:
-            context = {**(outcome.facts or {}), "exit_status": outcome.result.exit_status}
+            context = {**(outcome.facts or {}), "exit_status": outcome.result.exit_status, "params": params}
             try:
                 holds = bool(jmespath.search(check.expect, context))
             except jmespath.exceptions.JMESPathError as exc:

@@ -36,6 +36,7 @@ from graphs.state import Evidence
 _RDS_ENDPOINT = re.compile(r"\b([a-z][a-z0-9-]{0,62})\.[a-z0-9]{12}\.[a-z]{2}(?:-[a-z]+)+-\d\.rds\.amazonaws\.com\b")
 _RS_HASH = re.compile(r"^(.+)-[a-z0-9]{6,10}$")
 _POD_OF_RS = re.compile(r"^(.+)-[a-z0-9]{6,10}-[a-z0-9]{5}$")
+_DEPLOY_ROOT = re.compile(r"^/(?:srv|opt|home|app|apps|data|var/www)/")  # where deployment tools keep applications
 _KUBE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _RDS_HOST = re.compile(r"\b[a-z][a-z0-9-]{0,62}\.[a-z0-9]{12}\.[a-z]{2}(?:-[a-z]+)+-\d\.rds\.amazonaws\.com\b")
 # Names a resolver failed on, as programs print them: getaddrinfo ENOTFOUND x, Could not resolve host: x, lookup x on ...,
@@ -183,6 +184,15 @@ def learn_values(evidence: list[Evidence], values: dict[str, str], situation: Si
             put("big_dir", largest.path)
         elif largest is not None:
             put("inode_dir", largest.path)
+    full_mount = values.get("full_mount") or learned.get("full_mount")
+    for _, usage in view.facts(DiskUsageFacts):  # where deployments live fills the mount: look three levels down
+        largest = usage.largest()
+        if largest is not None and not usage.inodes and full_mount and usage.root.rstrip("/") == full_mount.rstrip("/"):
+            if _DEPLOY_ROOT.match(largest.path.rstrip("/") + "/"):  # /srv, /srv/shop, /var/www/app
+                put("deploy_dir", largest.path.rstrip("/"))
+        for entry in (e for e in usage.entries if not usage.inodes and e.path.rstrip("/").endswith("/releases")):
+            put("release_dir", entry.path.rstrip("/"))  # APP/releases (Capistrano, Deployer): which one is current is in APP
+            put("app_dir", entry.path.rstrip("/").rsplit("/", 1)[0])
     for _, sockets in view.facts(SocketFacts):  # connections that never got an answer: the peer to place in the network
         if sockets.syn_sent_by_peer:
             put("peer_ip", sockets.syn_sent_by_peer[0].key.rsplit(":", 1)[0].strip("[]"))

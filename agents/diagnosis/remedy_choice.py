@@ -31,6 +31,7 @@ from agents.diagnosis.parsers.usage import BinlogFacts, DiskUsageFacts, JournalU
 # An earlier copy beside a configuration file: editors' and admins' .bak/.orig/~, dpkg's and ucf's old copies,
 # rpm's .rpmsave and ansible's `backup: yes` (FILE.PID.YYYY-MM-DD@HH:MM:SS~). Not .dpkg-dist: that is the new default.
 _BACKUP_OF = re.compile(r"^(?P<base>.+?)(?:\.bak|\.orig|\.dpkg-old|\.ucf-old|\.rpmsave|\.\d+\.\d{4}-\d{2}-\d{2}@\d{2}:\d{2}:\d{2}~|~)$")
+_MAX_RELEASES_AT_ONCE = 200  # files.remove_releases' max_items
 _CLEANUP_WORDS = re.compile(r"gc|clean|tmp|session|prune|purge|sweep|expire|rotate|reap", re.I)
 
 
@@ -43,6 +44,7 @@ class RemedyDefaults(BaseModel):
     prune_older_than_days: int = 7
     big_log_file_mb: float = 1024.0
     scale_out_factor: float = 1.5  # a workload at its CPU limit: replicas x this (at least one more)
+    keep_releases: int = 5  # files.remove_releases keeps this many newest releases (and the current one)
 
 
 class Choice(BaseModel):
@@ -92,12 +94,60 @@ def _disk_full(view: EvidenceView, target: dict[str, Any], defaults: RemedyDefau
                                    "(then fix logrotate)")], ""
             return [Choice(tool="files.rotate_log", params={"config": f"/etc/logrotate.d/{service}"},
                            why=f"{path} holds {big.size_mb / 1024:,.0f} GiB: rotate it with its own configuration ({service})")], ""
-    if largest is not None and largest.path.startswith("/var/lib/docker"):
-        return [Choice(tool="containers.prune_images", params={"older_than": "until=72h"}, why=f"{largest.path} is the largest directory")], ""
+    docker_root = next((m for m in full if m.startswith("/var/lib/docker")), None)
+    if docker_root is not None or (largest is not None and largest.path.startswith("/var/lib/docker")):
+        # images no container uses, older than three days: pulled again when needed (dangling-only pruning seldom frees a full disk)
+        where = f"{docker_root} (Docker's data root) is full" if docker_root else f"{largest.path} is the largest directory"  # type: ignore[union-attr]
+        return [Choice(tool="containers.prune_images", params={"all": True, "older_than": "until=72h"},
+                       why=f"{where}: remove images no container uses, older than 72 h")], ""
+    releases, releases_note = _old_releases(view, defaults)
+    if releases is not None:
+        return [releases], ""
     if journal is not None and journal.size_mb >= defaults.journal_worth_vacuuming_mb:
         return [Choice(tool="journal.vacuum", params={"size": defaults.vacuum_size}, why=journal.summary())], ""
+    if releases_note:
+        return [], releases_note
     where = f" on {', '.join(full)}" if full else ""
     return [], f"no remedy is sure to free space{where}: the evidence does not show what fills it (read `du -xh --max-depth=1` of the full mount)"
+
+
+def _release_order(name: str) -> tuple[int, int, str]:
+    """Release names sort as the tools make them: timestamps and counters by number, anything else by text."""
+    return (0, int(name), "") if name.isdigit() else (1, 0, name)
+
+
+def _old_releases(view: EvidenceView, defaults: RemedyDefaults) -> tuple[Choice | None, str]:
+    """Releases beyond the newest N in the largest APP/releases directory, never the one APP/current points to.
+
+    Needs two listings: the releases themselves and APP (where `current` shows which release is live). Without
+    the second nothing is removed: a guess could delete the release that serves.
+    """
+    usage = [e for _, u in view.facts(DiskUsageFacts) if not u.inodes for e in u.entries if e.path.rstrip("/").endswith("/releases")]
+    if not usage:
+        return None, ""
+    releases_dir = max(usage, key=lambda e: e.size_mb or 0).path.rstrip("/")
+    app_dir = releases_dir.rsplit("/", 1)[0]
+    listings = {facts.path: facts for _, facts in view.facts(ListingFacts) if facts.path}
+    listed = listings.get(releases_dir)
+    if listed is None:
+        return None, f"no remedy yet: {releases_dir} fills the disk, but its releases were not listed (read `ls -l {releases_dir}`)"
+    current = next((e.target for e in (listings[app_dir].entries if app_dir in listings else []) if e.name == "current" and e.target), None)
+    if current is None:
+        return None, (f"no remedy: {releases_dir} fills the disk, but the evidence does not show which release {app_dir}/current "
+                      f"points to (read `ls -l {app_dir}`); old releases are not removed on a guess")
+    if current.rsplit("/", 1)[0] != releases_dir:
+        return None, f"no remedy: {app_dir}/current points to {current}, outside {releases_dir}; a person must check the layout"
+    names = sorted((e.name for e in listed.entries if e.directory and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", e.name)),
+                   key=_release_order)
+    keep = set(names[-defaults.keep_releases:]) | {current.rsplit("/", 1)[-1]}
+    old = [f"{releases_dir}/{n}" for n in names if n not in keep][:_MAX_RELEASES_AT_ONCE]  # the oldest first
+    if not old:
+        return None, f"no remedy: {releases_dir} holds {len(names)} release(s), no more than the {defaults.keep_releases} kept"
+    size = next((e.size_mb for e in usage if e.path.rstrip("/") == releases_dir), None)
+    held = f" ({size / 1024:,.1f} GiB)" if size else ""
+    return Choice(tool="files.remove_releases", params={"paths": old},
+                  why=f"{releases_dir} holds {len(names)} releases{held}: keep the newest {defaults.keep_releases} and the current one "
+                      f"({current.rsplit('/', 1)[-1]}), remove {len(old)} older"), ""
 
 
 def _inode_exhaustion(view: EvidenceView, target: dict[str, Any], defaults: RemedyDefaults, at: datetime | None) -> tuple[list[Choice], str]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
+import shlex
 
 from pydantic import BaseModel
 
@@ -129,12 +131,15 @@ class ListedFile(BaseModel):
     name: str
     size_mb: float | None = None
     directory: bool = False
+    link: str | None = None  # a symbolic link's target as ls shows it
+    target: str | None = None  # that target as an absolute path (relative links resolved against the listed directory)
 
 
 class ListingFacts(Facts):
     """`ls -l`: a directory's entries with their sizes, largest first (or the directory itself with -d)."""
 
     parser: str = "ls"
+    path: str = ""  # the directory listed (empty with --directory, or when the command is unknown)
     entries: list[ListedFile] = []
 
     def largest_file(self) -> ListedFile | None:
@@ -149,16 +154,31 @@ class ListingFacts(Facts):
 _LS_LINE = re.compile(r"^([dlbcps-])[rwxsStT-]{9}[.+@]?\s+\d+\s+\S+\s+\S+\s+(\S+)\s+\w{3}\s+\d{1,2}\s+[\d:]{4,5}\s+(.+)$")
 
 
+def _listed_directory(command: str) -> str:
+    """The one directory an `ls` command lists (its last absolute path), or "" for `--directory` and unknown commands."""
+    try:
+        words = shlex.split(command or "")
+    except ValueError:
+        return ""
+    if any(w in ("-d", "--directory") or (w.startswith("-") and not w.startswith("--") and "d" in w) for w in words[1:]):
+        return ""
+    paths = [w for w in words[1:] if w.startswith("/")]
+    return posixpath.normpath(paths[-1]) if len(paths) == 1 else ""
+
+
 def parse_ls(text: str, *, command: str = "", stderr: str = "") -> ListingFacts:
+    listed = _listed_directory(command)
     entries = []
     for line in nonblank_lines(text):
         m = _LS_LINE.match(line.strip())
         if m:
-            entries.append(ListedFile(name=m.group(3).split(" -> ")[0], size_mb=size_to_mb(m.group(2), default_unit="B"),
-                                      directory=m.group(1) == "d"))
+            name, _, link = m.group(3).partition(" -> ")
+            target = posixpath.normpath(posixpath.join(listed, link)) if link and (listed or link.startswith("/")) else None
+            entries.append(ListedFile(name=name, size_mb=size_to_mb(m.group(2), default_unit="B"), directory=m.group(1) == "d",
+                                      link=link or None, target=target))
     if not entries:
         raise ParserError("no `ls -l` lines")
-    return ListingFacts(entries=entries)
+    return ListingFacts(path=listed, entries=entries)
 
 
 class JournalUsageFacts(Facts):
