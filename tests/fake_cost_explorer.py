@@ -9,22 +9,23 @@ value, or with an AWS error.
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.loopback_http import JsonHandler, LoopbackServer
 
-class FakeCostExplorer:
+_AMZ_JSON = "application/x-amz-json-1.1"
+
+
+class FakeCostExplorer(LoopbackServer):
     def __init__(self, amounts: dict[str | None, float]):
         self.amounts = amounts  # Environment tag value (None: no filter) -> forecast amount
         self.requests: list[tuple[str, dict[str, Any]]] = []
         self.error: tuple[int, str, str] | None = None
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JsonHandler):
             def do_POST(self) -> None:  # noqa: N802 (http.server API)
-                body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")
+                body = self.read_json()
                 target = self.headers.get("X-Amz-Target", "")
                 server.requests.append((target, body))
                 if server.error is not None:
@@ -42,24 +43,6 @@ class FakeCostExplorer:
                                  "ForecastResultsByTime": [{"TimePeriod": period, "MeanValue": f"{amount:.10f}"}]})
 
             def _send(self, status: int, payload: dict[str, Any]) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/x-amz-json-1.1")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.send_json(status, payload, content_type=_AMZ_JSON)
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> "FakeCostExplorer":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)

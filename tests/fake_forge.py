@@ -7,23 +7,22 @@ created object, 401 without the right token.
 
 from __future__ import annotations
 
-import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote
+
+from tests.loopback_http import JsonHandler, LoopbackServer
 
 TOKEN = "test-token-not-a-secret"
 
 
-class FakeForge:
+class FakeForge(LoopbackServer):
     def __init__(self) -> None:
         self.requests: list[dict] = []
         forge = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JsonHandler):
             def do_POST(self) -> None:  # noqa: N802
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+                body = self.read_json()
                 github = re.fullmatch(r"/repos/([^/]+)/([^/]+)/pulls", self.path)
                 gitlab = re.fullmatch(r"/projects/([^/]+)/merge_requests", self.path)
                 if github and self.headers.get("Authorization") == f"Bearer {TOKEN}":
@@ -42,24 +41,6 @@ class FakeForge:
                     self._answer(404, {"message": "Not Found"})
 
             def _answer(self, status: int, data: dict) -> None:
-                payload = json.dumps(data).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                self.send_json(status, data)
 
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> "FakeForge":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)

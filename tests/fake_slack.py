@@ -11,13 +11,15 @@ import itertools
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qs
 
 from slack_sdk.signature import SignatureVerifier
 
+from tests.loopback_http import JsonHandler, LoopbackServer
+
 BOT_USER = "UBOT0DOC"
+_SLACK_JSON = "application/json; charset=utf-8"
 
 
 class SlackCall(dict):
@@ -31,7 +33,7 @@ class SlackCall(dict):
         return json.dumps(self, ensure_ascii=False)
 
 
-class FakeSlack:
+class FakeSlack(LoopbackServer):
     def __init__(self) -> None:
         self.calls: list[SlackCall] = []
         self.outside_channels: set[str] = set()  # channels the bot was not invited to
@@ -42,7 +44,7 @@ class FakeSlack:
         self._ts = itertools.count(1)
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JsonHandler):
             def do_GET(self) -> None:  # noqa: N802 (slack_sdk reads some methods, conversations.replies, with GET)
                 self.do_POST(query=self.path.split("?", 1)[1] if "?" in self.path else "")
 
@@ -61,28 +63,13 @@ class FakeSlack:
                     args["metadata"] = json.loads(args["metadata"])
                 retry_after = fake._limited(method)
                 if retry_after is not None:
-                    data = json.dumps({"ok": False, "error": "ratelimited"}).encode()
-                    self.send_response(429)
-                    self.send_header("Retry-After", str(retry_after))
-                    self.send_header("Content-Type", "application/json; charset=utf-8")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
+                    self.send_json(429, {"ok": False, "error": "ratelimited"}, content_type=_SLACK_JSON,
+                                   headers={"Retry-After": str(retry_after)})
                     return
-                body = fake._answer(method, args)
-                data = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.send_json(200, fake._answer(method, args), content_type=_SLACK_JSON)
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/api/"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        super().__init__(Handler)
+        self.base_url = f"{self.url}/api/"
 
     def _limited(self, method: str) -> int | None:
         with self._cond:
@@ -124,14 +111,6 @@ class FakeSlack:
             self.calls.append(SlackCall(method=method, answered_ts=body.get("ts"), received_at=time.monotonic(), **args))
             self._cond.notify_all()
         return body
-
-    def __enter__(self) -> "FakeSlack":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
     def find(self, method: str, where: Callable[[SlackCall], bool] = lambda c: True) -> list[SlackCall]:
         with self._cond:
