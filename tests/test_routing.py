@@ -37,6 +37,10 @@ def test_classify_text(text, agent):
     "결제 서버 응답이 없어",
     "redis is down",
     "eks nodes are NotReady and pods are pending",
+    # what a person sees of an expired certificate, in a browser, in English and Korean
+    "shop.example.com shows NET::ERR_CERT_DATE_INVALID since 9am",
+    "shop.example.com 들어가면 '연결이 비공개로 설정되어 있지 않습니다' 경고가 떠요",
+    "api.shop.co.kr 인증서가 만료된 것 같아요",
 ])
 def test_health_questions_go_to_the_diagnostician(text):
     assert classify_text(text) == "diagnostician"

@@ -25,6 +25,9 @@ from graphs.state import Alert, Request
     # a span of time is not a workload, and the name said first is the subject
     ("payment-worker keeps restarting every few hours in the pay namespace", "pay", "payment-worker"),
     ("orders-sync has been failing for two days in the batch namespace", "batch", "orders-sync"),
+    # an environment between the name and the symptom; a name shaped like a service's wherever it stands
+    ("notification-svc in staging is down, QA says no emails", None, "notification-svc"),
+    ("nightly reports didn't run; the report-scheduler looks green", None, "report-scheduler"),
 ])
 def test_words_name_the_workload_and_namespace(text, namespace, workload):
     found = subjects_from_words(text)
@@ -32,7 +35,8 @@ def test_words_name_the_workload_and_namespace(text, namespace, workload):
 
 
 @pytest.mark.parametrize("text", ["EKS 노드 수를 2개로 변경", "mysql on db1 disk is full, queries time out", "api 5xx 늘었어 prod",
-                                  "the pods look healthy", "something is wrong", "check the status of Shop_API!"])
+                                  "the pods look healthy", "something is wrong", "check the status of Shop_API!",
+                                  "ALARM: UnHealthyHostCount >= 1 (TargetGroup=shop-prod-web, AZ=ap-northeast-2b)"])
 def test_words_that_name_no_workload_name_none(text):
     assert subjects_from_words(text).workload in (None, "api") if "api" in text else subjects_from_words(text).workload is None
 

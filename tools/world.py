@@ -7,11 +7,14 @@ and keep every other line of the product the same.
 
 from __future__ import annotations
 
+import json
 import shlex
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from tools.recorded_cluster import join_namespaces
 
 NOT_RECORDED_STATUS = 127
 
@@ -213,6 +216,11 @@ class RecordedWorld:
         if found is None and identity is not None:
             found = next((r for r in ordered if r.identity is not None and r.identity.tool == identity.tool
                           and r.identity.identifying == identity.identifying), None)
+        if found is None and identity is not None:
+            joined = self._all_namespaces(identity, ordered)
+            if joined is not None:
+                self.answered.append((host, command, "(the namespaced recordings of this read, joined)"))
+                return CommandResult(host=host, command=command, exit_status=0, stdout=joined)
         if found is None:
             program = argv[0] if argv else ""
             return CommandResult(host=host, command=command, exit_status=NOT_RECORDED_STATUS, stderr=f"{program}: not recorded in this incident")
@@ -220,6 +228,24 @@ class RecordedWorld:
         if identity is not None and identity.kind == "action":
             self._acted.add("*" if anywhere else host)
         return self._result(host, found.command, found.output)  # the output is the recorded command's: parse it as such
+
+    @staticmethod
+    def _all_namespaces(identity: CommandIdentity, ordered: list[_Recording]) -> str | None:
+        """`kubectl get KIND --all-namespaces` from the same read's namespaced recordings (tools/recorded_cluster.py)."""
+        if identity.tool != "kubernetes.get":
+            return None
+        wanted = dict(identity.identifying)
+        if wanted.pop("all_namespaces", None) != "true":
+            return None
+        by_namespace: dict[str, list[str]] = {}
+        for r in ordered:
+            if r.identity is None or r.identity.tool != identity.tool or r.output.exit_status != 0:
+                continue
+            have = dict(r.identity.identifying)
+            namespace = have.pop("namespace", None)
+            if namespace is not None and have == wanted:
+                by_namespace.setdefault(json.loads(namespace), []).append(r.output.stdout)
+        return join_namespaces(by_namespace) if by_namespace else None
 
     @staticmethod
     def _result(host: str, command: str, out: RecordedOutput) -> CommandResult:

@@ -45,6 +45,10 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((key, re.compile(p, re
     ("asked", r"\bwhy\s+(?:is|are|does|do|did)\s+(?:the\s+|my\s+|our\s+)?" + _NAME),
     ("asked", _NAME + r"\s+in\s+(?:the\s+)?[a-z0-9][a-z0-9-]*\s+namespace\b"),
     ("asked", _NAME + r"\s+(?:pods?\s+|service\s+|deployment\s+|job\s+)?" + _SYMPTOM),
+    ("asked", _NAME + r"\s+(?:in|on)\s+(?:the\s+)?(?:staging|stage|prod|production|dev|qa|test)\s+" + _SYMPTOM),
+    # a name shaped like a service's ("notification-svc", "orders-api", "report-scheduler"), wherever it stands
+    ("asked", r"(?<![\w./=:-])([a-z][a-z0-9]*(?:-[a-z0-9]+)*-(?:svc|api|service|worker|web|app|server|gateway|scheduler|consumer|"
+              r"processor|backend|frontend|proxy|exporter|sync|relay))(?![\w./-])"),
     ("asked", _NAME + r"\s*(?:이|가|은|는|의|에서)?\s*(?:상태|왜|계속|응답|자꾸|재시작|죽|에러|오류|안\s?돼|실패|느려)"),
 ))
 STOPWORDS = {"the", "a", "an", "my", "our", "this", "that", "it", "its", "what", "why", "is", "are", "there", "something", "everything",

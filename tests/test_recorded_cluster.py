@@ -1,0 +1,46 @@
+"""A cluster-wide list in replay: the namespaced recordings of the same read, joined as kubectl prints them."""
+
+from __future__ import annotations
+
+import asyncio
+
+from agents.diagnosis.parsers import parse_output
+from tools.world import NOT_RECORDED_STATUS, RecordedWorld, WorldRecord
+
+PODS_SHOP = """NAME                    READY   STATUS             RESTARTS      AGE
+cart-7d9f8c6b5-2xkqj    0/1     CrashLoopBackOff   7 (41s ago)   2d
+orders-5c9d7f6b8-kq4zt  1/1     Running            0             5d
+"""
+PODS_SHOP_WIDE = """NAME                    READY   STATUS             RESTARTS      AGE   IP            NODE
+cart-7d9f8c6b5-2xkqj    0/1     CrashLoopBackOff   7 (41s ago)   2d    10.0.1.17     ip-10-0-1-5
+orders-5c9d7f6b8-kq4zt  1/1     Running            0             5d    10.0.1.18     ip-10-0-1-5
+"""
+PODS_PAY = """NAME                   READY   STATUS    RESTARTS   AGE   IP           NODE
+pay-84c6d9f7b5-5kx2m   1/1     Running   0          1d    10.0.2.9     ip-10-0-2-7
+"""
+
+
+def ask(record: dict, *argv: str):
+    world = RecordedWorld(WorldRecord.model_validate({"hosts": {"bastion": record}}))
+    return asyncio.run(world.run_command("bastion", list(argv), 5))
+
+
+def test_all_namespaces_joins_each_namespace_widest_table_and_nothing_else():
+    result = ask({"kubectl get pods -n shop": PODS_SHOP, "kubectl get pods -n shop -o wide": PODS_SHOP_WIDE,
+                  "kubectl get pods -n pay -o wide": PODS_PAY, "kubectl get deploy -n shop": "NAME READY\ncart 0/1\n"},
+                 "kubectl", "get", "pods", "--all-namespaces", "--output=wide")
+    assert result.exit_status == 0
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:2] == ["NAMESPACE", "NAME"] and "NODE" in lines[0]
+    assert [line.split()[:2] for line in lines[1:]] == [["pay", "pay-84c6d9f7b5-5kx2m"], ["shop", "cart-7d9f8c6b5-2xkqj"],
+                                                       ["shop", "orders-5c9d7f6b8-kq4zt"]]
+    facts = parse_output("kube_pods", result.stdout, command="kubectl get pods -A -o wide")
+    crashing = [p for p in facts.unhealthy]
+    assert [(p.namespace, p.name) for p in crashing] == [("shop", "cart-7d9f8c6b5-2xkqj")]
+
+
+def test_a_read_with_other_identifying_parameters_or_another_kind_stays_unrecorded():
+    record = {"kubectl get pods -n shop": PODS_SHOP}
+    assert ask(record, "kubectl", "get", "pods", "--all-namespaces", "--selector=app=pay").exit_status == NOT_RECORDED_STATUS
+    assert ask(record, "kubectl", "get", "services", "--all-namespaces").exit_status == NOT_RECORDED_STATUS
+    assert ask(record, "kubectl", "get", "pods", "--namespace=pay").exit_status == NOT_RECORDED_STATUS
