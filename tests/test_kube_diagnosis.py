@@ -132,3 +132,74 @@ async def test_a_question_with_no_alert_reaches_the_workload_it_names(tmp_path):
     assert scn.input.alert is None
     d = update["diagnosis"]
     assert d.root_cause == "config_error" and d.target.get("namespace") == "reporting" and str(d.target.get("pod", "")).startswith("report-api-")
+
+
+# ------------------------------------------------------------------ told in words, recorded per namespace
+
+_BATCH_PODS = """NAME                            READY   STATUS    RESTARTS   AGE
+export-worker-6c9f8d7b5-4tkxp   0/1     Evicted   0          3d2h
+search-reindex-7d8b9c6f4-hm5tq  0/1     Evicted   0          2d7h
+invoice-api-5b8c7d9f6-qq2lx     1/1     Running   0          6d
+"""
+
+
+def _evictions(resource: str) -> str:
+    return ("LAST SEEN   TYPE      REASON    OBJECT                               MESSAGE\n"
+            f"25m         Warning   Evicted   pod/export-worker-6c9f8d7b5-4tkxp    The node was low on resource: {resource}. Container export-worker was using 188Ki.\n"
+            f"22m         Warning   Evicted   pod/search-reindex-7d8b9c6f4-hm5tq   The node was low on resource: {resource}. Container search-reindex was using 1220Ki.\n")
+
+
+@pytest.mark.parametrize("resource,category", [("ephemeral-storage", "disk_full"), ("memory", "memory_pressure")])
+async def test_an_eviction_is_the_resource_the_kubelet_reclaimed_not_always_memory(resource, category, tmp_path):
+    from graphs.state import Request
+    from tests.test_diagnostician import run_exact
+
+    request = Request(text="batch 네임스페이스 파드들이 30분째 계속 Evicted 돼요. 원인 좀 봐주세요", environment="prod")
+    update, _ = await run_exact(request, {"eks-prod": {"kubectl get pods -n batch": _BATCH_PODS,
+                                                       "kubectl get events -n batch": _evictions(resource)}}, tmp_path)
+    assert update["diagnosis"].root_cause == category, update["diagnosis"].summary
+    assert resource in update["diagnosis"].summary
+
+
+async def test_a_short_name_finds_its_namespace_in_the_cluster_wide_list_and_the_reads_follow_it(tmp_path):
+    """"payments" names no pod exactly; every payments-* workload lives in namespace payments, so its Services are read."""
+    from graphs.state import Request
+    from tests.test_diagnostician import run_exact
+
+    pods = ("NAME                            READY   STATUS    RESTARTS   AGE\n"
+            "payments-api-84c6d9f7b5-5kx2m   1/1     Running   0          5d3h\n"
+            "payments-api-84c6d9f7b5-gq8vt   1/1     Running   0          5d3h\n")
+    endpoints = "NAME           ENDPOINTS   AGE\npayments-api   <none>      5d3h\n"
+    services = ("NAME           TYPE        CLUSTER-IP       EXTERNAL-IP   PORT(S)    AGE\n"
+                "payments-api   ClusterIP   172.20.141.27    <none>        8080/TCP   210d\n")
+    request = Request(text="payments 서비스 호출하면 503만 나와요. 파드는 전부 Running인데 뭐가 문제인가요?", environment="prod")
+    update, world = await run_exact(request, {"eks-prod": {"kubectl get pods -n payments": pods,
+                                                           "kubectl get endpoints -n payments": endpoints,
+                                                           "kubectl get svc -n payments": services}}, tmp_path)
+    asked = [c for _, c in world.calls]
+    assert any("--all-namespaces" in c for c in asked) and any("endpoints --namespace=payments" in c for c in asked)
+    assert update["diagnosis"].root_cause == "config_error" and "no ready endpoints" in " ".join(
+        e.summary for e in update["evidence"] if e.id in update["diagnosis"].citations)
+
+
+def test_a_person_reporting_last_nights_failure_is_not_told_its_lines_are_stale():
+    """An alert's start bounds what is background; a person asking in the morning about the night allows a day."""
+    from datetime import datetime, timedelta, timezone
+
+    from agents.diagnosis.analyzers.base import EvidenceView, Situation
+    from agents.diagnosis.analyzers.text import analyze_text
+    from agents.diagnosis.timeline import scan_lines
+    from graphs.state import Evidence
+
+    line = ('2026-04-16T15:00:00.094Z ERROR launcher: create Job report-daily failed: jobs.batch is forbidden: '
+            'User "system:serviceaccount:reports:report-scheduler" cannot create resource "jobs" in API group "batch"')
+    logs = Evidence(id="E2", kind="log", source="kubectl logs report-scheduler", summary="", excerpt=line,
+                    facts=scan_lines([line]).model_dump(mode="json"))
+    asked = datetime(2026, 4, 17, 0, 40, tzinfo=timezone.utc)  # 09:40 KST, nine hours after the line
+
+    def rbac_weight(situation: Situation) -> float:
+        return max(s.weight for s in analyze_text(EvidenceView([logs], situation)) if s.category == "permission_denied")
+
+    in_words = rbac_weight(Situation(text="nightly reports didn't run last night", at=asked))
+    after_alert = rbac_weight(Situation(alert_name="ReportsMissing", at=asked, started_at=asked - timedelta(minutes=10)))
+    assert in_words == pytest.approx(2 * after_alert) and in_words >= 1.5

@@ -36,6 +36,14 @@ def _rank(pod: Pod) -> tuple[int, int, float, str]:
     return (SEVERITY.index(status) if status in SEVERITY else len(SEVERITY), -pod.restarts, recency, pod.name)
 
 
+def _namespace_of_names(pods: list[Pod], names: set[str]) -> str | None:
+    """The one namespace a short name points at when no pod carries it exactly: "payments" for the namespace
+    `payments`, or for workloads `payments-api` and `payments-webhook` that all live in one namespace."""
+    found = {p.namespace for p in pods if p.namespace and (p.namespace in names or any(
+        w.startswith(f"{n}-") for n in names for w in workload_chain(p)[1:] or [p.name]))}
+    return found.pop() if len(found) == 1 else None
+
+
 def learn_kube_values(view: EvidenceView, values: dict[str, str]) -> dict[str, str]:
     state, focus = kube_view(view)
     if not state.pods and not state.jobs:
@@ -43,6 +51,8 @@ def learn_kube_values(view: EvidenceView, values: dict[str, str]) -> dict[str, s
     pods = [s.obj for s in state.pods.values()]
     mine = [p for p in pods if focus.pod(p)]
     namespace = values.get("namespace") or focus.namespace
+    guessed = None if mine or namespace else _namespace_of_names(pods, focus.names)
+    namespace = namespace or guessed
     if mine:
         pool = mine
     elif namespace:
@@ -79,6 +89,8 @@ def learn_kube_values(view: EvidenceView, values: dict[str, str]) -> dict[str, s
             out["deployment"] = chain[0]
         if pick.owner is not None and pick.owner.kind == "Job":
             out.setdefault("job", pick.owner.name)
+    if guessed is not None:
+        out.setdefault("namespace", guessed)
     rules_unknown = [s.obj for (ns, _), s in state.policies.items() if not s.obj.policy_types and ns in (namespace, "")]
     if rules_unknown:  # a table named a policy near the workload; its description says what it allows
         out["networkpolicy"] = rules_unknown[0].name

@@ -60,7 +60,7 @@ def analyze_kube_pods(view: EvidenceView) -> list[Signal]:
         weight = focus.pod_weight(seen.obj)
         events = state.events_for("pod", seen.obj.name, seen.obj.namespace)
         found = (_pulls(seen, events, weight) + _config(seen, events, weight) + _memory(state, seen, weight) + _crashes(seen, events, weight)
-                 + _probes(seen, events, weight) + _usage(state, seen, weight) + _scheduling(state, seen, events, weight) + _evicted(seen, weight))
+                 + _probes(seen, events, weight) + _usage(state, seen, weight) + _scheduling(state, seen, events, weight) + _evicted(state, seen, events, weight))
         workload = (seen.obj.namespace, (workload_chain(seen.obj) or [seen.obj.name])[-1])
         for signal in found:
             grouped.setdefault((workload, signal.category, signal.finding), []).append(signal)
@@ -337,13 +337,26 @@ def _scheduling(state: ClusterState, seen: Seen[Pod], events: list[tuple[KubeEve
     return out
 
 
-def _evicted(seen: Seen[Pod], weight: float) -> list[Signal]:
+_DISK_EVICTION = re.compile(r"ephemeral-storage|nodefs|imagefs|disk", re.I)
+
+
+def _evicted(state: ClusterState, seen: Seen[Pod], events: list[tuple[KubeEvent, str]], weight: float) -> list[Signal]:
+    """Which resource the kubelet reclaimed decides the category: the pod's message, its Evicted events, else the
+    pressure condition of its node (a table shows only "Evicted"); memory is assumed only when nothing says."""
     pod = seen.obj
     if pod.status != "Evicted" and pod.reason != "Evicted":
         return []
-    if re.search(r"ephemeral-storage|nodefs|imagefs|disk", pod.message, re.I):
-        return [Signal(category="disk_full", weight=1.2 * weight, evidence_id=seen.eid, reason=f"{_who(pod)} evicted: {pod.message[:140]}")]
-    return [Signal(category="memory_pressure", weight=1.0 * weight, evidence_id=seen.eid, reason=f"{_who(pod)} evicted" + (f": {pod.message[:140]}" if pod.message else ""))]
+    said = [pod.message] + [ev.message for ev, _ in events if ev.reason == "Evicted" or "low on resource" in ev.message]
+    message = next((m for m in said if m), "")
+    eid = seen.eid if pod.message or not message else next(e for ev, e in events if ev.message == message)
+    node = state.nodes.get(pod.node).obj if pod.node in state.nodes else None
+    pressure = {k for k, c in (node.conditions.items() if node else []) if k in ("DiskPressure", "MemoryPressure") and c.status == "True"}
+    if _DISK_EVICTION.search(message) or (not message and pressure == {"DiskPressure"}):
+        why = message[:140] or f"its node {pod.node} reports DiskPressure"
+        return [Signal(category="disk_full", weight=1.2 * weight, evidence_id=eid, reason=f"{_who(pod)} evicted: {why}")]
+    known = bool(message) or "MemoryPressure" in pressure
+    return [Signal(category="memory_pressure", weight=(1.0 if known else 0.6) * weight, evidence_id=eid,
+                   reason=f"{_who(pod)} evicted" + (f": {message[:140]}" if message else ""))]
 
 
 def _nodes(state: ClusterState, focus: Focus) -> list[Signal]:

@@ -25,6 +25,7 @@ STRUCTURED = {
 # request is about (kube_workloads.py), not as one stream where a noisy neighbour counts like the workload itself.
 STRUCTURED_ORIGINS = ("kube",)
 PER_STREAM_CAP = 3.5
+STALE_HOURS_FOR_WORDS = 24
 
 
 def _aware(at: datetime) -> datetime:
@@ -38,8 +39,11 @@ def count_factor(count: int) -> float:
 
 def analyze_text(view: EvidenceView) -> list[Signal]:
     signals: list[Signal] = []
-    at = view.situation.at
-    stale_before = _aware(at) - timedelta(hours=2) if at is not None else None
+    at = view.situation.trouble_began
+    # An alert says when the trouble began: lines that ended well before it are background. A person asks when they
+    # notice ("the reports didn't run last night"), so their words allow a day.
+    window = timedelta(hours=2) if view.situation.started_at is not None else timedelta(hours=STALE_HOURS_FOR_WORDS)
+    stale_before = _aware(at) - window if at is not None else None
     for stream in view.logs():
         if stream.origin in STRUCTURED_ORIGINS:
             continue
