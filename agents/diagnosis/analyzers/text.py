@@ -42,7 +42,8 @@ def analyze_text(view: EvidenceView) -> list[Signal]:
     at = view.situation.trouble_began
     # An alert says when the trouble began: lines that ended well before it are background. A person asks when they
     # notice ("the reports didn't run last night"), so their words allow a day.
-    window = timedelta(hours=2) if view.situation.started_at is not None else timedelta(hours=STALE_HOURS_FOR_WORDS)
+    told = view.situation.text and not view.situation.alert_name and view.situation.started_at is None
+    window = timedelta(hours=STALE_HOURS_FOR_WORDS if told else 2)
     stale_before = _aware(at) - window if at is not None else None
     for stream in view.logs():
         if stream.origin in STRUCTURED_ORIGINS:
