@@ -75,12 +75,14 @@ def classify_text(text: str) -> Literal["planner", "diagnostician"]:
     for phrase in words.change:  # "tear down" is a request, not an outage: its "down" must not count
         if " " in phrase:
             lowered = lowered.replace(phrase, " ")
+    asks = any(marker in lowered for marker in REQUEST_MARKERS)
     if any(phrase in lowered for phrase in words.health):
-        return "diagnostician" if changes <= 1 else "planner"
+        # changes a person only mentions ("after the PR that cleaned up the module", "we need to raise it but apply is
+        # stuck") do not make a health question a request; changes asked for ("and bump it, please") do
+        return "diagnostician" if changes <= 1 or not asks else "planner"
     incident = sum(1 for w in words.incident if _has_incident_word(lowered, w))
     if incident > changes:
         return "diagnostician"
-    asks = any(marker in lowered for marker in REQUEST_MARKERS)
     return "diagnostician" if incident > 0 and incident == changes and not asks else "planner"
 
 

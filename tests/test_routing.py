@@ -42,7 +42,7 @@ def test_classify_text(text, agent):
     "shop.example.com 들어가면 '연결이 비공개로 설정되어 있지 않습니다' 경고가 떠요",
     "api.shop.co.kr 인증서가 만료된 것 같아요",
     # trouble that outweighs the change it blocks, and trouble told as what did not happen
-    "스테이징 terraform apply가 계속 실패해요. 오늘 RDS max_connections 올려야 하는데 apply가 막혀 있어요.",
+    "스테이징 terraform apply가 계속 실패해요. 어제 network 모듈 정리하는 PR 머지된 뒤부터 그래요. 오늘 RDS max_connections 올려야 하는데 apply가 막혀 있어요.",
     "Nightly DB backups haven't landed in s3://shop-prod-db-backups for the last two nights",
     "12시 반부터 결제가 안 된다는 CS 문의가 계속 들어와요. 결제 API 좀 봐주세요.",
 ])
