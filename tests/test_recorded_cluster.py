@@ -44,3 +44,14 @@ def test_a_read_with_other_identifying_parameters_or_another_kind_stays_unrecord
     assert ask(record, "kubectl", "get", "pods", "--all-namespaces", "--selector=app=pay").exit_status == NOT_RECORDED_STATUS
     assert ask(record, "kubectl", "get", "services", "--all-namespaces").exit_status == NOT_RECORDED_STATUS
     assert ask(record, "kubectl", "get", "pods", "--namespace=pay").exit_status == NOT_RECORDED_STATUS
+
+
+def test_a_database_read_recorded_by_its_sql_alone_answers_that_read_only():
+    """Writers key a query by its SQL under the database's host; it answers the mysql read that runs it, from any host."""
+    world = RecordedWorld(WorldRecord.model_validate({"hosts": {
+        "shop-prod-mysql": {"SHOW FULL PROCESSLIST": "Id\tUser\tHost\tdb\tCommand\tTime\tState\tInfo\n5\tapp\th:1\tshop\tQuery\t3886\tWaiting for table metadata lock\tALTER TABLE orders\n"},
+        "bastion": {}}}))
+    processlist = asyncio.run(world.run_command("bastion", ["mysql", "--execute=SHOW FULL PROCESSLIST"], 5))
+    status = asyncio.run(world.run_command("bastion", ["mysql", "--execute=SHOW GLOBAL STATUS LIKE 'Threads_connected'"], 5))
+    assert processlist.exit_status == 0 and "metadata lock" in processlist.stdout
+    assert status.exit_status == NOT_RECORDED_STATUS

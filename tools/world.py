@@ -8,6 +8,7 @@ and keep every other line of the product the same.
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -161,6 +162,22 @@ def identify_command(command: str | list[str]) -> CommandIdentity | None:
     return CommandIdentity(tool=name, identifying=items, scope=tool.scope, kind=tool.kind)
 
 
+_BARE_SQL = re.compile(r"^\s*(?:SELECT|SHOW|EXPLAIN|WITH|DESCRIBE|DESC)\b", re.I)
+
+
+def identify_recorded(command: str) -> CommandIdentity | None:
+    """A recording's identity. Writers also key a database read by its SQL alone ("SHOW FULL PROCESSLIST" under
+    the database's host): that is the query a mysql or psql read runs, so it answers that read (and nothing else)."""
+    identity = identify_command(command)
+    if identity is None and _BARE_SQL.match(command):
+        for client in (["mysql", "-e"], ["psql", "-c"]):
+            identity = identify_command([*client, command.strip()])
+            if identity is not None and identity.kind == "read":
+                return identity
+        return None
+    return identity
+
+
 class _Recording(BaseModel):
     host: str
     command: str
@@ -195,7 +212,7 @@ class RecordedWorld:
         if self._index is None:
             after = self.record.after.hosts if self.record.after else {}
             self._index = [
-                _Recording(host=host, command=cmd, normalized=normalize_command(cmd), identity=identify_command(cmd), output=out, after=later)
+                _Recording(host=host, command=cmd, normalized=normalize_command(cmd), identity=identify_recorded(cmd), output=out, after=later)
                 for later, hosts in ((False, self.record.hosts), (True, after)) for host, commands in hosts.items() for cmd, out in commands.items()
             ]
         return self._index
