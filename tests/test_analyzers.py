@@ -441,3 +441,31 @@ def test_memory_that_stepped_up_once_is_not_read_as_a_slow_leak():
     step = summarize_series("svc.memory_mib", [["t1", 598], ["t2", 606], ["t3", 991], ["t4", 1001], ["t5", 1003]])
     climb = summarize_series("svc.memory_mib", [["t1", 400], ["t2", 520], ["t3", 650], ["t4", 790], ["t5", 905]])
     assert step.stepped and not climb.stepped
+
+
+def _rds_available(b: "Book") -> str:
+    text = (OUT / "aws_rds_describe_db_instances.txt").read_text().replace('"modifying"', '"available"')
+    return b.cmd("aws rds describe-db-instances --db-instance-identifier shop-prod-orders-pg", text, host="bastion")
+
+
+@pytest.mark.parametrize("free_gib,category", [(11.8, "disk_full"), (240.0, None)])
+def test_free_storage_against_the_allocated_size_says_an_instance_is_filling_up(free_gib, category):
+    b = Book()
+    _rds_available(b)  # 400 GiB allocated
+    b.metric("shop-prod-orders-pg.FreeStorageSpace", [(f"2026-06-0{d}T00:00:00Z", g * 1024**3) for d, g in
+                                                      enumerate([310.0, 250.0, 160.0, 80.0, free_gib], start=1)])
+    found = [s for s in analyze(b.items, Situation()).signals if s.category == "disk_full"]
+    if category is None:
+        assert found == []
+    else:
+        assert found and found[0].weight >= 2.5 and "11.8 GiB free of 400 GiB (3%)" in found[0].reason
+
+
+def test_burst_credits_drained_to_zero_explain_the_slow_queries_they_cause():
+    b = Book()
+    b.cmd("mysql -e 'SHOW FULL PROCESSLIST'", "Id\tUser\tHost\tdb\tCommand\tTime\tState\tInfo\n"
+          + "".join(f"{i}\treport\t10.0.0.{i}:5000\tshop\tQuery\t{600 + i}\texecuting\tSELECT * FROM settlements WHERE day = '{i}'\n"
+                    for i in range(1, 6)), host="bastion")
+    b.metric("shop-prod-report.BurstBalance", [(f"2026-06-04T0{h}:00:00Z", v) for h, v in enumerate([100, 71, 38, 9, 0])])
+    analysis = analyze(b.items, Situation())
+    assert analysis.winner == "disk_io_bottleneck", [(s.category, s.score) for s in analysis.ranked]

@@ -55,3 +55,21 @@ def test_a_database_read_recorded_by_its_sql_alone_answers_that_read_only():
     status = asyncio.run(world.run_command("bastion", ["mysql", "--execute=SHOW GLOBAL STATUS LIKE 'Threads_connected'"], 5))
     assert processlist.exit_status == 0 and "metadata lock" in processlist.stdout
     assert status.exit_status == NOT_RECORDED_STATUS
+
+
+def test_recorded_cloudwatch_cli_outputs_are_the_series_of_their_dimension():
+    """`aws cloudwatch get-metric-statistics` JSON kept in a recording is the same series the API would give."""
+    import json as _json
+
+    def answer(points):
+        return _json.dumps({"Label": "BurstBalance", "Datapoints": [{"Timestamp": t, "Average": v, "Unit": "Percent"} for t, v in points]})
+
+    base = "aws cloudwatch get-metric-statistics --namespace AWS/RDS --metric-name BurstBalance --dimensions Name=DBInstanceIdentifier,Value=shop-prod-report"
+    world = RecordedWorld(WorldRecord.model_validate({"hosts": {"bastion": {
+        f"{base} --start-time 2026-06-04T03:30:00Z": answer([("2026-06-04T05:00:00Z", 0.0), ("2026-06-04T04:00:00Z", 38.0)]),
+        f"{base} --start-time 2026-06-03T03:30:00Z": answer([("2026-06-03T05:00:00Z", 100.0)]),
+        "aws cloudwatch list-metrics": "{}"}}}))
+    assert world.metric_names(["shop-prod-report"]) == ["shop-prod-report.BurstBalance"]
+    assert world.metric_names(["orders-api"]) == []
+    series = asyncio.run(world.read_metric("shop-prod-report.BurstBalance"))
+    assert [v for _, v in series] == [100.0, 38.0, 0.0]  # both windows, oldest first

@@ -46,6 +46,10 @@ def test_values_from_words_fill_placeholders_only_as_valid_names():
     assert values["namespace"] == "shop" and values["service"] == "checkout-api" and values["deployment"] == "checkout-api"
     assert "namespace" not in placeholder_values(Request(text="what is wrong with x in the Shop_Prod namespace"))  # not a Kubernetes name
     assert "pod" not in placeholder_values(Request(text="pod $(rm -rf /) is failing"))
+    # a database instance a person names, in English or Korean; a bare "db" names none
+    assert placeholder_values(Request(text="리포트 DB(shop-prod-report)가 오후 2시쯤부터 느려요"))["db"] == "shop-prod-report"
+    assert placeholder_values(Request(text="RDS shop-prod-pg is almost full"))["db"] == "shop-prod-pg"
+    assert "db" not in placeholder_values(Request(text="the db is slow since noon"))
 
 
 def test_labels_win_over_words_and_scrape_jobs_are_not_services():

@@ -16,6 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tools.recorded_cluster import join_namespaces
+from tools.recorded_metrics import recorded_series
 
 NOT_RECORDED_STATUS = 127
 
@@ -273,15 +274,22 @@ class RecordedWorld:
     async def read_logs(self, source: str, start: datetime | None = None, end: datetime | None = None) -> list[str]:
         return list(self.record.logs.get(source, []))
 
+    def _series(self) -> dict[str, list]:
+        """`world.metrics`, and the datapoints of recorded `aws cloudwatch get-metric-statistics` outputs (tools/recorded_metrics.py)."""
+        if not hasattr(self, "_all_series"):
+            commands = {cmd: out.stdout for host in self.record.hosts.values() for cmd, out in host.items() if out.exit_status == 0}
+            self._all_series = {**recorded_series(commands), **self.record.metrics}
+        return self._all_series
+
     async def read_metric(self, name: str) -> list[tuple[str, float]]:
-        return list(self.record.metrics.get(name, []))
+        return list(self._series().get(name, []))
 
     def metric_names(self, subjects: list[str]) -> list[str]:
         """Recorded series about these subjects (`<subject>.<kind>`, the subject dotted or not): what listing
         metrics by dimension value returns in a live account. Series about other subjects are not offered."""
         wanted = {s.lower() for s in subjects if s}
         out = []
-        for name in self.record.metrics:
+        for name in self._series():
             subject = name.rsplit(".", 1)[0].lower()
             parts = set(subject.split(".")) | {subject}
             if parts & wanted:

@@ -13,6 +13,10 @@ from graphs.state import Request, utc_now
 _DEPLOYMENT_FROM_POD = re.compile(r"^(.+?)-[a-f0-9]{8,10}-[a-z0-9]{5}$")
 _KUBE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")  # a namespace (CloudWatch's "AWS/RDS" namespace is not one)
 _DB_IN_WORDS = re.compile(r"\bDBInstanceIdentifier\s*[=:]\s*([A-Za-z][A-Za-z0-9-]{0,62})")
+# A database a person names: "the report DB (shop-prod-report)", "RDS shop-prod-pg", "shop-prod-pg 데이터베이스". Instance
+# identifiers carry a hyphen; a bare word ("the db is slow") names nothing.
+_DB_NAMED = re.compile(r"(?:\b(?:rds|db|database)|데이터베이스|디비)\s*(?:instance\s*)?[(:]?\s*([a-z][a-z0-9]*(?:-[a-z0-9]+)+)\b"
+                       r"|\b([a-z][a-z0-9]*(?:-[a-z0-9]+)+)\s*(?:\(?(?:rds|db|database)\b|데이터베이스|디비)", re.I)
 
 
 def _first(labels: dict[str, str], *keys: str) -> str | None:
@@ -52,6 +56,9 @@ def placeholder_values(request: Request, spec: dict[str, Any] | None = None) -> 
     if not db and request.alert is not None:  # a CloudWatch alarm's text often names its dimension
         m = _DB_IN_WORDS.search(" ".join([request.alert.summary, *annotations.values()]))
         db = m.group(1) if m else None
+    if not db and request.text:
+        m = _DB_NAMED.search(request.text)
+        db = (m.group(1) or m.group(2)).lower() if m else None
     if db:
         values["db"] = db
     for key in ("namespace", "pod", "deployment", "cert_path"):

@@ -185,7 +185,9 @@ def analyze_io(view: EvidenceView) -> list[Signal]:
     for e, metric in view.facts(MetricFacts):
         name = metric.name.lower()
         if "burst" in name and metric.last <= 10:
-            out.append(Signal(category="disk_io_bottleneck", weight=1.5, evidence_id=e.id, reason=f"{metric.name} down to {metric.last:g} (EBS burst credits spent)"))
+            spent = metric.last <= 1 and metric.max >= 50  # drained from a full bucket: every I/O now runs at the baseline
+            out.append(Signal(category="disk_io_bottleneck", weight=2.5 if spent else 1.5, evidence_id=e.id,
+                              reason=f"{metric.name} down to {metric.last:g} from {metric.max:g} (EBS burst credits spent)"))
         elif any(w in name for w in ("diskqueue", "queue_depth", "queuedepth", "queuelength", "await", "iowait", "disk_latency", "read_latency",
                                      "write_latency", "readlatency", "writelatency", "volumeidletime")) and metric.growth >= 3:
             out.append(Signal(category="disk_io_bottleneck", weight=1.0, evidence_id=e.id, reason=f"{metric.name} rose {metric.growth:.0f}x"))

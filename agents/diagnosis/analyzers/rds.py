@@ -14,6 +14,7 @@ import re
 from agents.diagnosis.analyzers.base import EvidenceView, Signal
 from agents.diagnosis.parsers.aws import RdsFacts, RdsInstance
 from agents.diagnosis.parsers.database import DbErrorFacts
+from agents.diagnosis.metrics import MetricFacts
 from agents.diagnosis.parsers.network import SocketFacts
 
 # No connections while in these states.
@@ -84,4 +85,24 @@ def analyze_rds(view: EvidenceView) -> list[Signal]:
             elif status in HEALTHY and failures:
                 out.append(Signal(category="db_unreachable", weight=-1.0, evidence_id=e.id,
                                   reason=f"RDS {instance.id} is {status}: the database is up, so the path or the client fails"))
+    return out + _free_storage(view)
+
+
+LOW_FREE_SHARE, NEAR_FULL_SHARE = 0.10, 0.20  # of the allocated storage
+
+
+def _free_storage(view: EvidenceView) -> list[Signal]:
+    """CloudWatch's FreeStorageSpace (bytes) against the instance's allocated storage: an instance about to be full."""
+    allocated = {i.id.lower(): i.allocated_storage_gb for _, rds in view.facts(RdsFacts) for i in rds.instances if i.allocated_storage_gb}
+    out: list[Signal] = []
+    for e, metric in view.facts(MetricFacts):
+        subject, _, kind = metric.name.rpartition(".")
+        if kind.lower().replace("_", "") != "freestoragespace" or subject.lower() not in allocated:
+            continue
+        free_gb, size = metric.last / 1024**3, allocated[subject.lower()]
+        share = free_gb / size
+        if share <= NEAR_FULL_SHARE:
+            trend = f", down from {metric.first / 1024**3:,.0f} GiB" if metric.first > metric.last * 1.2 else ""
+            out.append(Signal(category="disk_full", weight=2.5 if share <= LOW_FREE_SHARE else 1.5, evidence_id=e.id,
+                              reason=f"RDS {subject} has {free_gb:,.1f} GiB free of {size} GiB ({share:.0%}){trend}"))
     return out

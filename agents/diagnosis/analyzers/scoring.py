@@ -41,7 +41,7 @@ EXPLAINS: dict[str, dict[str, float]] = {
     "certificate_expired": {"dependency_failure": SYMPTOM, "service_crashloop": SYMPTOM},
     "disk_full": {"service_crashloop": SYMPTOM, "db_unreachable": PEER},
     "inode_exhaustion": {"service_crashloop": SYMPTOM, "disk_full": PEER},
-    "disk_io_bottleneck": {"cpu_saturation": PEER},
+    "disk_io_bottleneck": {"cpu_saturation": PEER, "db_slow_query": PEER},  # queries wait on a starved volume
     "permission_denied": {"service_crashloop": SYMPTOM},
     "rate_limited": {"dependency_failure": SYMPTOM},
     "db_unreachable": {"dependency_failure": SYMPTOM},
