@@ -203,3 +203,49 @@ def test_a_person_reporting_last_nights_failure_is_not_told_its_lines_are_stale(
     in_words = rbac_weight(Situation(text="nightly reports didn't run last night", at=asked))
     after_alert = rbac_weight(Situation(alert_name="ReportsMissing", at=asked, started_at=asked - timedelta(minutes=10)))
     assert in_words == pytest.approx(2 * after_alert) and in_words >= 1.5
+
+
+_SHOP_PODS = ("NAME                           READY   STATUS    RESTARTS   AGE\n"
+              "storefront-6c9f8d7b5-4tkxp     1/1     Running   0          2d\n"
+              "catalog-api-7d8b9c6f4-hm5tq    1/1     Running   0          2d\n")
+_SHOP_POLICIES = ("NAME                POD-SELECTOR      AGE\n"
+                  "catalog-api-allow   app=catalog-api   40d\n"
+                  "default-deny-all    <none>            35m\n")
+_SHOP_POLICIES_DESCRIBED = (
+    "Name:         catalog-api-allow\nNamespace:    shop\nSpec:\n  PodSelector:     app=catalog-api\n  Allowing ingress traffic:\n"
+    "    To Port: 8080/TCP\n    From:\n      PodSelector: app=storefront\n  Not affecting egress traffic\n  Policy Types: Ingress\n\n\n"
+    "Name:         default-deny-all\nNamespace:    shop\nSpec:\n"
+    "  PodSelector:     <none> (Allowing the specific traffic to all pods in this namespace)\n"
+    "  Allowing ingress traffic:\n    <none> (Selected pods are isolated for ingress connectivity)\n"
+    "  Allowing egress traffic:\n    <none> (Selected pods are isolated for egress connectivity)\n  Policy Types: Ingress, Egress\n")
+
+
+async def test_a_deny_all_beside_the_allow_rule_is_found_in_the_describe_of_every_policy(tmp_path):
+    """The listing shows two policies; the namespace's describe holds both, and the new deny-all is what blocks."""
+    from graphs.state import Request
+    from tests.test_diagnostician import run_exact
+
+    request = Request(text="storefront in the shop namespace cannot reach the catalog service since 10:35, pages time out", environment="prod")
+    update, world = await run_exact(request, {"eks-prod": {"kubectl get pods -n shop": _SHOP_PODS,
+                                                           "kubectl get networkpolicy -n shop": _SHOP_POLICIES,
+                                                           "kubectl describe networkpolicy -n shop": _SHOP_POLICIES_DESCRIBED}}, tmp_path)
+    d = update["diagnosis"]
+    assert d.root_cause == "network_unreachable" and "default-deny-all" in d.summary, d.summary
+    assert any(c == "kubectl describe networkpolicies --namespace=shop" for _, c in world.calls)
+
+
+async def test_a_replicaset_over_quota_seen_only_in_events_is_why_the_named_service_does_not_scale(tmp_path):
+    """"the orders service" names orders-api loosely; its ReplicaSet's FailedCreate beats a neighbour's image pull."""
+    from graphs.state import Request
+    from tests.test_diagnostician import run_exact
+
+    pods = ("NAME                           READY   STATUS             RESTARTS   AGE\n"
+            "orders-api-6c9f8d7b5-4tkxp     1/1     Running            0          2d\n"
+            "legacy-sync-7d8b9c6f4-hm5tq    0/1     ImagePullBackOff   0          9d\n")
+    events = ("LAST SEEN   TYPE      REASON         OBJECT                            MESSAGE\n"
+              "2m          Warning   FailedCreate   replicaset/orders-api-5b8c7d9f6   Error creating: pods \"orders-api-5b8c7d9f6-x7k2p\" "
+              "is forbidden: exceeded quota: orders-quota, requested: requests.cpu=500m, used: requests.cpu=3800m, limited: requests.cpu=4\n")
+    request = Request(text="the orders service in orders namespace is not scaling up, new pods never appear", environment="prod")
+    update, _ = await run_exact(request, {"eks-prod": {"kubectl get pods -n orders": pods, "kubectl get events -n orders": events}}, tmp_path)
+    d = update["diagnosis"]
+    assert d.root_cause == "capacity_exhausted" and "exceeded quota" in d.summary, d.summary

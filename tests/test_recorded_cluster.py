@@ -73,3 +73,27 @@ def test_recorded_cloudwatch_cli_outputs_are_the_series_of_their_dimension():
     assert world.metric_names(["orders-api"]) == []
     series = asyncio.run(world.read_metric("shop-prod-report.BurstBalance"))
     assert [v for _, v in series] == [100.0, 38.0, 0.0]  # both windows, oldest first
+
+
+POLICIES_SHOP = """Name:         catalog-api-allow
+Namespace:    shop
+Spec:
+  PodSelector:     app=catalog-api
+  Policy Types: Ingress
+
+
+Name:         default-deny-all
+Namespace:    shop
+Spec:
+  PodSelector:     <none> (Allowing the specific traffic to all pods in this namespace)
+  Policy Types: Ingress, Egress
+"""
+
+
+def test_one_object_is_answered_by_its_block_of_a_recorded_describe_of_every_object_of_its_kind():
+    record = {"kubectl describe networkpolicy -n shop": POLICIES_SHOP}
+    one = ask(record, "kubectl", "describe", "networkpolicies", "default-deny-all", "--namespace=shop")
+    assert one.exit_status == 0 and one.stdout.startswith("Name:         default-deny-all")
+    assert "catalog-api-allow" not in one.stdout and "Ingress, Egress" in one.stdout
+    assert ask(record, "kubectl", "describe", "networkpolicies", "storefront-egress", "--namespace=shop").exit_status == NOT_RECORDED_STATUS
+    assert ask(record, "kubectl", "describe", "networkpolicies", "default-deny-all", "--namespace=web").exit_status == NOT_RECORDED_STATUS

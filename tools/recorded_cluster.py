@@ -77,3 +77,16 @@ def join_namespaces(outputs: dict[str, list[str]]) -> str | None:
         items = [item for _, found in sorted(structured.items()) for item in found]
         return json.dumps({"apiVersion": "v1", "kind": "List", "items": items}, indent=2) + "\n"
     return None
+
+
+def described_blocks(text: str) -> list[tuple[str, str]]:
+    """(name, text) of each object in a `kubectl describe` of several: a block begins at a `Name:` line at the margin."""
+    starts = [m.start() for m in re.finditer(r"^Name:[ \t]+\S+", text, re.M)]
+    blocks = [text[a:b] for a, b in zip(starts, [*starts[1:], len(text)])]
+    return [(block.split(None, 2)[1], block) for block in blocks]
+
+
+def described_object(text: str, name: str) -> str | None:
+    """One object's block of a `kubectl describe KIND -n NS` output that described them all; None when no block has
+    that name."""
+    return next((block.rstrip() + "\n" for found, block in described_blocks(text) if found == name), None)

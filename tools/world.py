@@ -15,7 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from tools.recorded_cluster import join_namespaces
+from tools.recorded_cluster import described_object, join_namespaces
 from tools.recorded_metrics import recorded_series
 
 NOT_RECORDED_STATUS = 127
@@ -235,6 +235,10 @@ class RecordedWorld:
             found = next((r for r in ordered if r.identity is not None and r.identity.tool == identity.tool
                           and r.identity.identifying == identity.identifying), None)
         if found is None and identity is not None:
+            block = self._one_described(identity, ordered)
+            if block is not None:
+                self.answered.append((host, command, "(its block of a recorded describe of every object of its kind)"))
+                return CommandResult(host=host, command=command, exit_status=0, stdout=block)
             joined = self._all_namespaces(identity, ordered)
             if joined is not None:
                 self.answered.append((host, command, "(the namespaced recordings of this read, joined)"))
@@ -246,6 +250,24 @@ class RecordedWorld:
         if identity is not None and identity.kind == "action":
             self._acted.add("*" if anywhere else host)
         return self._result(host, found.command, found.output)  # the output is the recorded command's: parse it as such
+
+    @staticmethod
+    def _one_described(identity: CommandIdentity, ordered: list[_Recording]) -> str | None:
+        """`kubectl describe KIND NAME -n NS` from a recorded `kubectl describe KIND -n NS`, which holds that object's block."""
+        if identity.tool != "kubernetes.describe":
+            return None
+        wanted = dict(identity.identifying)
+        name = wanted.pop("name", None)
+        if name is None:
+            return None
+        for r in ordered:
+            if r.identity is None or r.identity.tool != identity.tool or r.output.exit_status != 0:
+                continue
+            if dict(r.identity.identifying) == wanted:
+                block = described_object(r.output.stdout, json.loads(name))
+                if block is not None:
+                    return block
+        return None
 
     @staticmethod
     def _all_namespaces(identity: CommandIdentity, ordered: list[_Recording]) -> str | None:

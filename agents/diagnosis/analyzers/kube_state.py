@@ -235,12 +235,21 @@ class Focus:
         self.namespace = situation.namespace
         self.names = {n.split(":")[0] for n in names if n}
         self.state = state
-        self.matched = bool(self.names) and (
+        self.loose = False  # "the cart service" when the cluster has cart-api: a name that is the first part of the workloads' names
+        self.matched = self._matches(state)
+        if not self.matched and self.names:
+            self.loose = True
+            self.matched = self._matches(state)
+            self.loose = self.matched
+
+    def _matches(self, state: ClusterState) -> bool:
+        return bool(self.names) and (
             any(self.pod(s.obj) for s in state.pods.values()) or any(self.named(w.obj.name) for w in state.workloads.values())
             or any(self.named(j.obj.name) for j in state.jobs.values()) or any(self.named(s.obj.name) for s in state.services.values()))
 
     def named(self, name: str) -> bool:
-        return bool(name) and name.lower() in self.names
+        low = (name or "").lower()
+        return bool(low) and (low in self.names or (self.loose and any(low.startswith(f"{n}-") for n in self.names)))
 
     def pod(self, pod: Pod) -> bool:
         """Is this pod one the request names (the pod, its workload, its app label, its container)?"""

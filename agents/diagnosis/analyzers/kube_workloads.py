@@ -59,16 +59,27 @@ def analyze_kube_workloads(view: EvidenceView) -> list[Signal]:
         events = state.events_for(kind.lower(), name, ns)
         texts = ([failure.message] if failure is not None and failure.status == "True" else []) + [ev.message for ev, _ in events if ev.reason == "FailedCreate"]
         for text in texts[:1]:
-            if re.search(r"exceeded quota|forbidden: exceeded|insufficient quota", text, re.I):
-                out.append(Signal(category="capacity_exhausted", weight=2.5 * weight, evidence_id=seen.eid, finding="namespace_quota",
-                                  reason=f"{kind.lower()} {ns}/{name} cannot create pods: {text[:160]}"))
-            elif re.search(r"serviceaccount|service account|not found|admission webhook|denied the request|violates PodSecurity", text, re.I):
-                out.append(Signal(category="config_error", weight=2.5 * weight, evidence_id=seen.eid, finding="pods_refused",
-                                  reason=f"{kind.lower()} {ns}/{name} cannot create pods: {text[:160]}"))
+            out += _refused_pods(kind.lower(), ns, name, text, weight, seen.eid)
+    listed = {(kind.lower(), ns, name) for kind, ns, name in state.workloads}
+    for ev, eid in state.events:  # a controller seen only through its events (a ReplicaSet the listings did not show)
+        if ev.reason == "FailedCreate" and (ev.kind, ev.namespace, ev.name) not in listed:
+            listed.add((ev.kind, ev.namespace, ev.name))
+            out += _refused_pods(ev.kind, ev.namespace, ev.name, ev.message, _object_weight(view, ev.kind, ev.name, ev.namespace), eid)
     out += _claims(view)
     out += _autoscalers(view)
     out += _events(view)
     return out
+
+
+def _refused_pods(kind: str, ns: str, name: str, text: str, weight: float, eid: str | None) -> list[Signal]:
+    """A controller that cannot create its pods: over the namespace's quota, or refused by admission."""
+    if re.search(r"exceeded quota|forbidden: exceeded|insufficient quota", text, re.I):
+        return [Signal(category="capacity_exhausted", weight=2.5 * weight, evidence_id=eid, finding="namespace_quota",
+                       reason=f"{kind} {ns}/{name} cannot create pods: {text[:160]}")]
+    if re.search(r"serviceaccount|service account|not found|admission webhook|denied the request|violates PodSecurity", text, re.I):
+        return [Signal(category="config_error", weight=2.5 * weight, evidence_id=eid, finding="pods_refused",
+                       reason=f"{kind} {ns}/{name} cannot create pods: {text[:160]}")]
+    return []
 
 
 def _job_reason_from_logs(state, job, reason: str, weight: float) -> list[Signal]:

@@ -39,6 +39,7 @@ from agents.diagnosis.parsers.kube_model import (
     parse_labels,
 )
 from agents.diagnosis.timeline import LogFacts, scan_lines
+from tools.recorded_cluster import described_blocks
 
 DESCRIBED_KINDS = {"pods": "pod", "nodes": "node", "deployments": "deployment", "statefulsets": "statefulset", "daemonsets": "daemonset",
                    "replicasets": "replicaset", "services": "service", "networkpolicies": "networkpolicy", "persistentvolumeclaims": "persistentvolumeclaim",
@@ -297,8 +298,10 @@ def _objects(kind: str, text: str, name: str, namespace: str, labels: dict[str, 
                                     ports=[p.split()[-1] for p in re.findall(r"^Port:\s*(.*)$", text, re.M)]))
         out.endpoints.append(Endpoints(namespace=namespace, name=name,
                                        ready=[] if endpoints in ("", "<none>") else [a for a in re.split(r"[,\s]+", endpoints.split(" + ")[0]) if a]))
-    elif kind == "networkpolicy":
-        out.policies.append(_policy(text, name, namespace))
+    elif kind == "networkpolicy":  # `kubectl describe networkpolicy -n NS` describes every policy, one block each
+        for block_name, block in described_blocks(text) or [(name, text)]:
+            block_ns = re.search(r"^Namespace:\s+(\S+)", block, re.M)
+            out.policies.append(_policy(block, block_name, block_ns.group(1) if block_ns else namespace))
     elif kind == "persistentvolumeclaim":
         out.claims.append(Claim(namespace=namespace, name=name, phase=_field(text, "Status"), volume=_field(text, "Volume"),
                                 storage_class=_field(text, "StorageClass"), capacity=_field(text, "Capacity")))
