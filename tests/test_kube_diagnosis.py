@@ -249,3 +249,26 @@ async def test_a_replicaset_over_quota_seen_only_in_events_is_why_the_named_serv
     update, _ = await run_exact(request, {"eks-prod": {"kubectl get pods -n orders": pods, "kubectl get events -n orders": events}}, tmp_path)
     d = update["diagnosis"]
     assert d.root_cause == "capacity_exhausted" and "exceeded quota" in d.summary, d.summary
+
+
+async def test_a_service_without_endpoints_is_described_and_its_selector_held_against_the_pods_labels(tmp_path):
+    """The listing says only "no endpoints"; the Service's description and `--show-labels` say which label is wrong."""
+    from graphs.state import Request
+    from tests.test_diagnostician import run_exact
+
+    pods = ("NAME                         READY   STATUS    RESTARTS   AGE\n"
+            "billing-api-84c6d9f7b5-5kx2m   1/1     Running   0          5d3h\n")
+    labelled = ("NAME                           READY   STATUS    RESTARTS   AGE    LABELS\n"
+                "billing-api-84c6d9f7b5-5kx2m   1/1     Running   0          5d3h   app.kubernetes.io/name=billing-api,pod-template-hash=84c6d9f7b5\n")
+    described = ("Name:              billing-api\nNamespace:         billing\nSelector:          app.kubernetes.io/name=billing\n"
+                 "Type:              ClusterIP\nIP:                172.20.61.208\nPort:              http  80/TCP\nTargetPort:        http/TCP\n"
+                 "Endpoints:         <none>\nEvents:            <none>\n")
+    request = Request(text="billing-api in namespace billing returns 503 for every call since the GitOps sync", environment="prod")
+    update, world = await run_exact(request, {"eks-prod": {
+        "kubectl get pods -n billing": pods, "kubectl get pods -n billing --show-labels": labelled,
+        "kubectl get endpoints -n billing": "NAME          ENDPOINTS   AGE\nbilling-api   <none>      389d\n",
+        "kubectl describe svc billing-api -n billing": described}}, tmp_path)
+    d = update["diagnosis"]
+    assert d.root_cause == "config_error" and "app.kubernetes.io/name=billing and no pod matches" in d.summary, d.summary
+    assert "app.kubernetes.io/name=billing-api" in d.summary
+    assert cites(update, "kubectl get endpoints") and cites(update, "kubectl get pods --namespace=billing --show-labels")

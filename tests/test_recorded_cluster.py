@@ -97,3 +97,15 @@ def test_one_object_is_answered_by_its_block_of_a_recorded_describe_of_every_obj
     assert "catalog-api-allow" not in one.stdout and "Ingress, Egress" in one.stdout
     assert ask(record, "kubectl", "describe", "networkpolicies", "storefront-egress", "--namespace=shop").exit_status == NOT_RECORDED_STATUS
     assert ask(record, "kubectl", "describe", "networkpolicies", "default-deny-all", "--namespace=web").exit_status == NOT_RECORDED_STATUS
+
+
+def test_the_same_read_in_another_spelling_is_answered_by_the_recording_that_shows_the_same_view():
+    """`--show-labels` and the plain listing are one read; the one asked for (labels or not) answers first."""
+    plain = "NAME                 READY   STATUS    RESTARTS   AGE\napi-5b8c7d9f6-qq2lx  1/1     Running   0          6d\n"
+    labelled = ("NAME                 READY   STATUS    RESTARTS   AGE   LABELS\n"
+                "api-5b8c7d9f6-qq2lx  1/1     Running   0          6d    app=api,pod-template-hash=5b8c7d9f6\n")
+    record = {"kubectl get pods -n shop": plain, "kubectl get pods -n shop --show-labels": labelled}
+    assert "LABELS" in ask(record, "kubectl", "get", "pods", "--namespace=shop", "--show-labels").stdout
+    assert "LABELS" not in ask(record, "kubectl", "get", "pods", "--namespace=shop").stdout
+    facts = parse_output("kube_pods", labelled, command="kubectl get pods -n shop --show-labels")
+    assert facts.pods[0].labels == {"app": "api", "pod-template-hash": "5b8c7d9f6"}

@@ -145,8 +145,18 @@ class CommandIdentity(BaseModel):
     model_config = ConfigDict(frozen=True)
     tool: str
     identifying: tuple[tuple[str, str], ...] = ()
+    shown: tuple[tuple[str, str], ...] = ()  # the volume parameters (`-o wide`, `--show-labels`): how much of it is printed
     scope: str = "host"
     kind: str = "read"
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.tool, self.identifying, self.scope, self.kind)
+
+    def __eq__(self, other: object) -> bool:  # the same read however much of it is printed: `shown` only orders answers
+        return isinstance(other, CommandIdentity) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
 
 
 def identify_command(command: str | list[str]) -> CommandIdentity | None:
@@ -160,7 +170,9 @@ def identify_command(command: str | list[str]) -> CommandIdentity | None:
     catalogue = default_catalogue()
     tool = catalogue.get(verdict.tool)
     name, items = catalogue.identity(tool, verdict.params)
-    return CommandIdentity(tool=name, identifying=items, scope=tool.scope, kind=tool.kind)
+    shown = tuple(sorted((k, json.dumps(v, sort_keys=True)) for k, v in verdict.params.items()
+                         if k in tool.params and tool.params[k].role == "volume" and v not in (None, False, "", [])))
+    return CommandIdentity(tool=name, identifying=items, shown=shown, scope=tool.scope, kind=tool.kind)
 
 
 _BARE_SQL = re.compile(r"^\s*(?:SELECT|SHOW|EXPLAIN|WITH|DESCRIBE|DESC)\b", re.I)
@@ -231,9 +243,10 @@ class RecordedWorld:
         recordings.sort(key=lambda r: not r.after)  # after an action, the state after it answers first
         ordered = [r for r in recordings if r.host == host] + ([r for r in recordings if r.host != host] if anywhere else [])
         found = next((r for r in ordered if r.normalized == wanted), None)
-        if found is None and identity is not None:
-            found = next((r for r in ordered if r.identity is not None and r.identity.tool == identity.tool
-                          and r.identity.identifying == identity.identifying), None)
+        if found is None and identity is not None:  # the same read in another spelling; the same view of it first
+            same = [r for r in ordered if r.identity is not None and r.identity.tool == identity.tool
+                    and r.identity.identifying == identity.identifying]
+            found = next((r for r in same if r.identity.shown == identity.shown), same[0] if same else None)  # type: ignore[union-attr]
         if found is None and identity is not None:
             block = self._one_described(identity, ordered)
             if block is not None:

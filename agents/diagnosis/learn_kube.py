@@ -94,6 +94,10 @@ def learn_kube_values(view: EvidenceView, values: dict[str, str]) -> dict[str, s
     rules_unknown = [s.obj for (ns, _), s in state.policies.items() if not s.obj.policy_types and ns in (namespace, "")]
     if rules_unknown:  # a table named a policy near the workload; its description says what it allows
         out["networkpolicy"] = rules_unknown[0].name
+    unserved = [name for (ns, name), ep in sorted(state.endpoints.items()) if ns in (namespace, "") and not ep.obj.ready
+                and not ep.obj.not_ready and not (state.services.get((ns, name)) and state.services[(ns, name)].obj.selector_known)]
+    if unserved:  # a Service without endpoints whose selector no read has shown yet: its description and the pods' labels say why
+        out["unserved_service"] = unserved[0]
     return {k: v for k, v in out.items() if k not in values and _KUBE_NAME.match(v)}
 
 

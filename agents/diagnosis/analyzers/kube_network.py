@@ -39,6 +39,13 @@ def _pod_is(pod: Pod, name: str) -> bool:
     return name in workload_chain(pod) or pod.name.startswith(name + "-")
 
 
+def _also_rests_on(eid: str | None, cited: str | None, weight: float, what: str) -> list[Signal]:
+    """Another read a Service finding rests on (the pods' labels or readiness, the empty endpoints), cited beside it."""
+    if eid is None or eid == cited:
+        return []
+    return [Signal(category="config_error", weight=weight, evidence_id=eid, finding="service_selector_mismatch", reason=what)]
+
+
 def _services(state: ClusterState, focus: Focus) -> list[Signal]:
     out: list[Signal] = []
     for (ns, name), seen in state.services.items():
@@ -58,12 +65,17 @@ def _services(state: ClusterState, focus: Focus) -> list[Signal]:
                 hint = f"; its pods ({namesakes[0].obj.name}) carry {', '.join(f'{k}={v}' for k, v in shown.items()) or 'other labels'}"
             out.append(Signal(category="config_error", weight=2.6 * weight, evidence_id=seen.eid, finding="service_selector_mismatch",
                               reason=f"service {ns}/{name} selects {', '.join(f'{k}={v}' for k, v in svc.selector.items())} and no pod matches{hint}"))
+            shown = (namesakes or labelled)[0]
+            out += _also_rests_on(shown.eid, seen.eid, 0.3 * weight, f"the labels of {ns}/{name}'s pods: {shown.obj.name}")
+            if ep is not None and not ep.obj.ready:
+                out += _also_rests_on(ep.eids[0], seen.eid, 0.3 * weight, f"service {ns}/{name} has no endpoints")
             continue
         if ep is not None and not ep.obj.ready and not ep.obj.not_ready:
             behind = selected or namesakes
             if behind and all(p.obj.healthy for p in behind):
                 out.append(Signal(category="config_error", weight=1.8 * weight, evidence_id=ep.eid, finding="service_selector_mismatch",
                                   reason=f"service {ns}/{name} has no endpoints while its pods ({behind[0].obj.name}) run and are ready: the selector does not match them"))
+                out += _also_rests_on(behind[0].eid, ep.eid, 0.3 * weight, f"its pods run and are ready: {behind[0].obj.name}")
             elif behind:
                 out.append(Signal(category="service_crashloop", weight=0.6 * weight, evidence_id=ep.eid,
                                   reason=f"service {ns}/{name} has no ready endpoints: its pods are not ready"))

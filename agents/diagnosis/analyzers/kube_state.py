@@ -178,6 +178,8 @@ class ClusterState:
             if isinstance(obj, Pod) and isinstance(seen.obj, Pod) and not obj.labels and seen.obj.labels:
                 obj = obj.model_copy(update={"labels": seen.obj.labels, "owner": obj.owner or seen.obj.owner})
             seen.obj, seen.eid, seen.detail = obj, eid, detail
+        elif isinstance(obj, Pod) and isinstance(seen.obj, Pod) and obj.labels and not seen.obj.labels and detail == seen.detail:
+            seen.obj, seen.eid = obj, eid  # the same table with `--show-labels`: the listing that says what selects the pod
 
     def _merge(self, objects: ObjectSet, eid: str, namespace: str, detail: str | None = None) -> None:
         def ns(obj) -> str:

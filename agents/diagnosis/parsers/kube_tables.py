@@ -220,7 +220,7 @@ def _add_row(out: ObjectSet, kind: str, name: str, ns: str, row: dict[str, str])
 
 
 def pod_from_row(name: str, namespace: str, row: dict[str, str]) -> Pod:
-    """A `kubectl get pods` row: RESTARTS may read "7 (2m13s ago)"."""
+    """A `kubectl get pods` row: RESTARTS may read "7 (2m13s ago)"; LABELS is there with `--show-labels`."""
     return Pod(namespace=namespace, name=name, status=row.get("STATUS", ""), ready=row.get("READY", ""),
                restarts=to_int((row.get("RESTARTS") or "0").split("(")[0].strip()) or 0, age=row.get("AGE", ""),
-               node=_none(row.get("NODE", "")), ip=_none(row.get("IP", "")), detail="table")
+               node=_none(row.get("NODE", "")), ip=_none(row.get("IP", "")), labels=parse_labels(_none(row.get("LABELS", ""))), detail="table")

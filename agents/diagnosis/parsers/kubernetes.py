@@ -80,6 +80,7 @@ def parse_kube_pods(text: str, *, command: str = "", stderr: str = "") -> KubePo
     header = re.findall(r"\S+(?: (?:NODE|GATES))?", lines[0].strip())
     has_ns = header[0] == "NAMESPACE"
     pods: list[Pod] = []
+    pod_labels: list[str] = []  # the LABELS cell of `--show-labels`, the last column
     for line in lines[1:]:
         cells = line.split()
         # RESTARTS may read "7 (2m13s ago)": glue the parenthesised part back to the count
@@ -102,10 +103,11 @@ def parse_kube_pods(text: str, *, command: str = "", stderr: str = "") -> KubePo
             namespace=row.get("NAMESPACE", "") if has_ns else "", name=row["NAME"], ready=row.get("READY", ""), status=row["STATUS"],
             restarts=_restarts(row.get("RESTARTS", "0")), age=row.get("AGE", ""), node=row.get("NODE", ""), ip=row.get("IP", ""),
         ))
+        pod_labels.append(merged[-1] if header[-1] == "LABELS" and len(merged) == len(header) else "")
     if not pods:
         raise ParserError("a header but no pod rows")
     typed = [pod_from_row(p.name, p.namespace, {"STATUS": p.status, "READY": p.ready, "RESTARTS": str(p.restarts), "AGE": p.age,
-                                                 "NODE": p.node, "IP": p.ip}) for p in pods]
+                                                 "NODE": p.node, "IP": p.ip, "LABELS": labels}) for p, labels in zip(pods, pod_labels)]
     return _pods_facts(pods, typed, "table")
 
 
