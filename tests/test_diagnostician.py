@@ -337,6 +337,7 @@ def test_every_playbook_step_is_a_catalogue_read_the_guard_allows():
               "full_mount": "/var/lib/mysql", "big_dir": "/var/lib/mysql/binlog", "inode_mount": "/srv", "full_dir": "/srv/api/tmp",
               "config_path": "/etc/nginx/conf.d/api.conf", "config_dir": "/etc/nginx/conf.d",
               "job": "nightly-report-29148000", "networkpolicy": "default-deny-ingress", "release": "catalog-api", "unserved_service": "api",
+              "pending_claim": "data-api-0", "autoscaler": "api", "sick_node": "ip-10-0-1-5.ap-northeast-2.compute.internal",
               "deploy_dir": "/srv", "release_dir": "/srv/shop/releases", "app_dir": "/srv/shop"}
     catalogue = default_catalogue()
     playbooks = load_playbooks(CONFIG_DIR / "playbooks")

@@ -272,3 +272,49 @@ async def test_a_service_without_endpoints_is_described_and_its_selector_held_ag
     assert d.root_cause == "config_error" and "app.kubernetes.io/name=billing and no pod matches" in d.summary, d.summary
     assert "app.kubernetes.io/name=billing-api" in d.summary
     assert cites(update, "kubectl get endpoints") and cites(update, "kubectl get pods --namespace=billing --show-labels")
+
+
+async def test_an_autoscaler_at_its_ceiling_is_described_and_its_pods_usage_cited(tmp_path):
+    """The listing shows the HPA at max; its description (metrics, ScalingLimited) and `kubectl top` back the finding."""
+    from graphs.state import Request
+    from tests.test_diagnostician import run_exact
+
+    pods = "".join(f"web-7b8c9d6f5-{s}   1/1     Running   0          3d\n" for s in ("2lqzr", "4jv8k", "5xwq9", "8dnm2"))
+    hpa = ("NAME   REFERENCE        TARGETS        MINPODS   MAXPODS   REPLICAS   AGE\n"
+           "web    Deployment/web   cpu: 97%/60%   2         4         4          301d\n")
+    described = ("Name:                                                  web\nNamespace:                                             shop\n"
+                 "Reference:                                             Deployment/web\nMetrics:                                               ( current / target )\n"
+                 "  resource cpu on pods  (as a percentage of request):  97% (970m) / 60%\nMin replicas:                                          2\n"
+                 "Max replicas:                                          4\nDeployment pods:                                       4 current / 4 desired\n"
+                 "Conditions:\n  Type            Status  Reason            Message\n  ----            ------  ------            -------\n"
+                 "  ScalingLimited  True    TooManyReplicas   the desired replica count is more than the maximum replica count\nEvents:           <none>\n")
+    top = "NAME                CPU(cores)   MEMORY(bytes)\n" + "".join(f"web-7b8c9d6f5-{s}   996m         611Mi\n" for s in ("2lqzr", "4jv8k"))
+    request = Request(text="the web deployment in shop is slow since the campaign started, p99 is 4s", environment="prod")
+    update, _ = await run_exact(request, {"eks-prod": {"kubectl get pods -n shop": "NAME   READY   STATUS    RESTARTS   AGE\n" + pods,
+                                                       "kubectl get hpa -n shop": hpa, "kubectl describe hpa web -n shop": described,
+                                                       "kubectl top pods -n shop": top}}, tmp_path)
+    d = update["diagnosis"]
+    assert d.root_cause == "cpu_saturation" and "maximum 4 replicas" in d.summary, d.summary
+    assert cites(update, "kubectl describe horizontalpodautoscalers web") and cites(update, "kubectl top pods")
+
+
+async def test_the_node_pods_were_evicted_from_is_described(tmp_path):
+    from graphs.state import Request
+    from tests.test_diagnostician import run_exact
+
+    node = "ip-10-30-13-117.ap-northeast-2.compute.internal"
+    wide = ("NAME                            READY   STATUS    RESTARTS   AGE    IP       NODE\n"
+            f"export-worker-6c9f8d7b5-4tkxp   0/1     Evicted   0          3d2h   <none>   {node}\n"
+            f"search-reindex-7d8b9c6f4-hm5tq  0/1     Evicted   0          2d7h   <none>   {node}\n")
+    described = (f"Name:               {node}\nRoles:              <none>\nConditions:\n"
+                 "  Type             Status  LastHeartbeatTime                 LastTransitionTime                Reason                       Message\n"
+                 "  ----             ------  -----------------                 ------------------                ------                       -------\n"
+                 "  DiskPressure     True    Mon, 27 Apr 2026 16:20:11 +0000   Mon, 27 Apr 2026 15:48:02 +0000   KubeletHasDiskPressure       kubelet has disk pressure\n"
+                 "  Ready            True    Mon, 27 Apr 2026 16:20:11 +0000   Mon, 21 Apr 2026 02:11:40 +0000   KubeletReady                 kubelet is posting ready status\n")
+    request = Request(text="batch 네임스페이스 파드들이 30분째 계속 Evicted 돼요. 원인 좀 봐주세요", environment="prod")
+    update, world = await run_exact(request, {"eks-prod": {"kubectl get pods -n batch -o wide": wide,
+                                                           "kubectl get events -n batch": _evictions("ephemeral-storage"),
+                                                           f"kubectl describe node {node}": described}}, tmp_path)
+    assert update["diagnosis"].root_cause == "disk_full", update["diagnosis"].summary
+    assert any(c == f"kubectl describe nodes {node}" for _, c in world.calls)
+    assert cites(update, "kubectl describe nodes")

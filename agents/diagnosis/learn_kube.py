@@ -11,6 +11,7 @@ cluster, when only one namespace has sick pods).
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 from agents.diagnosis.analyzers.base import EvidenceView
 from agents.diagnosis.analyzers.kube_pods import kube_view
@@ -98,7 +99,38 @@ def learn_kube_values(view: EvidenceView, values: dict[str, str]) -> dict[str, s
                 and not ep.obj.not_ready and not (state.services.get((ns, name)) and state.services[(ns, name)].obj.selector_known)]
     if unserved:  # a Service without endpoints whose selector no read has shown yet: its description and the pods' labels say why
         out["unserved_service"] = unserved[0]
+    out.update(_troubled_objects(state, namespace, pick))
     return {k: v for k, v in out.items() if k not in values and _KUBE_NAME.match(v)}
+
+
+def _troubled_objects(state, namespace: str | None, pick: Pod | None) -> dict[str, str]:
+    """Objects a listing shows in trouble whose description (its events) says why: a claim still Pending, an
+    autoscaler at its ceiling or without its metrics, a node not Ready or under pressure (the picked pod's first)."""
+    out: dict[str, str] = {}
+    pending = _first_troubled(state.claims, namespace, lambda c: c.phase == "Pending")
+    if pending:
+        out["pending_claim"] = pending
+    troubled = _first_troubled(state.autoscalers, namespace, lambda a: (a.current is not None and a.max_replicas is not None and a.current >= a.max_replicas)
+                             or any("unknown" in m for m in a.metrics))
+    if troubled:
+        out["autoscaler"] = troubled
+    sick = [seen.obj for seen in state.nodes.values() if seen.detail != "describe" and (seen.obj.ready is False or any(
+        name.endswith("Pressure") and cond.status == "True" for name, cond in seen.obj.conditions.items()))]
+    if sick:
+        mine = [n for n in sick if pick is not None and n.name == pick.node]
+        out["sick_node"] = (mine or sorted(sick, key=lambda n: n.name))[0].name
+    else:  # the node the kubelet evicted pods from: its conditions say which resource ran short
+        evicted = Counter(s.obj.node for s in state.pods.values() if s.obj.status == "Evicted" and s.obj.node)
+        described = {name for name, seen in state.nodes.items() if seen.detail == "describe"}
+        if evicted and evicted.most_common(1)[0][0] not in described:
+            out["sick_node"] = evicted.most_common(1)[0][0]
+    return out
+
+
+def _first_troubled(table: dict, namespace: str | None, trouble) -> str | None:
+    """The first object of the namespace in `table` that is in trouble and was not described yet."""
+    found = sorted(name for (ns, name), seen in table.items() if ns in (namespace, "") and seen.detail != "describe" and trouble(seen.obj))
+    return found[0] if found else None
 
 
 def _usage_kind(words: str) -> str | None:

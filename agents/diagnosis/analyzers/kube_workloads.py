@@ -146,9 +146,13 @@ def _autoscalers(view: EvidenceView) -> list[Signal]:
             if m and int(m.group(1)) > int(m.group(2)):
                 over.append(metric)
         if hpa.max_replicas and hpa.current is not None and hpa.current >= hpa.max_replicas and over:
-            out.append(Signal(category="cpu_saturation" if any(m.startswith("cpu") or not m.split(":")[0].strip().isalpha() for m in over) else "memory_pressure",
-                              weight=2.0 * weight, evidence_id=seen.eid, finding="autoscaler_at_max",
+            category = "cpu_saturation" if any(m.startswith("cpu") or not m.split(":")[0].strip().isalpha() for m in over) else "memory_pressure"
+            out.append(Signal(category=category, weight=2.0 * weight, evidence_id=seen.eid, finding="autoscaler_at_max",
                               reason=f"autoscaler {ns}/{name} is at its maximum {hpa.max_replicas} replicas and still over target ({', '.join(over)})"))
+            used = sorted(eid for (used_ns, pod), (_, eid) in state.usage.items() if used_ns in (ns, "") and pod.startswith(f"{target}-"))
+            if used and used[0] != seen.eid:  # what its pods use now, beside what the autoscaler averages
+                out.append(Signal(category=category, weight=0.3 * weight, evidence_id=used[0], finding="autoscaler_at_max",
+                                  reason=f"the usage of {ns}/{target}'s pods (kubectl top)"))
         active = hpa.conditions.get("ScalingActive")
         if active is not None and active.status == "False" and re.search(r"FailedGetResourceMetric|missing request|no metrics", active.reason + active.message, re.I):
             out.append(Signal(category="config_error", weight=1.0 * weight, evidence_id=seen.eid,

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from agents.diagnosis.config_refs import ConfigRef, env_refs
 from agents.diagnosis.facts import Facts, ParserError, to_int
 from agents.diagnosis.parsers.kube_model import (
+    Autoscaler,
     Claim,
     Condition,
     Container,
@@ -242,6 +243,16 @@ def _conditions(text: str) -> dict[str, Condition]:
     return out
 
 
+def _autoscaler(text: str, name: str, namespace: str) -> Autoscaler:
+    """An HPA's description: its metrics as the listing's TARGETS cell reads them ("cpu: 98%/65%"), replicas, conditions."""
+    replicas = re.search(r"^\S[^:\n]* pods:\s+(\d+) current / (\d+) desired", text, re.M)
+    metrics = [f"{m.group(1)}: {m.group(2).split()[0]}/{m.group(3)}" for m in re.finditer(
+        r"^\s+resource (\S+) (?:on pods|of container \S+ on pods)[^:\n]*:\s+(<unknown>|\d+%(?: \(\S+\))?)\s*/\s*(\d+%)", text, re.M)]
+    return Autoscaler(namespace=namespace, name=name, target=_field(text, "Reference"), min_replicas=to_int(_field(text, "Min replicas")),
+                      max_replicas=to_int(_field(text, "Max replicas")), current=to_int(replicas.group(1)) if replicas else None,
+                      desired=to_int(replicas.group(2)) if replicas else None, metrics=metrics, conditions=_conditions(text))
+
+
 def _policy(text: str, name: str, namespace: str) -> NetworkPolicy:
     """`Spec:` of a NetworkPolicy description: pod selector, allowed ingress and egress, policy types."""
     selector = _field(text, "  PodSelector")
@@ -302,6 +313,8 @@ def _objects(kind: str, text: str, name: str, namespace: str, labels: dict[str, 
         for block_name, block in described_blocks(text) or [(name, text)]:
             block_ns = re.search(r"^Namespace:\s+(\S+)", block, re.M)
             out.policies.append(_policy(block, block_name, block_ns.group(1) if block_ns else namespace))
+    elif kind == "horizontalpodautoscaler":
+        out.autoscalers.append(_autoscaler(text, name, namespace))
     elif kind == "persistentvolumeclaim":
         out.claims.append(Claim(namespace=namespace, name=name, phase=_field(text, "Status"), volume=_field(text, "Volume"),
                                 storage_class=_field(text, "StorageClass"), capacity=_field(text, "Capacity")))
