@@ -109,3 +109,10 @@ def test_the_same_read_in_another_spelling_is_answered_by_the_recording_that_sho
     assert "LABELS" not in ask(record, "kubectl", "get", "pods", "--namespace=shop").stdout
     facts = parse_output("kube_pods", labelled, command="kubectl get pods -n shop --show-labels")
     assert facts.pods[0].labels == {"app": "api", "pod-template-hash": "5b8c7d9f6"}
+
+
+def test_a_read_kept_through_a_filter_answers_that_read_and_a_rewriting_stage_does_not():
+    oom = "[Mon Apr 27 02:11:09 2026] Out of memory: Killed process 21877 (java) total-vm:9123456kB, anon-rss:7340032kB\n"
+    record = {"sudo dmesg -T 2>/dev/null | tail -5": oom, "ps aux | awk '{print $11}'": "COMMAND\njava\n"}
+    assert ask(record, "dmesg", "--ctime").stdout == oom
+    assert ask(record, "ps", "aux").exit_status == NOT_RECORDED_STATUS

@@ -178,10 +178,39 @@ def identify_command(command: str | list[str]) -> CommandIdentity | None:
 _BARE_SQL = re.compile(r"^\s*(?:SELECT|SHOW|EXPLAIN|WITH|DESCRIBE|DESC)\b", re.I)
 
 
+_FILTERS = {"head", "tail", "grep", "egrep", "sort", "uniq", "less", "more", "cat"}
+_QUIET = re.compile(r"\s+2>\s*(?:/dev/null|&1)\b")
+
+
+def recorded_read(command: str) -> str:
+    """The read a recording ran, as people key it: `sudo dmesg -T | tail -20` ran `dmesg -T` and kept a part of
+    what it printed (filters that drop or reorder lines only; a stage that rewrites the text is another read)."""
+    text = _QUIET.sub("", command).strip()
+    try:
+        words = shlex.split(text)
+    except ValueError:
+        return command
+    stages: list[list[str]] = [[]]
+    for word in words:
+        if word == "|":
+            stages.append([])
+        else:
+            stages[-1].append(word)
+    if any(not stage or stage[0] not in _FILTERS for stage in stages[1:]):
+        return command
+    first = stages[0]
+    if first[:1] == ["sudo"] and len(first) > 1 and not first[1].startswith("-"):
+        first = first[1:]
+    return shlex.join(first) if first else command
+
+
 def identify_recorded(command: str) -> CommandIdentity | None:
     """A recording's identity. Writers also key a database read by its SQL alone ("SHOW FULL PROCESSLIST" under
-    the database's host): that is the query a mysql or psql read runs, so it answers that read (and nothing else)."""
+    the database's host): that is the query a mysql or psql read runs, so it answers that read (and nothing else).
+    A read kept through a filter (`dmesg -T | tail -20`, recorded_read) is that read, seen in part."""
     identity = identify_command(command)
+    if identity is None and recorded_read(command) != command:
+        identity = identify_command(recorded_read(command))
     if identity is None and _BARE_SQL.match(command):
         for client in (["mysql", "-e"], ["psql", "-c"]):
             identity = identify_command([*client, command.strip()])
