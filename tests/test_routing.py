@@ -17,6 +17,11 @@ from graphs.routing import classify_text
     ("how much does dev cost per month?", "planner"),
     ("double the worker nodes in staging", "planner"),
     ("tear down everything in dev for the weekend to save money", "planner"),
+    # complaints relayed in a person's words, and asking someone to look, are trouble; a look with a change asked is a request
+    ("Customers say the receipts stopped arriving this morning. Can someone look at the mailer in prod?", "diagnostician"),
+    ("half the users get kicked out right after they log in since 9, can somebody look?", "diagnostician"),
+    ("이미지 올리면 썸네일이 한참 뒤에 생기거나 아예 안 생긴다는 문의가 계속 와요", "diagnostician"),
+    ("can you take a look at the rds size and bump it one class up", "planner"),
 ])
 def test_classify_text(text, agent):
     assert classify_text(text) == agent
