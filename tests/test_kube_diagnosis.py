@@ -318,3 +318,23 @@ async def test_the_node_pods_were_evicted_from_is_described(tmp_path):
     assert update["diagnosis"].root_cause == "disk_full", update["diagnosis"].summary
     assert any(c == f"kubectl describe nodes {node}" for _, c in world.calls)
     assert cites(update, "kubectl describe nodes")
+
+
+async def test_a_vague_complaint_in_an_environment_with_a_cluster_sweeps_it_and_the_crashing_pods_log_says_why(tmp_path):
+    """No host, no workload named: the spec gives prod a cluster, so its unhealthy pods are found; the crash-looping
+    container's previous log (a read-only filesystem) is the cause, the crash loop its symptom."""
+    from graphs.state import Request
+    from tests.test_diagnostician import run_exact
+
+    pods = ("NAMESPACE   NAME                           READY   STATUS             RESTARTS       AGE\n"
+            "media       thumbs-79d5b6c8f7-2mq9z        0/1     CrashLoopBackOff   12 (2m ago)    41m\n"
+            "media       upload-api-6c9f8d7b5-4tkxp     1/1     Running            0              9d\n")
+    previous = ("[2026-11-19 05:07:52 +0000] [1] [INFO] Starting gunicorn 23.0.0\n"
+                "OSError: [Errno 30] Read-only file system: '/tmp/wgunicorn-x1'\n"
+                "[2026-11-19 05:07:53 +0000] [1] [ERROR] Worker (pid:7) exited with code 3\n")
+    request = Request(text="썸네일이 한참 뒤에 생기거나 아예 안 생긴다는 문의가 오후부터 계속 들어와요", environment="prod")
+    update, world = await run_exact(request, {"bastion": {"kubectl get pods -A": pods,
+                                                          "kubectl logs thumbs-79d5b6c8f7-2mq9z -n media --previous": previous}}, tmp_path)
+    assert any("get pods --all-namespaces" in c for _, c in world.calls)
+    d = update["diagnosis"]
+    assert d.root_cause == "permission_denied" and "Read-only file system" in d.summary, d.summary

@@ -32,7 +32,7 @@ from agents.diagnosis.metrics import summarize_series
 from agents.diagnosis.parsers.terraform import parse_terraform
 from agents.diagnosis.playbooks import Playbook, load_playbooks, render, select_playbooks
 from agents.diagnosis.situation import placeholder_values, situation_of
-from agents.diagnosis.subjects import playbooks_for_subjects
+from agents.diagnosis.subjects import environment_runs_cluster, playbooks_for_subjects
 from agents.diagnosis.timeline import scan_lines
 from config.settings import CONFIG_DIR
 from graphs.state import ActionRecord, AgentNote, Evidence, Request
@@ -210,6 +210,18 @@ def alert_evidence(book: EvidenceBook, request: Request) -> None:
              facts={"log": scan_lines(text.splitlines()).model_dump(mode="json"), "labels": dict(request.alert.labels) if request.alert else {}})
 
 
+def _spec_or_reference(ctx: AgentContext, spec: dict | None) -> dict | None:
+    """The world's spec, else the reference spec the planner also reads (tools/spec.py current_spec)."""
+    if spec:
+        return spec
+    from tools.spec import SpecError, current_spec
+
+    try:
+        return current_spec(ctx)
+    except SpecError:
+        return None
+
+
 async def collect_evidence(ctx: AgentContext, request: Request) -> Collected:
     notes: list[AgentNote] = []
     spec = None
@@ -225,7 +237,7 @@ async def collect_evidence(ctx: AgentContext, request: Request) -> Collected:
         folder = CONFIG_DIR / "playbooks"
     every = load_playbooks(folder)
     playbooks = select_playbooks(every, request)
-    playbooks += playbooks_for_subjects(every, playbooks, situation.subjects, values)
+    playbooks += playbooks_for_subjects(every, playbooks, situation.subjects, values, environment_runs_cluster(_spec_or_reference(ctx, spec), request.environment))
     book = EvidenceBook()
     alert_evidence(book, request)
     hosts = choose_hosts(ctx, request, values, playbooks, notes)

@@ -164,10 +164,18 @@ def _workload_of_pod(pod: str | None) -> str | None:
     return m.group(1) if m else None
 
 
-def playbooks_for_subjects(every: list, chosen: list, subjects: dict[str, str], values: dict[str, str]) -> list:
+def playbooks_for_subjects(every: list, chosen: list, subjects: dict[str, str], values: dict[str, str], runs_cluster: bool = False) -> list:
     """A question naming a workload, or an alert naming a Kubernetes namespace (and no host), is about the cluster too:
-    the kubernetes playbook, if not chosen."""
+    the kubernetes playbook, if not chosen. So is a complaint that names neither a host nor a workload in an environment
+    whose spec runs a cluster ("thumbnails are late"): where the service runs is unknown, and the cluster's own sweep
+    (unhealthy pods and warnings everywhere) is how an engineer starts."""
     named = any(subjects.get(k) for k in ("workload", "pod", "job", "deployment")) or bool(values.get("namespace"))
-    if values.get("host") or not named:
+    if values.get("host") or not (named or runs_cluster):
         return []
     return [p for p in every if p.name == "kubernetes" and p not in chosen]
+
+
+def environment_runs_cluster(spec: dict | None, environment: str) -> bool:
+    """Whether the infrastructure spec gives the environment a Kubernetes cluster (EKS enabled)."""
+    env = ((spec or {}).get("environments") or {}).get(environment) or {}
+    return bool(env.get("enabled", True) and (env.get("eks") or {}).get("enabled"))

@@ -19,6 +19,7 @@ import re
 from agents.diagnosis.analyzers.base import EvidenceView, Signal
 from agents.diagnosis.analyzers.kube_state import ClusterState, Focus, Seen, workload_chain
 from agents.diagnosis.parsers.kube_model import Container, KubeEvent, Pod
+from agents.diagnosis.signals import RULES_BY_ID
 
 PULL_REASONS = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull", "RegistryUnavailable")
 CONFIG_REASONS = ("CreateContainerConfigError", "CreateContainerError")
@@ -61,6 +62,8 @@ def analyze_kube_pods(view: EvidenceView) -> list[Signal]:
         events = state.events_for("pod", seen.obj.name, seen.obj.namespace)
         found = (_pulls(seen, events, weight) + _config(seen, events, weight) + _memory(state, seen, weight) + _crashes(seen, events, weight)
                  + _probes(seen, events, weight) + _usage(state, seen, weight) + _scheduling(state, seen, events, weight) + _evicted(state, seen, events, weight))
+        if any(s.category == "service_crashloop" and s.weight >= weight for s in found):
+            found += _crash_reason_from_logs(state, seen, weight)
         workload = (seen.obj.namespace, (workload_chain(seen.obj) or [seen.obj.name])[-1])
         for signal in found:
             grouped.setdefault((workload, signal.category, signal.finding), []).append(signal)
@@ -194,6 +197,19 @@ def _crashes(seen: Seen[Pod], events: list[tuple[KubeEvent, str]], weight: float
         out.append(Signal(category="config_error", weight=1.2 * weight, evidence_id=seen.eid, finding="bad_command",
                           reason=f"{_who(pod)}: the main process exits 0 and is restarted: a command that finishes instead of serving"))
     return out
+
+
+def _crash_reason_from_logs(state: ClusterState, seen: Seen[Pod], weight: float) -> list[Signal]:
+    """A container that keeps exiting says why in its own log (the previous instance's last lines): the strongest
+    cause its lines name, confirmed by the crash loop, weighs as the reason, not as one more line of text."""
+    for stream in state.pod_logs.get(seen.obj.name, []):
+        hits = [(RULES_BY_ID[h.rule].weight, h) for h in stream.facts.hits
+                if h.rule in RULES_BY_ID and RULES_BY_ID[h.rule].category != "service_crashloop" and h.rule != "killed_sigkill"]
+        if hits:
+            _, hit = max(hits, key=lambda wh: wh[0])
+            return [Signal(category=hit.category, weight=1.5 * weight, evidence_id=stream.evidence_id, finding=RULES_BY_ID[hit.rule].finding, direct=False,
+                           reason=f"{_who(seen.obj)} keeps exiting; its log says why: \"{hit.sample.strip()[:140]}\"")]
+    return []
 
 
 def _probe_failures(events: list[tuple[KubeEvent, str]]) -> list[tuple[str, str, int, str]]:
