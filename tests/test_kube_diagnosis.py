@@ -338,3 +338,25 @@ async def test_a_vague_complaint_in_an_environment_with_a_cluster_sweeps_it_and_
     assert any("get pods --all-namespaces" in c for _, c in world.calls)
     d = update["diagnosis"]
     assert d.root_cause == "permission_denied" and "Read-only file system" in d.summary, d.summary
+
+
+async def test_an_init_container_that_keeps_exiting_is_read_by_name_and_its_log_names_the_database(tmp_path):
+    from graphs.state import Request
+    from tests.test_diagnostician import run_exact
+
+    pods = ("NAME                         READY   STATUS                  RESTARTS      AGE\n"
+            "orders-api-7b9c6d5f8-x2kqp   0/1     Init:CrashLoopBackOff   9 (2m ago)    31m\n")
+    migrate = ("WARNING: Connection error: The connection attempt failed. (Caused by Connect timed out) Retrying in 1 sec...\n"
+               "ERROR: Unable to obtain connection from database (jdbc:postgresql://orders-stg.c9xk2m4bq1zr.ap-northeast-2.rds.amazonaws.com:5432/orders)"
+               " for user 'orders_app': The connection attempt failed.\nSQL State  : 08001\n")
+    described = ("Name:         orders-api-7b9c6d5f8-x2kqp\nNamespace:    orders\nStatus:       Pending\nInit Containers:\n  migrate:\n"
+                 "    Image:          flyway/flyway:10.17.0\n    State:          Waiting\n      Reason:       CrashLoopBackOff\n"
+                 "    Last State:     Terminated\n      Reason:       Error\n      Exit Code:    1\n    Ready:          False\n    Restart Count:  9\n"
+                 "Containers:\n  orders-api:\n    Image:          registry.shop.example/orders-api:4.2.0\n    State:          Waiting\n"
+                 "      Reason:       PodInitializing\n    Ready:          False\n    Restart Count:  0\n")
+    request = Request(text="orders-api on staging won't come up after this morning's deploy, pods stay in Init", environment="staging")
+    update, world = await run_exact(request, {"eks-stg": {"kubectl get pods -n orders": pods, "kubectl describe pod orders-api-7b9c6d5f8-x2kqp -n orders": described,
+                                                          "kubectl logs orders-api-7b9c6d5f8-x2kqp -n orders -c migrate --previous": migrate}}, tmp_path)
+    assert any("--container=migrate" in c for _, c in world.calls)
+    d = update["diagnosis"]
+    assert d.root_cause == "db_unreachable" and "Unable to obtain connection from database" in d.summary, d.summary

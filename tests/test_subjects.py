@@ -10,6 +10,7 @@ from graphs.state import Alert, Request
 
 
 @pytest.mark.parametrize("text,namespace,workload", [
+    ("orders-api won't come up after the deploy, pods stay in Init", None, "orders-api"),  # a pod state is no namespace
     ("why is checkout-api failing in the shop namespace?", "shop", "checkout-api"),
     ("payment-worker keeps restarting", None, "payment-worker"),
     ("shop 네임스페이스 api 파드 상태 확인해줘", "shop", "api"),

@@ -81,6 +81,9 @@ def learn_kube_values(view: EvidenceView, values: dict[str, str]) -> dict[str, s
             pick = failed[0]
     if pick is not None:
         out["pod"] = pick.name
+        looping = [c for c in pick.all_containers if c.restarts >= 1 or c.reason in ("CrashLoopBackOff", "Error")]
+        if looping and len(pick.all_containers) > 1:  # `kubectl logs POD` reads the main container only
+            out["crashing_container"] = max(looping, key=lambda c: c.restarts).name
         if pick.namespace:
             out["namespace"] = pick.namespace
         chain = workload_chain(pick)

@@ -66,6 +66,9 @@ STOPWORDS = {"the", "a", "an", "my", "our", "this", "that", "it", "its", "what",
              "after", "before", "since", "when", "while", "because", "but", "so", "then", "yesterday", "tonight", "look", "looks", "seem",
              "seems", "as", "at", "by", "from", "into", "than", "too", "very", "was", "if", "has", "zero", "three", "four", "five",
              "none", "no", "many", "few", "more", "several", "other", "those", "these", "healthy", "running", "ready",
+             # the states a pod is in ("pods stay in Init", "stuck in ContainerCreating")
+             "init", "terminating", "crashloopbackoff", "containercreating", "imagepullbackoff", "errimagepull", "completed",
+             "evicted", "unknown", "waiting", "loop", "crashloop", "backoff", "progress",
              # spans of time ("restarting every few hours in the pay namespace")
              "seconds", "second", "minutes", "minute", "hours", "hour", "days", "day", "weeks", "week", "months", "month", "mins", "hrs"}
 
