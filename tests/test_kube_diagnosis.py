@@ -360,3 +360,26 @@ async def test_an_init_container_that_keeps_exiting_is_read_by_name_and_its_log_
     assert any("--container=migrate" in c for _, c in world.calls)
     d = update["diagnosis"]
     assert d.root_cause == "db_unreachable" and "Unable to obtain connection from database" in d.summary, d.summary
+
+
+async def test_a_service_the_client_is_refused_at_is_described_and_its_target_port_held_against_its_pods(tmp_path):
+    from graphs.state import Request
+    from tests.test_diagnostician import run_exact
+
+    pods = ("NAME                            READY   STATUS    RESTARTS   AGE\n"
+            "cart-69c8d7b5f4-gx2mk           1/1     Running   0          2h\n"
+            "checkout-web-7f5b9d6c8-4hn7r    1/1     Running   0          6d\n")
+    services = ("NAME           TYPE        CLUSTER-IP      EXTERNAL-IP   PORT(S)   AGE\n"
+                "cart           ClusterIP   172.20.91.14    <none>        80/TCP    300d\n"
+                "checkout-web   ClusterIP   172.20.40.227   <none>        80/TCP    300d\n")
+    logs = '2026-08-12T06:03:11.402Z error GET /checkout -> 502 upstream=cart err="connect ECONNREFUSED 172.20.91.14:80"\n' * 3
+    service = ("Name:              cart\nNamespace:         shop\nSelector:          app=cart\nType:              ClusterIP\nIP:                172.20.91.14\n"
+               "Port:              http  80/TCP\nTargetPort:        8080/TCP\nEndpoints:         10.11.21.140:8080\nEvents:            <none>\n")
+    pod = ("Name:         cart-69c8d7b5f4-gx2mk\nNamespace:    shop\nLabels:       app=cart\nStatus:       Running\nContainers:\n  cart:\n    Image:          cart:0.14.0\n"
+           "    Port:           3000/TCP\n    State:          Running\n    Ready:          True\n    Restart Count:  0\n")
+    request = Request(text="checkout-web in shop namespace returns 502 on every checkout since the cart chart upgrade", environment="prod")
+    update, world = await run_exact(request, {"eks-prod": {"kubectl get pods -n shop": pods, "kubectl get svc -n shop": services,
+                                                           "kubectl logs checkout-web-7f5b9d6c8-4hn7r -n shop": logs,
+                                                           "kubectl describe svc cart -n shop": service, "kubectl describe pod cart-69c8d7b5f4-gx2mk -n shop": pod}}, tmp_path)
+    d = update["diagnosis"]
+    assert d.root_cause == "config_error" and "target port 8080; its pods serve 3000" in d.summary, d.summary

@@ -103,7 +103,22 @@ def learn_kube_values(view: EvidenceView, values: dict[str, str]) -> dict[str, s
     if unserved:  # a Service without endpoints whose selector no read has shown yet: its description and the pods' labels say why
         out["unserved_service"] = unserved[0]
     out.update(_troubled_objects(state, namespace, pick))
+    out.update(_refused_destination(view, state, focus))
     return {k: v for k, v in out.items() if k not in values and _KUBE_NAME.match(v)}
+
+
+def _refused_destination(view: EvidenceView, state, focus) -> dict[str, str]:
+    """The Service a client's refused connections go to (by its name or ClusterIP), and one of its pods: their
+    descriptions say which port the Service sends to and which the pods serve."""
+    from agents.diagnosis.analyzers.kube_network import refused_services
+
+    for ns, name in sorted(refused_services(view, state, focus)):
+        out = {"refused_service": name}
+        behind = sorted(p.obj.name for p in state.pods.values() if p.obj.namespace == ns and p.obj.name.startswith(f"{name}-") and p.detail != "describe")
+        if behind:
+            out["backend_pod"] = behind[0]
+        return out
+    return {}
 
 
 def _troubled_objects(state, namespace: str | None, pick: Pod | None) -> dict[str, str]:

@@ -21,13 +21,13 @@ from agents.diagnosis.parsers.kube_model import NetworkPolicy, Pod, PolicyRule, 
 DNS_RULES = ("dns",)
 TIMEOUT_RULES = ("connect_timeout", "timeout_generic", "no_route", "read_timeout")
 REFUSED_RULES = ("refused", "db_refused")
-_DEST = re.compile(r"(?:dial tcp |connect(?:ing)? to |connection to |ETIMEDOUT |timed out (?:connecting to |after \S+ to )?|request to https?://|"
+DESTINATION = re.compile(r"(?:dial tcp |connect(?:ing)? to |connection to |ETIMEDOUT |ECONNREFUSED |timed out (?:connecting to |after \S+ to )?|request to https?://|"
                    r"https?://|host=|server at \"?)([a-z0-9][a-z0-9.-]*[a-z0-9])\"?(?: \([\d.]+\))?(?:, port |:)(\d{2,5})", re.I)
 
 
 def analyze_kube_network(view: EvidenceView) -> list[Signal]:
     state, focus = kube_view(view)
-    out = _services(state, focus)
+    out = _services(state, focus, refused_services(view, state, focus))
     out += _wrong_service_port(view, state, focus)
     out += _ingresses(state, focus)
     out += _policies(view, state, focus)
@@ -46,14 +46,14 @@ def _also_rests_on(eid: str | None, cited: str | None, weight: float, what: str)
     return [Signal(category="config_error", weight=weight, evidence_id=eid, finding="service_selector_mismatch", reason=what)]
 
 
-def _services(state: ClusterState, focus: Focus) -> list[Signal]:
+def _services(state: ClusterState, focus: Focus, refused: set[tuple[str, str]]) -> list[Signal]:
     out: list[Signal] = []
     for (ns, name), seen in state.services.items():
         svc = seen.obj
         if svc.type == "ExternalName" or ns in ("kube-system",) or name == "kubernetes":
             continue
         selected = state.pods_of_selector(ns, svc.selector)
-        about = focus.object_weight(ns, name) == 1.0 or any(focus.pod(p.obj) for p in selected)
+        about = focus.object_weight(ns, name) == 1.0 or any(focus.pod(p.obj) for p in selected) or (ns, name) in refused
         weight = focus.weight(ns, about)
         namesakes = [p for p in state.pods.values() if p.obj.namespace == ns and _pod_is(p.obj, name)]
         labelled = [p for p in state.pods.values() if p.obj.namespace == ns and p.obj.labels]
@@ -95,8 +95,8 @@ def _services(state: ClusterState, focus: Focus) -> list[Signal]:
 def _wrong_service_port(view: EvidenceView, state: ClusterState, focus: Focus) -> list[Signal]:
     """A client refused on a port its Service does not expose: the client's configuration names the wrong port."""
     out: list[Signal] = []
-    for eid, sample in _focus_lines(view, state, focus, REFUSED_RULES):
-        for m in _DEST.finditer(sample):
+    for eid, sample in focus_lines(view, state, focus, REFUSED_RULES):
+        for m in DESTINATION.finditer(sample):
             host, port = m.group(1).lower(), m.group(2)
             by_ip = next((s for s in state.services.values() if s.obj.cluster_ip == host), None)
             parts = host.split(".")
@@ -128,7 +128,20 @@ def _ingresses(state: ClusterState, focus: Focus) -> list[Signal]:
     return out
 
 
-def _focus_lines(view: EvidenceView, state: ClusterState, focus: Focus, rules: tuple[str, ...]) -> list[tuple[str, str]]:
+def refused_services(view: EvidenceView, state: ClusterState, focus: Focus) -> set[tuple[str, str]]:
+    """(namespace, name) of the Services the request's pods are refused at, by name or ClusterIP in their log lines."""
+    out: set[tuple[str, str]] = set()
+    for _, sample in focus_lines(view, state, focus, REFUSED_RULES):
+        for m in DESTINATION.finditer(sample):
+            host = m.group(1).lower()
+            seen = next((s for s in state.services.values() if s.obj.cluster_ip == host), None) or next(
+                (s for (_, name), s in state.services.items() if name == host.split(".")[0]), None)
+            if seen is not None:
+                out.add((seen.obj.namespace, seen.obj.name))
+    return out
+
+
+def focus_lines(view: EvidenceView, state: ClusterState, focus: Focus, rules: tuple[str, ...]) -> list[tuple[str, str]]:
     """(evidence id, sample) of log lines that hit these rules, in the logs of the pods the request is about (or any log when
     the request names no pod)."""
     out = []
@@ -178,7 +191,7 @@ def _destination(samples: list[str], state: ClusterState, namespace: str) -> tup
     """The Service (name, port) a failing line names and its pods; else the first host and port it names."""
     first: tuple[str, str, list[Seen[Pod]]] | None = None
     for sample in samples:
-        for m in _DEST.finditer(sample):
+        for m in DESTINATION.finditer(sample):
             host, port = m.group(1).lower(), m.group(2)
             parts = host.split(".")
             if re.fullmatch(r"[\d.]+", host):  # a Service's cluster IP: which Service it is
@@ -203,8 +216,8 @@ def _policies(view: EvidenceView, state: ClusterState, focus: Focus) -> list[Sig
         return []
     out: list[Signal] = []
     mine = [s.obj for s in state.pods.values() if focus.pod(s.obj)]
-    dns_lines = _focus_lines(view, state, focus, DNS_RULES)
-    timeout_lines = _focus_lines(view, state, focus, TIMEOUT_RULES)
+    dns_lines = focus_lines(view, state, focus, DNS_RULES)
+    timeout_lines = focus_lines(view, state, focus, TIMEOUT_RULES)
     ns = focus.namespace or (mine[0].namespace if mine else "")
     destination = _destination([s for _, s in timeout_lines], state, ns) if timeout_lines else None
     for (pns, name), seen in state.policies.items():

@@ -33,7 +33,7 @@ EXPLAINS: dict[str, dict[str, float]] = {
     "db_slow_query": {"db_connection_exhaustion": SYMPTOM},
     "memory_leak": {"service_crashloop": SYMPTOM, "memory_pressure": PEER},
     "memory_pressure": {"service_crashloop": SYMPTOM},
-    "config_error": {"service_crashloop": SYMPTOM},
+    "config_error": {"service_crashloop": SYMPTOM, "dependency_failure": SYMPTOM},  # a wrong port or selector on the path
     "bad_deploy": {"service_crashloop": SYMPTOM},
     "missing_timeout": {"dependency_failure": SYMPTOM},
     "dns_failure": {"dependency_failure": SYMPTOM, "db_unreachable": PEER},

@@ -243,6 +243,14 @@ def _conditions(text: str) -> dict[str, Condition]:
     return out
 
 
+def _service_ports(text: str) -> list[str]:
+    """"80:8080/TCP" as the listing's PORT(S) with its target: each `Port:` line with the `TargetPort:` after it (a
+    named target port such as `http/TCP` stays a name)."""
+    ports = [p.split()[-1] for p in re.findall(r"^Port:\s*(.*)$", text, re.M)]
+    targets = [t.strip().split("/")[0] for t in re.findall(r"^TargetPort:\s*(.*)$", text, re.M)]
+    return [f"{p.split('/')[0]}:{t}/{p.split('/')[-1]}" if t else p for p, t in zip(ports, targets + [""] * len(ports))]
+
+
 def _autoscaler(text: str, name: str, namespace: str) -> Autoscaler:
     """An HPA's description: its metrics as the listing's TARGETS cell reads them ("cpu: 98%/65%"), replicas, conditions."""
     replicas = re.search(r"^\S[^:\n]* pods:\s+(\d+) current / (\d+) desired", text, re.M)
@@ -306,7 +314,7 @@ def _objects(kind: str, text: str, name: str, namespace: str, labels: dict[str, 
         endpoints = _field(text, "Endpoints")
         out.services.append(Service(namespace=namespace, name=name, type=_field(text, "Type"), cluster_ip=_field(text, "IP"),
                                     selector=parse_labels(_field(text, "Selector")), selector_known=True,
-                                    ports=[p.split()[-1] for p in re.findall(r"^Port:\s*(.*)$", text, re.M)]))
+                                    ports=_service_ports(text)))
         out.endpoints.append(Endpoints(namespace=namespace, name=name,
                                        ready=[] if endpoints in ("", "<none>") else [a for a in re.split(r"[,\s]+", endpoints.split(" + ")[0]) if a]))
     elif kind == "networkpolicy":  # `kubectl describe networkpolicy -n NS` describes every policy, one block each
