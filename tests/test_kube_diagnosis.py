@@ -383,3 +383,22 @@ async def test_a_service_the_client_is_refused_at_is_described_and_its_target_po
                                                            "kubectl describe svc cart -n shop": service, "kubectl describe pod cart-69c8d7b5f4-gx2mk -n shop": pod}}, tmp_path)
     d = update["diagnosis"]
     assert d.root_cause == "config_error" and "target port 8080; its pods serve 3000" in d.summary, d.summary
+
+
+async def test_a_503_at_the_edge_with_healthy_pods_finds_the_ingress_routing_to_a_service_that_is_gone(tmp_path):
+    from graphs.state import Request
+    from tests.test_diagnostician import run_exact
+
+    pods = ("NAMESPACE    NAME                               READY   STATUS    RESTARTS   AGE\n"
+            "storefront   storefront-web-6c9f7d8b5-4vtkp     1/1     Running   0          3h\n"
+            "batch        export-29621840-xk2mr              0/1     Error     0          2h\n")
+    ingresses = ("NAME         CLASS   HOSTS                                       ADDRESS   PORTS     AGE\n"
+                 "storefront   nginx   shop.example.co.kr,www.shop.example.co.kr   elb       80, 443   512d\n")
+    described = ("Name:             storefront\nNamespace:        storefront\nIngress Class:    nginx\nRules:\n"
+                 "  Host                    Path  Backends\n  ----                    ----  --------\n  shop.example.co.kr\n"
+                 "                          /       web:80 (<error: services \"web\" not found>)\nAnnotations:      <none>\nEvents:           <none>\n")
+    request = Request(text="쇼핑몰 접속하면 503 Service Temporarily Unavailable 떠요. 웹이 전부 안 열립니다", environment="prod")
+    update, world = await run_exact(request, {"bastion": {"kubectl get pods -A": pods, "kubectl get ingress -n storefront": ingresses,
+                                                          "kubectl describe ingress storefront -n storefront": described}}, tmp_path)
+    d = update["diagnosis"]
+    assert d.root_cause == "config_error" and "routes to service web, which is not found" in d.summary, d.summary

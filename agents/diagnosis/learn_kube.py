@@ -104,6 +104,7 @@ def learn_kube_values(view: EvidenceView, values: dict[str, str]) -> dict[str, s
         out["unserved_service"] = unserved[0]
     out.update(_troubled_objects(state, namespace, pick))
     out.update(_refused_destination(view, state, focus))
+    out.update(_edge(view, state, focus, namespace))
     return {k: v for k, v in out.items() if k not in values and _KUBE_NAME.match(v)}
 
 
@@ -119,6 +120,23 @@ def _refused_destination(view: EvidenceView, state, focus) -> dict[str, str]:
             out["backend_pod"] = behind[0]
         return out
     return {}
+
+
+def _edge(view: EvidenceView, state, focus, namespace: str | None) -> dict[str, str]:
+    """The Ingress to describe when a listing cannot say where it routes: the one serving a host the words name,
+    else one the request names, else (with no namespace known) the one named like its namespace."""
+    unseen = [s.obj for s in state.ingresses.values() if s.detail == "table" and not s.obj.backends]
+    if not unseen:
+        return {}
+    words = view.situation.words.lower()
+
+    def rank(ing) -> tuple[int, int, str]:
+        named_host = any(h.lower() in words or h.lower().split(".", 1)[-1] in words for h in ing.hosts)
+        return (0 if named_host else 1 if focus.named(ing.name) or ing.namespace == namespace else 2 if ing.name == ing.namespace else 3,
+                len(ing.name), ing.name)
+
+    pick = min(unseen, key=rank)
+    return {"ingress": pick.name, "ingress_namespace": pick.namespace} if pick.namespace else {}
 
 
 def _troubled_objects(state, namespace: str | None, pick: Pod | None) -> dict[str, str]:

@@ -117,8 +117,14 @@ def _wrong_service_port(view: EvidenceView, state: ClusterState, focus: Focus) -
 def _ingresses(state: ClusterState, focus: Focus) -> list[Signal]:
     out: list[Signal] = []
     for (ns, name), seen in state.ingresses.items():
+        if seen.obj.unresolved:  # the description says so itself: the controller cannot find the backend Service
+            weight = focus.weight(ns, focus.object_weight(ns, name) == 1.0 or any(focus.named(b) for b in seen.obj.backends))
+            out.append(Signal(category="config_error", weight=2.6 * weight, evidence_id=seen.eid, finding="ingress_backend_missing",
+                              reason=f"ingress {ns}/{name} ({', '.join(seen.obj.hosts[:2]) or 'every host'}) routes to service "
+                                     f"{seen.obj.unresolved[0]}, which is not found in {ns}"))
+            continue
         known = {n for (sns, n) in state.services if sns == ns}
-        if not known or ns not in state.services_listed:
+        if not (known or "*" in state.services_listed) or not {ns, "*"} & state.services_listed:
             continue
         missing = [b for b in seen.obj.backends if b not in known]
         if missing:

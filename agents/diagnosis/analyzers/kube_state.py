@@ -140,6 +140,8 @@ class ClusterState:
             ns = _namespace_of(e.command or "")
             if objects.kind == "services" and ns:
                 self.services_listed.add(ns)
+            elif objects.kind == "services" and re.search(r"--all-namespaces|\s-A\b", e.command or ""):
+                self.services_listed |= {svc.namespace for svc in objects.services if svc.namespace} | {"*"}
             self._merge(objects, e.id, ns, objects.format)
         for e, describe in view.facts(KubeDescribeFacts):
             if describe.objects is not None:

@@ -23,6 +23,7 @@ from agents.diagnosis.parsers.kube_model import (
     Condition,
     Container,
     Endpoints,
+    Ingress,
     Job,
     KubeEvent,
     NetworkPolicy,
@@ -243,6 +244,17 @@ def _conditions(text: str) -> dict[str, Condition]:
     return out
 
 
+def _ingress(text: str, name: str, namespace: str) -> Ingress:
+    """An Ingress's rules: the hosts, each path's backend Service (`web:80 (<error: services "web" not found>)`)."""
+    rules = re.search(r"^Rules:\n(.*?)(?=^\S)", text + "\nEND", re.S | re.M)
+    body = rules.group(1) if rules else ""
+    backends = re.findall(r"^\s+(?:\S+\s+)?/\S*\s+([a-z0-9][a-z0-9.-]*):\S+", body, re.M)
+    hosts = [h for h in re.findall(r"^\s+([a-z0-9*][a-z0-9.*-]*\.[a-z]{2,})\s*$", body, re.M)]
+    unresolved = re.findall(r"services? \\?\"([a-z0-9][a-z0-9.-]*)\\?\" not found", body)
+    return Ingress(namespace=namespace, name=name, ingress_class=_field(text, "Ingress Class"), hosts=list(dict.fromkeys(hosts)),
+                   backends=list(dict.fromkeys(backends)), unresolved=list(dict.fromkeys(unresolved)))
+
+
 def _service_ports(text: str) -> list[str]:
     """"80:8080/TCP" as the listing's PORT(S) with its target: each `Port:` line with the `TargetPort:` after it (a
     named target port such as `http/TCP` stays a name)."""
@@ -321,6 +333,8 @@ def _objects(kind: str, text: str, name: str, namespace: str, labels: dict[str, 
         for block_name, block in described_blocks(text) or [(name, text)]:
             block_ns = re.search(r"^Namespace:\s+(\S+)", block, re.M)
             out.policies.append(_policy(block, block_name, block_ns.group(1) if block_ns else namespace))
+    elif kind == "ingress":
+        out.ingresses.append(_ingress(text, name, namespace))
     elif kind == "horizontalpodautoscaler":
         out.autoscalers.append(_autoscaler(text, name, namespace))
     elif kind == "persistentvolumeclaim":

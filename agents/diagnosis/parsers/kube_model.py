@@ -247,6 +247,7 @@ class Ingress(BaseModel):
     ingress_class: str = ""
     hosts: list[str] = Field(default_factory=list)
     backends: list[str] = Field(default_factory=list)  # service names
+    unresolved: list[str] = Field(default_factory=list)  # backends the description says do not exist ("services "web" not found")
 
 
 class Claim(BaseModel):
