@@ -336,7 +336,8 @@ def test_every_playbook_step_is_a_catalogue_read_the_guard_allows():
               "subnet": "subnet-0d1e2f3a4b5c6d7e8", "url_host": "api.shop.example", "pid": "21877", "peer_ip": "10.10.21.37", "peer_port": "5432", "nameserver": "10.10.0.2",
               "full_mount": "/var/lib/mysql", "big_dir": "/var/lib/mysql/binlog", "inode_mount": "/srv", "full_dir": "/srv/api/tmp",
               "config_path": "/etc/nginx/conf.d/api.conf", "config_dir": "/etc/nginx/conf.d",
-              "job": "nightly-report-29148000", "networkpolicy": "default-deny-ingress", "release": "catalog-api", "unserved_service": "api", "crashing_container": "migrate", "refused_service": "cart", "ingress": "storefront", "ingress_namespace": "storefront", "backend_pod": "cart-69c8d7b5f4-gx2mk",
+              "job": "nightly-report-29148000", "networkpolicy": "default-deny-ingress", "release": "catalog-api", "unserved_service": "api", "crashing_container": "migrate", "refused_service": "cart", "ingress": "storefront", "ingress_namespace": "storefront",
+              "dependency_pod": "metrics-server-7c9d8f6b54-qm4xz", "dependency_namespace": "kube-system", "backend_pod": "cart-69c8d7b5f4-gx2mk",
               "pending_claim": "data-api-0", "autoscaler": "api", "sick_node": "ip-10-0-1-5.ap-northeast-2.compute.internal",
               "deploy_dir": "/srv", "release_dir": "/srv/shop/releases", "app_dir": "/srv/shop"}
     catalogue = default_catalogue()

@@ -402,3 +402,26 @@ async def test_a_503_at_the_edge_with_healthy_pods_finds_the_ingress_routing_to_
                                                           "kubectl describe ingress storefront -n storefront": described}}, tmp_path)
     d = update["diagnosis"]
     assert d.root_cause == "config_error" and "routes to service web, which is not found" in d.summary, d.summary
+
+
+async def test_an_autoscaler_blind_to_its_metrics_leads_to_the_metrics_server_and_why_it_is_down(tmp_path):
+    from graphs.state import Request
+    from tests.test_diagnostician import run_exact
+
+    hpa = ("NAME          REFERENCE                TARGETS              MINPODS   MAXPODS   REPLICAS   AGE\n"
+           "catalog-api   Deployment/catalog-api   cpu: <unknown>/70%   3         20        3          200d\n")
+    pods = ("NAMESPACE     NAME                              READY   STATUS             RESTARTS       AGE\n"
+            "catalog       catalog-api-68d9c7b5f4-2hqxn      1/1     Running            0              3d\n"
+            "kube-system   metrics-server-7c9d8f6b54-qm4xz   0/1     CrashLoopBackOff   14 (2m ago)    34d\n")
+    described = ("Name:         metrics-server-7c9d8f6b54-qm4xz\nNamespace:    kube-system\nStatus:       Running\nContainers:\n  metrics-server:\n"
+                 "    Image:          registry.k8s.io/metrics-server/metrics-server:v0.7.2\n    State:          Waiting\n      Reason:       CrashLoopBackOff\n"
+                 "    Last State:     Terminated\n      Reason:       OOMKilled\n      Exit Code:    137\n"
+                 "      Started:      Fri, 25 Sep 2026 12:49:20 +0900\n      Finished:     Fri, 25 Sep 2026 12:50:02 +0900\n"
+                 "    Ready:          False\n    Restart Count:  14\n    Limits:\n      memory:  100Mi\n")
+    request = Request(text="catalog-api in the catalog namespace is slow at lunch peak and the autoscaler never adds pods", environment="prod")
+    update, world = await run_exact(request, {"eks-prod": {"kubectl get pods -A": pods, "kubectl get hpa -n catalog": hpa,
+                                                           "kubectl describe pod metrics-server-7c9d8f6b54-qm4xz -n kube-system": described}}, tmp_path)
+    assert any(c == "kubectl describe pods metrics-server-7c9d8f6b54-qm4xz --namespace=kube-system" for _, c in world.calls)
+    d = update["diagnosis"]
+    assert d.root_cause in ("dependency_failure", "memory_pressure") and "metrics-server" in d.summary, d.summary
+    assert [c.category for c in d.runners_up][:1] == ["memory_pressure" if d.root_cause == "dependency_failure" else "dependency_failure"]

@@ -105,6 +105,7 @@ def learn_kube_values(view: EvidenceView, values: dict[str, str]) -> dict[str, s
     out.update(_troubled_objects(state, namespace, pick))
     out.update(_refused_destination(view, state, focus))
     out.update(_edge(view, state, focus, namespace))
+    out.update(_metrics_server(state))
     return {k: v for k, v in out.items() if k not in values and _KUBE_NAME.match(v)}
 
 
@@ -137,6 +138,15 @@ def _edge(view: EvidenceView, state, focus, namespace: str | None) -> dict[str, 
 
     pick = min(unseen, key=rank)
     return {"ingress": pick.name, "ingress_namespace": pick.namespace} if pick.namespace else {}
+
+
+def _metrics_server(state) -> dict[str, str]:
+    """An autoscaler blind to its metrics and the metrics API's server down: that pod, to describe (why it restarts)."""
+    blind = any(any("<unknown>" in m for m in s.obj.metrics) or (s.obj.conditions.get("ScalingActive") is not None
+                and s.obj.conditions["ScalingActive"].status == "False") for s in state.autoscalers.values())
+    down = sorted(s.obj for s in state.pods.values() if blind and not s.obj.healthy and s.detail != "describe"
+                  and re.match(r"(?:metrics-server|prometheus-adapter)", s.obj.name))
+    return {"dependency_pod": down[0].name, "dependency_namespace": down[0].namespace} if down and down[0].namespace else {}
 
 
 def _troubled_objects(state, namespace: str | None, pick: Pod | None) -> dict[str, str]:

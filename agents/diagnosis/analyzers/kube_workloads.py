@@ -154,9 +154,32 @@ def _autoscalers(view: EvidenceView) -> list[Signal]:
                 out.append(Signal(category=category, weight=0.3 * weight, evidence_id=used[0], finding="autoscaler_at_max",
                                   reason=f"the usage of {ns}/{target}'s pods (kubectl top)"))
         active = hpa.conditions.get("ScalingActive")
-        if active is not None and active.status == "False" and re.search(r"FailedGetResourceMetric|missing request|no metrics", active.reason + active.message, re.I):
-            out.append(Signal(category="config_error", weight=1.0 * weight, evidence_id=seen.eid,
-                              reason=f"autoscaler {ns}/{name} cannot read its metric: {active.message[:120]}"))
+        said = (active.reason + " " + active.message) if active is not None and active.status == "False" else ""
+        said += " " + " ".join(ev.message for ev, _ in state.events_for("horizontalpodautoscaler", name, ns) if ev.type == "Warning")
+        if re.search(r"missing request for", said, re.I):
+            out.append(Signal(category="config_error", weight=1.5 * weight, evidence_id=seen.eid, finding="autoscaler_no_requests",
+                              reason=f"autoscaler {ns}/{name} cannot compute utilization: its pods set no resource request ({said.strip()[:120]})"))
+        elif re.search(r"unable to (?:get|fetch) metrics|FailedGetResourceMetric|no metrics returned|metrics\.k8s\.io|currently unable to handle the request", said, re.I) \
+                or any("<unknown>" in m for m in hpa.metrics):
+            out += _metrics_pipeline(state, ns, name, weight, seen.eid)
+    return out
+
+
+def _metrics_pipeline(state, ns: str, name: str, weight: float, eid: str | None) -> list[Signal]:
+    """An autoscaler blind to its metrics: the metrics API's server (metrics-server, prometheus-adapter) is what fails;
+    seen down, it is the dependency, and what killed it (its memory limit) the deeper cause."""
+    servers = [s for s in state.pods.values() if re.match(r"(?:metrics-server|prometheus-adapter|keda-operator-metrics)", s.obj.name)]
+    down = [s for s in servers if not s.obj.healthy]
+    if not down:
+        return [Signal(category="dependency_failure", weight=1.0 * weight, evidence_id=eid,
+                       reason=f"autoscaler {ns}/{name} cannot read its metrics: the metrics API does not answer")]
+    server = down[0]
+    out = [Signal(category="dependency_failure", weight=2.5 * weight, evidence_id=server.eid, finding="metrics_api_down",
+                  reason=f"autoscaler {ns}/{name} cannot read its metrics: {server.obj.namespace}/{server.obj.name} is {server.obj.status or 'not ready'}"),
+           Signal(category="dependency_failure", weight=0.3 * weight, evidence_id=eid, reason=f"autoscaler {ns}/{name} sees no metrics")]
+    if any(c.last_reason == "OOMKilled" or c.reason == "OOMKilled" for c in server.obj.all_containers):
+        out.append(Signal(category="memory_pressure", weight=2.0 * weight, evidence_id=server.eid,
+                          reason=f"{server.obj.namespace}/{server.obj.name}, which serves the metrics API, is OOMKilled at its memory limit"))
     return out
 
 
