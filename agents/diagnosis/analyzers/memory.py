@@ -59,6 +59,10 @@ def _names_match(a: str, b: str) -> bool:
     return bool(a) and bool(b) and (a == b or a.startswith(b) or b.startswith(a))
 
 
+def _ps_ids(view: EvidenceView) -> list[str]:
+    return [e.id for e, _ in view.facts(ProcessFacts)]
+
+
 def analyze_memory(view: EvidenceView) -> list[Signal]:
     out: list[Signal] = []
     frees = sorted(view.facts(MemoryFacts), key=lambda ef: -ef[1].used_pct)  # the most loaded host speaks for the incident
@@ -145,6 +149,11 @@ def analyze_memory(view: EvidenceView) -> list[Signal]:
         big = bool(k.anon_rss_mb and total_mb and k.anon_rss_mb >= 0.5 * total_mb)
         if runaway is not None and _names_match(k.name, runaway.name):
             out.append(Signal(category="memory_leak", weight=2.0, evidence_id=e.id, reason=f"the OOM killer killed {k.name} (pid {k.pid}{rss}), the same program that now holds the most memory"))
+        elif big and repeated:  # gone now (ps cannot show it), but each run grew to most of the host before it was killed
+            out.append(Signal(category="memory_leak", weight=2.2, evidence_id=e.id,
+                              reason=f"the OOM killer killed {k.name} {len(kernel.oom_kills)} times, each time holding most of the host's memory{rss}: it grows until the host runs out"))
+            # what the host holds now does not argue against a leaker that is dead: it was killed, its memory freed
+            out = [s for s in out if not (s.category == "memory_leak" and s.weight < 0 and s.evidence_id in (mem_eid, *_ps_ids(view)))]
         elif have_ps and runaway is None:
             out.append(Signal(category="memory_leak", weight=0.6, evidence_id=e.id, reason=f"the OOM killer killed {k.name} (pid {k.pid}{rss})"))
             out.append(Signal(category="memory_pressure", weight=0.9, evidence_id=e.id, reason=f"the OOM killer killed {k.name} while no process stands out"))
