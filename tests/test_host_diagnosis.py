@@ -112,3 +112,31 @@ root         702  0.0  0.3  90000 12000 ?        Ssl  Apr01   0:40 /usr/bin/node
     assert d.root_cause == "memory_leak", d.summary
     assert "java 3 times" in d.summary
     assert cites(update, "dmesg")
+
+
+async def test_redis_at_maxmemory_with_noeviction_outranks_a_busy_neighbour(tmp_path):
+    info_memory = "# Memory\nused_memory:1073690000\nused_memory_human:1023.95M\nmaxmemory:1073741824\nmaxmemory_human:1.00G\nmaxmemory_policy:noeviction\n"
+    info_stats = "# Stats\ntotal_commands_processed:991022\nevicted_keys:0\nrejected_connections:0\n"
+    journal = ("Oct 03 19:02:11 shop2 checkout[771]: ERROR add to basket failed: OOM command not allowed when used memory > 'maxmemory'. (redis HSET basket:81)\n"
+               "Oct 03 19:02:40 shop2 checkout[771]: ERROR session save failed: OOM command not allowed when used memory > 'maxmemory'. (redis SET s:1f EX 600)\n")
+    top_busy = """top - 19:05:01 up 3 days,  2:01,  1 user,  load average: 7.80, 7.10, 6.90
+Tasks: 140 total,   3 running, 137 sleeping,   0 stopped,   0 zombie
+%Cpu(s): 91.0 us,  2.0 sy,  0.0 ni,  7.0 id,  0.0 wa,  0.0 hi,  0.0 si,  0.0 st
+MiB Mem :   7821.0 total,   1120.4 free,   4402.1 used,   2317.5 buff/cache
+MiB Swap:      0.0 total,      0.0 free,      0.0 used.   3211.0 avail Mem
+
+    PID USER      PR  NI    VIRT    RES    SHR S  %CPU  %MEM     TIME+ COMMAND
+   3120 app       20   0 9412008 3201220  11204 S 688.0  41.0   801:41 java
+"""
+    request = Request(text="customers cannot add items to the basket since the sale started, checkout errors on shop2", environment="prod")
+    update = await run_with_logs(request, {"shop2": {"journalctl -u checkout": journal, "free -m": FREE_IDLE},
+                                           "kv1": {"redis-cli INFO memory": info_memory, "redis-cli INFO stats": info_stats, "free -m": FREE_IDLE},
+                                           "index3": {"top -b -n 1": top_busy}},
+                                 {"journald:checkout.service": [
+                                     "2026-10-03T19:02:11+0000 shop2 checkout[771]: ERROR add to basket failed: OOM command not allowed when used memory > 'maxmemory'."]},
+                                 tmp_path)
+    d = update["diagnosis"]
+    assert d.root_cause == "memory_pressure", d.summary
+    assert "maxmemory" in d.summary and "noeviction" in d.summary
+    assert cites(update, "redis-cli INFO")
+    assert d.fix_kind == "command"  # raise maxmemory or change the policy: not a bigger host

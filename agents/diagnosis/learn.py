@@ -61,6 +61,9 @@ FOLLOW_UP_PLAYBOOKS: dict[str, tuple[str, ...]] = {
     "service_crashloop": ("application",), "config_error": ("application",), "image_pull_failure": ("kubernetes",),
 }
 
+# Error replies only a Redis server sends (a client logs them verbatim).
+_REDIS_REPLY = re.compile(r"OOM command not allowed when used memory|MISCONF Redis is configured to save RDB|READONLY You can't write against a read only replica|"
+                          r"LOADING Redis is loading the dataset|NOAUTH Authentication required|WRONGPASS invalid username-password")
 # Rules whose lines call for a playbook their category alone would not (a JWT "used before issued" is a clock).
 FOLLOW_UP_BY_RULE: dict[str, tuple[str, ...]] = {"clock_skew": ("clock",)}
 
@@ -245,6 +248,10 @@ def learn_values(evidence: list[Evidence], values: dict[str, str], situation: Si
         if m:
             path = (m.group(1) or m.group(2) or "").rstrip("/")
             put("full_dir", path.rsplit("/", 1)[0] or None)  # the file that could not be written: its directory
+    for text in texts:  # a Redis error reply in a client's log: the datastore behind it is Redis (its INFO is what to read)
+        if _REDIS_REPLY.search(text):
+            put("engine", "redis")
+            break
     for text in texts:  # the configuration file a server's own check or start-up error names (nginx: "in FILE:LINE")
         m = _CONFIG_ERROR_FILE.search(text)
         if m:

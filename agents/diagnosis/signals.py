@@ -39,6 +39,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     'heap_oom': ('memory', 'heap', 'gc overhead'),
     'heap_growth': ('heap', 'memory', 'rss', 'leak', 'maxlisteners'),
     'killed_sigkill': ('signal', 'killed', '137', 'kill'),
+    'redis_maxmemory': ('oom command', 'maxmemory'),
     'cannot_allocate': ('allocat', 'enomem', 'fork'),
     'swapping': ('swap', 'kswapd', 'memory'),
     'cpu_throttle': ('cpu', 'load average', 'lockup', 'stall', 'event loop', 'throttl'),
@@ -89,6 +90,7 @@ RULES: tuple[TextRule, ...] = (
     _r("heap_oom", "memory_leak", 2.0, r"JavaScript heap out of memory|java\.lang\.OutOfMemoryError|OutOfMemoryError: Java heap space|MemoryError\b|fatal error: runtime: out of memory|Allocation failed - process out of memory|heap limit|GC overhead limit exceeded", "the runtime ran out of heap"),
     _r("heap_growth", "memory_leak", 1.2, r"heap (?:used|usage|size)\b.*\d|memory (?:usage )?(?:keeps )?(?:grow|increas|climb)|rss (?:grew|growing|increas)|possible (?:memory )?leak|MaxListenersExceededWarning|memory leak", "memory reported growing"),
     _r("killed_sigkill", "memory_leak", 0.8, r"(?:exited|terminated|killed) (?:with|by) signal (?:9|SIGKILL)|signal: killed|OOMKilled|exit code 137|code=killed, status=9/KILL", "a worker was SIGKILLed (the OOM killer's signal)"),
+    _r("redis_maxmemory", "memory_pressure", 2.5, r"OOM command not allowed when used memory|used memory > 'maxmemory'", "Redis is at its maxmemory and refuses writes", finding="redis_maxmemory"),
     _r("cannot_allocate", "memory_pressure", 1.5, r"Cannot allocate memory|ENOMEM|page allocation failure|fork: retry: Resource temporarily unavailable|unable to allocate", "allocations fail host-wide"),
     _r("swapping", "memory_pressure", 0.8, r"\bswap(?:ping)? (?:usage|in|out|storm)|kswapd|low on memory|MemoryPressure|memory pressure|evicting pods?.*memory|The node was low on resource: memory", "the host is short of memory"),
     # ---------------------------------------------------------------- images

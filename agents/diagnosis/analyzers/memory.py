@@ -13,7 +13,7 @@ from agents.diagnosis.analyzers.base import EvidenceView, Signal
 from agents.diagnosis.metrics import MetricFacts
 from agents.diagnosis.parsers.cpu import TopFacts
 from agents.diagnosis.parsers.kernel import KernelFacts
-from agents.diagnosis.parsers.memory import MemoryFacts, VmstatFacts
+from agents.diagnosis.parsers.memory import MemoryFacts, RedisInfoFacts, VmstatFacts
 from agents.diagnosis.parsers.processes import Process, ProcessFacts
 from agents.diagnosis.parsers.systemd import UnitFacts
 from agents.diagnosis.timeline import GC_HEAP, GC_LIVE, growth
@@ -167,6 +167,15 @@ def analyze_memory(view: EvidenceView) -> list[Signal]:
         if cgroup and runaway is None:
             out.append(Signal(category="memory_pressure", weight=0.4, evidence_id=e.id, reason="kills hit a cgroup (container) memory limit"))
 
+    for e, redis in view.facts(RedisInfoFacts):
+        if redis.full:
+            refuses = redis.policy == "noeviction"
+            out.append(Signal(category="memory_pressure", weight=2.5 if refuses else 1.5, evidence_id=e.id, finding="redis_maxmemory",
+                              reason=f"Redis holds {redis.used_memory / 2**30:.2f} GiB of its {redis.maxmemory / 2**30:.2f} GiB maxmemory"
+                                     + (" with policy noeviction: writes are refused" if refuses else f", evicting ({redis.policy or 'policy unknown'})")))
+        elif redis.oom_errors:
+            out.append(Signal(category="memory_pressure", weight=1.5, evidence_id=e.id, finding="redis_maxmemory",
+                              reason=f"Redis refused {redis.oom_errors} writes for want of memory (errorstat_OOM)"))
     for e, unit in view.facts(UnitFacts):
         if unit.memory_mb and total_mb and unit.memory_mb >= 0.5 * total_mb:
             out.append(Signal(category="memory_leak", weight=0.7, evidence_id=e.id,

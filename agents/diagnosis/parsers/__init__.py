@@ -47,7 +47,7 @@ from agents.diagnosis.parsers.kubernetes import (
     parse_kube_nodes,
     parse_kube_pods,
 )
-from agents.diagnosis.parsers.memory import MemoryFacts, VmstatFacts, parse_free, parse_vmstat
+from agents.diagnosis.parsers.memory import MemoryFacts, RedisInfoFacts, VmstatFacts, parse_free, parse_redis_info, parse_vmstat
 from agents.diagnosis.parsers.network import (
     DnsFacts,
     HttpCheckFacts,
@@ -99,7 +99,7 @@ PARSERS: dict[str, Parser] = {
     "aws_rds": parse_aws_rds, "aws_security_groups": parse_aws_security_groups, "aws_network_acls": parse_aws_network_acls,
     "du": parse_du, "systemd_units": parse_unit_list, "kube_top": parse_kube_top, "aws_enis": parse_aws_enis,
     "ls": parse_ls, "journal_usage": parse_journal_usage, "timers": parse_timers, "binlogs": parse_binlogs,
-    "kube_objects": parse_kube_objects, "timedatectl": parse_timedatectl,
+    "kube_objects": parse_kube_objects, "timedatectl": parse_timedatectl, "redis_info": parse_redis_info,
 }
 
 # The `parser` field a result carries -> its model (df -i yields df_inodes, db clients may yield db_error).
@@ -108,7 +108,7 @@ FACT_MODELS: dict[str, type[Facts]] = {
     "ps": ProcessFacts, "df": DiskFacts, "df_inodes": DiskFacts, "iostat": IostatFacts, "ss_summary": SocketSummaryFacts,
     "ss": SocketFacts, "dns": DnsFacts, "resolv_conf": ResolvConfFacts, "curl": HttpCheckFacts, "ping": PingFacts,
     "systemctl_status": UnitFacts, "nginx_test": NginxTestFacts, "journal": LogFacts, "log": LogFacts, "dmesg": KernelFacts,
-    "timedatectl": ClockFacts,
+    "timedatectl": ClockFacts, "redis_info": RedisInfoFacts,
     "mysql_processlist": ProcesslistFacts, "db_settings": DbSettingsFacts, "pg_activity": PgActivityFacts, "db_error": DbErrorFacts,
     "kube_pods": KubePodsFacts, "kube_describe": KubeDescribeFacts, "kube_events": KubeEventsFacts, "kube_nodes": KubeNodesFacts,
     "tls": TlsFacts, "terraform": TerraformFacts, "metric": MetricFacts, "code": CodeFacts,
@@ -145,6 +145,8 @@ def parser_for_command(command: str) -> str | None:
               "ping": "ping", "dmesg": "dmesg", "certbot": "tls", "openssl": "tls", "timedatectl": "timedatectl"}
     if program in simple:
         return simple[program]
+    if program == "redis-cli":
+        return "redis_info" if words[:1] and words[0].lower() == "info" else None
     if program == "ss":
         return "ss_summary" if ("-s" in args or "--summary" in args) else "ss"
     if program == "netstat":
