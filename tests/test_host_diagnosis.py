@@ -140,3 +140,18 @@ MiB Swap:      0.0 total,      0.0 free,      0.0 used.   3211.0 avail Mem
     assert "maxmemory" in d.summary and "noeviction" in d.summary
     assert cites(update, "redis-cli INFO")
     assert d.fix_kind == "command"  # raise maxmemory or change the policy: not a bigger host
+
+
+async def test_a_deleted_log_still_held_open_is_named_and_cited_for_a_full_disk(tmp_path):
+    df = "Filesystem      Size  Used Avail Use% Mounted on\n/dev/root        50G   50G   20M 100% /\ntmpfs           1.9G     0  1.9G   0% /dev/shm\n"
+    lsof = """COMMAND     PID   USER   FD   TYPE DEVICE    SIZE/OFF NLINK   NODE NAME
+nginx      2210    www    5w   REG  259,1     1048576     0 262001 /var/log/nginx/access.log.1 (deleted)
+node       5150    app   21w   REG  259,1 32212254720     0 524001 /var/log/orders/out.log.1 (deleted)
+"""
+    request = Request(alert=Alert(name="HostOutOfDiskSpace", summary="Host out of disk space (instance app9:9100, / 0.1% left)",
+                                  labels={"instance": "app9:9100", "host": "app9"}), environment="prod")
+    update, _ = await run_exact(request, {"app9": {"df -h": df, "lsof +L1": lsof, "free -m": FREE_IDLE}}, tmp_path)
+    d = update["diagnosis"]
+    assert d.root_cause == "disk_full", d.summary
+    assert "pid 5150" in d.summary and "/var/log/orders/out.log.1" in d.summary
+    assert cites(update, "lsof")

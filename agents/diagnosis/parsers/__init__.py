@@ -33,7 +33,7 @@ from agents.diagnosis.parsers.database import (
     parse_mysql_processlist,
     parse_pg_activity,
 )
-from agents.diagnosis.parsers.disk import DiskFacts, IostatFacts, parse_df, parse_iostat
+from agents.diagnosis.parsers.disk import DeletedFilesFacts, DiskFacts, IostatFacts, parse_df, parse_iostat, parse_lsof_deleted
 from agents.diagnosis.parsers.kernel import KernelFacts, parse_dmesg
 from agents.diagnosis.parsers.kube_config import ConfigKeysFacts, parse_kube_keys
 from agents.diagnosis.parsers.kube_objects import KubeObjectsFacts, parse_kube_objects
@@ -99,7 +99,7 @@ PARSERS: dict[str, Parser] = {
     "aws_rds": parse_aws_rds, "aws_security_groups": parse_aws_security_groups, "aws_network_acls": parse_aws_network_acls,
     "du": parse_du, "systemd_units": parse_unit_list, "kube_top": parse_kube_top, "aws_enis": parse_aws_enis,
     "ls": parse_ls, "journal_usage": parse_journal_usage, "timers": parse_timers, "binlogs": parse_binlogs,
-    "kube_objects": parse_kube_objects, "timedatectl": parse_timedatectl, "redis_info": parse_redis_info,
+    "kube_objects": parse_kube_objects, "timedatectl": parse_timedatectl, "redis_info": parse_redis_info, "lsof_deleted": parse_lsof_deleted,
 }
 
 # The `parser` field a result carries -> its model (df -i yields df_inodes, db clients may yield db_error).
@@ -108,7 +108,7 @@ FACT_MODELS: dict[str, type[Facts]] = {
     "ps": ProcessFacts, "df": DiskFacts, "df_inodes": DiskFacts, "iostat": IostatFacts, "ss_summary": SocketSummaryFacts,
     "ss": SocketFacts, "dns": DnsFacts, "resolv_conf": ResolvConfFacts, "curl": HttpCheckFacts, "ping": PingFacts,
     "systemctl_status": UnitFacts, "nginx_test": NginxTestFacts, "journal": LogFacts, "log": LogFacts, "dmesg": KernelFacts,
-    "timedatectl": ClockFacts, "redis_info": RedisInfoFacts,
+    "timedatectl": ClockFacts, "redis_info": RedisInfoFacts, "lsof_deleted": DeletedFilesFacts,
     "mysql_processlist": ProcesslistFacts, "db_settings": DbSettingsFacts, "pg_activity": PgActivityFacts, "db_error": DbErrorFacts,
     "kube_pods": KubePodsFacts, "kube_describe": KubeDescribeFacts, "kube_events": KubeEventsFacts, "kube_nodes": KubeNodesFacts,
     "tls": TlsFacts, "terraform": TerraformFacts, "metric": MetricFacts, "code": CodeFacts,
