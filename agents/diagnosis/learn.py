@@ -61,6 +61,11 @@ FOLLOW_UP_PLAYBOOKS: dict[str, tuple[str, ...]] = {
     "service_crashloop": ("application",), "config_error": ("application",), "image_pull_failure": ("kubernetes",),
 }
 
+# Error replies only a Redis server sends (a client logs them verbatim).
+_REDIS_REPLY = re.compile(r"OOM command not allowed when used memory|MISCONF Redis is configured to save RDB|READONLY You can't write against a read only replica|"
+                          r"LOADING Redis is loading the dataset|NOAUTH Authentication required|WRONGPASS invalid username-password")
+# Rules whose lines call for a playbook their category alone would not (a JWT "used before issued" is a clock).
+FOLLOW_UP_BY_RULE: dict[str, tuple[str, ...]] = {"clock_skew": ("clock",)}
 
 # "nginx: [emerg] unknown directive ... in /etc/nginx/conf.d/api.conf:27", "... (in /etc/redis/redis.conf:12)"
 _CONFIG_ERROR_FILE = re.compile(r"(?:emerg|error|failed|invalid|unknown|bad)[^\n]*?\bin (/etc/[A-Za-z0-9_./-]+?\.(?:conf|cnf|cfg|ini|ya?ml|json|toml)):\d+", re.I)
@@ -102,7 +107,9 @@ def follow_up_playbooks(evidence: list[Evidence], situation: Situation | None = 
     for _, disk in view.facts(DiskFacts):
         if any(not f.pseudo and (f.use_pct or 0) >= _FULL for f in disk.filesystems):
             weights["disk_full"] = weights.get("disk_full", 0.0) + 1
-    names: list[str] = []
+    names: list[str] = [name for stream in view.logs() if stream.origin != "alert"
+                        for hit in stream.facts.hits for name in FOLLOW_UP_BY_RULE.get(hit.rule, ())]
+    names = list(dict.fromkeys(names))
     for category, _ in sorted(weights.items(), key=lambda kv: -kv[1]):
         for name in FOLLOW_UP_PLAYBOOKS.get(category, ()):
             if name not in names:
@@ -161,6 +168,7 @@ def learn_values(evidence: list[Evidence], values: dict[str, str], situation: Si
             put("pod", mine[0].name, _KUBE_NAME)
             m = _POD_OF_RS.match(mine[0].name)
             put("deployment", m.group(1) if m else None, _KUBE_NAME)
+    put("unit", _failing_journal_unit(view))
     for _, units in view.facts(UnitListFacts):
         failed = [u.unit for u in units.failed]
         named = [u for u in failed if names and any(n in u for n in names)]
@@ -240,6 +248,10 @@ def learn_values(evidence: list[Evidence], values: dict[str, str], situation: Si
         if m:
             path = (m.group(1) or m.group(2) or "").rstrip("/")
             put("full_dir", path.rsplit("/", 1)[0] or None)  # the file that could not be written: its directory
+    for text in texts:  # a Redis error reply in a client's log: the datastore behind it is Redis (its INFO is what to read)
+        if _REDIS_REPLY.search(text):
+            put("engine", "redis")
+            break
     for text in texts:  # the configuration file a server's own check or start-up error names (nginx: "in FILE:LINE")
         m = _CONFIG_ERROR_FILE.search(text)
         if m:
@@ -260,6 +272,21 @@ def learn_values(evidence: list[Evidence], values: dict[str, str], situation: Si
 _RELEASE_LINE = re.compile(r"(?:\bdeploy(?:ing|ed)?|\brolling out|\brollout of|\breleas(?:e|ing|ed))\s+(?:of\s+)?(?:deployment/)?"
                            r"([a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?)\s+v?\d+\.\d+", re.I)
 _SET_IMAGE = re.compile(r"\bset image (?:deployments?[./])([a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?)\b")
+
+
+_JOURNAL_SOURCE = re.compile(r"^journald:([A-Za-z0-9@_.-]+?)(?:\.service)?$")
+_UNIT_TROUBLE = ("service_crashloop", "config_error", "memory_leak", "permission_denied", "disk_full")
+
+
+def _failing_journal_unit(view: EvidenceView) -> str | None:
+    """The unit whose journal (a `journald:UNIT` log source) shows it failing to start, crashing or being killed:
+    the unit an alert in users' words ("the admin site refuses connections") never names."""
+    for stream in view.logs():
+        evidence = view.get(stream.evidence_id)
+        m = _JOURNAL_SOURCE.match(evidence.source) if evidence is not None and evidence.kind == "log" else None
+        if m and any(hit.category in _UNIT_TROUBLE for hit in stream.facts.hits):
+            return m.group(1)
+    return None
 
 
 def _released_workload(view: EvidenceView) -> str | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from agents.diagnosis.analyzers.base import EvidenceView, Signal
 from agents.diagnosis.metrics import MetricFacts
 from agents.diagnosis.parsers.cpu import CpuCountFacts, LoadFacts, TopFacts
-from agents.diagnosis.parsers.disk import DiskFacts, IostatFacts
+from agents.diagnosis.parsers.disk import DeletedFilesFacts, DiskFacts, IostatFacts
 from agents.diagnosis.parsers.kernel import KernelFacts
 from agents.diagnosis.parsers.memory import VmstatFacts
 from agents.diagnosis.parsers.processes import ProcessFacts
@@ -133,6 +133,11 @@ def analyze_disk(view: EvidenceView) -> list[Signal]:
                           reason=f"space is {space_max:.0f}% used; the ENOSPC errors come from inodes" if space_max is not None else "the ENOSPC errors come from inodes"))
     elif inode_full and space_full:
         out.append(Signal(category="disk_full", weight=0.5, evidence_id=space_eid, reason="space and inodes both exhausted; space is the usual cause"))
+    for e, deleted in view.facts(DeletedFilesFacts):  # the space df counts and du cannot find: a writer still holds it
+        top = deleted.largest()
+        if top is not None and space_full and deleted.total_mb >= 1024:
+            out.append(Signal(category="disk_full", weight=1.5, evidence_id=e.id,
+                              reason=f"{top.command} (pid {top.pid}) holds the deleted {top.name} open: {top.size_mb / 1024:.1f} GiB df counts and du cannot see"))
     for e, metric in view.facts(MetricFacts):
         name = metric.name.lower()
         if "inode" in name and metric.last >= 95 and metric.max <= 100:

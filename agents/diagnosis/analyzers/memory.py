@@ -13,7 +13,7 @@ from agents.diagnosis.analyzers.base import EvidenceView, Signal
 from agents.diagnosis.metrics import MetricFacts
 from agents.diagnosis.parsers.cpu import TopFacts
 from agents.diagnosis.parsers.kernel import KernelFacts
-from agents.diagnosis.parsers.memory import MemoryFacts, VmstatFacts
+from agents.diagnosis.parsers.memory import MemoryFacts, RedisInfoFacts, VmstatFacts
 from agents.diagnosis.parsers.processes import Process, ProcessFacts
 from agents.diagnosis.parsers.systemd import UnitFacts
 from agents.diagnosis.timeline import GC_HEAP, GC_LIVE, growth
@@ -57,6 +57,10 @@ def _runaway(ps: ProcessFacts, total_mb: float | None) -> tuple[Process | None, 
 def _names_match(a: str, b: str) -> bool:
     a, b = a.lower()[:15], b.lower()[:15]
     return bool(a) and bool(b) and (a == b or a.startswith(b) or b.startswith(a))
+
+
+def _ps_ids(view: EvidenceView) -> list[str]:
+    return [e.id for e, _ in view.facts(ProcessFacts)]
 
 
 def analyze_memory(view: EvidenceView) -> list[Signal]:
@@ -145,6 +149,11 @@ def analyze_memory(view: EvidenceView) -> list[Signal]:
         big = bool(k.anon_rss_mb and total_mb and k.anon_rss_mb >= 0.5 * total_mb)
         if runaway is not None and _names_match(k.name, runaway.name):
             out.append(Signal(category="memory_leak", weight=2.0, evidence_id=e.id, reason=f"the OOM killer killed {k.name} (pid {k.pid}{rss}), the same program that now holds the most memory"))
+        elif big and repeated:  # gone now (ps cannot show it), but each run grew to most of the host before it was killed
+            out.append(Signal(category="memory_leak", weight=2.2, evidence_id=e.id,
+                              reason=f"the OOM killer killed {k.name} {len(kernel.oom_kills)} times, each time holding most of the host's memory{rss}: it grows until the host runs out"))
+            # what the host holds now does not argue against a leaker that is dead: it was killed, its memory freed
+            out = [s for s in out if not (s.category == "memory_leak" and s.weight < 0 and s.evidence_id in (mem_eid, *_ps_ids(view)))]
         elif have_ps and runaway is None:
             out.append(Signal(category="memory_leak", weight=0.6, evidence_id=e.id, reason=f"the OOM killer killed {k.name} (pid {k.pid}{rss})"))
             out.append(Signal(category="memory_pressure", weight=0.9, evidence_id=e.id, reason=f"the OOM killer killed {k.name} while no process stands out"))
@@ -158,6 +167,15 @@ def analyze_memory(view: EvidenceView) -> list[Signal]:
         if cgroup and runaway is None:
             out.append(Signal(category="memory_pressure", weight=0.4, evidence_id=e.id, reason="kills hit a cgroup (container) memory limit"))
 
+    for e, redis in view.facts(RedisInfoFacts):
+        if redis.full:
+            refuses = redis.policy == "noeviction"
+            out.append(Signal(category="memory_pressure", weight=2.5 if refuses else 1.5, evidence_id=e.id, finding="redis_maxmemory",
+                              reason=f"Redis holds {redis.used_memory / 2**30:.2f} GiB of its {redis.maxmemory / 2**30:.2f} GiB maxmemory"
+                                     + (" with policy noeviction: writes are refused" if refuses else f", evicting ({redis.policy or 'policy unknown'})")))
+        elif redis.oom_errors:
+            out.append(Signal(category="memory_pressure", weight=1.5, evidence_id=e.id, finding="redis_maxmemory",
+                              reason=f"Redis refused {redis.oom_errors} writes for want of memory (errorstat_OOM)"))
     for e, unit in view.facts(UnitFacts):
         if unit.memory_mb and total_mb and unit.memory_mb >= 0.5 * total_mb:
             out.append(Signal(category="memory_leak", weight=0.7, evidence_id=e.id,

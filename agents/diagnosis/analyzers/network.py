@@ -7,17 +7,21 @@ TLS), openssl prints the expiry date. Logs (text.py) carry the rest.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 
 from agents.diagnosis.analyzers.base import EvidenceView, Signal
 from agents.diagnosis.code_smells import CodeFacts
 from agents.diagnosis.metrics import MetricFacts
-from agents.diagnosis.parsers.network import DnsFacts, HttpCheckFacts, PingFacts, ResolvConfFacts
+from agents.diagnosis.parsers.network import DnsFacts, HttpCheckFacts, PingFacts, ResolvConfFacts, SocketFacts
+from agents.diagnosis.parsers.systemd import UnitFacts
 from agents.diagnosis.parsers.tls import TlsFacts
 from agents.diagnosis.timeline import growth
 
 LOCAL = ("localhost", "127.0.0.1", "[::1]")
 PILING_WORDS = ("pending", "inflight", "in_flight", "queue", "waiting", "busy", "stuck")
+# nginx: `connect() failed (111: Connection refused) while connecting to upstream, ... upstream: "http://127.0.0.1:8080/..."`
+_LOCAL_UPSTREAM_REFUSED = re.compile(r"\(111: Connection refused\) while connecting to upstream.*?upstream: \"?[a-z]+://(?:127\.0\.0\.1|localhost|\[::1\]):(\d{1,5})\b")
 
 
 def analyze_network(view: EvidenceView) -> list[Signal]:
@@ -79,6 +83,7 @@ def analyze_network(view: EvidenceView) -> list[Signal]:
             out.append(Signal(category="certificate_expired", weight=2.5, evidence_id=e.id, reason=f"verification failed: {tls.verify_message or tls.errors[0]}"))
         elif tls.certificates and all(c.not_after and (c.not_after - now).days > 7 for c in tls.certificates):
             out.append(Signal(category="certificate_expired", weight=-1.0, evidence_id=e.id, reason="the certificate is valid for more than a week"))
+    out += _local_upstream_not_listening(view)
     for e, code in view.facts(CodeFacts):
         hangs = [s for s in code.smells if s.kind == "missing_timeout"]
         if hangs:
@@ -101,4 +106,38 @@ def analyze_network(view: EvidenceView) -> list[Signal]:
                 out.append(Signal(category="rate_limited", weight=1.0, evidence_id=e.id, reason=f"{metric.name} rises to {metric.last:g}"))
         if any(w in name for w in ("inflight", "in_flight", "pending", "queue", "active_requests", "busy_workers", "threads_busy")) and metric.rising_fraction >= 0.7 and metric.growth >= 2:
             out.append(Signal(category="missing_timeout", weight=1.0, evidence_id=e.id, reason=f"{metric.name} piles up ({metric.first:g} -> {metric.last:g})"))
+    return out
+
+
+def _local_upstream_not_listening(view: EvidenceView) -> list[Signal]:
+    """A proxy refused by its local upstream while nothing on the host listens on that port: the application moved
+    (another port, a unix socket) or the proxy points at the wrong place. A running unit makes it a mismatch of
+    configuration, not a crash: the two sides disagree on where to meet."""
+    refused: dict[str, str] = {}  # port -> evidence id of the proxy's log
+    for stream in view.logs():
+        if stream.origin == "alert":
+            continue
+        hit = stream.facts.hit("refused")
+        m = _LOCAL_UPSTREAM_REFUSED.search(hit.sample) if hit is not None else None
+        if m:
+            refused.setdefault(m.group(1), stream.evidence_id)
+    if not refused:
+        return []
+    running = [(e, u) for e, u in view.facts(UnitFacts) if u.active == "active" and u.sub == "running"]
+    out: list[Signal] = []
+    for e, sockets in view.facts(SocketFacts):
+        if not sockets.listening:
+            continue
+        ports = {address.rsplit(":", 1)[-1] for address in sockets.listening}
+        for port, log_id in refused.items():
+            if port in ports:
+                continue
+            alive = next((u for h, u in running if h.host == e.host), None)
+            why = f"the proxy's upstream port {port} is refused and nothing on {e.host or 'the host'} listens on it"
+            if alive is not None:
+                why += f" while {alive.unit} runs: the application listens elsewhere (another port or a unix socket)"
+            out.append(Signal(category="config_error", weight=2.0 if alive is not None else 1.5, evidence_id=e.id, reason=why,
+                              finding="upstream_moved"))
+            out.append(Signal(category="config_error", weight=1.0, evidence_id=log_id, reason=f"connections to the local upstream port {port} are refused"))
+            return out
     return out

@@ -14,7 +14,7 @@ from statistics import median
 from agents.diagnosis.analyzers.base import EvidenceView, Signal
 from agents.diagnosis.metrics import MetricFacts
 from agents.diagnosis.parsers.kernel import KernelFacts
-from agents.diagnosis.parsers.systemd import NginxTestFacts, UnitFacts
+from agents.diagnosis.parsers.systemd import ClockFacts, NginxTestFacts, UnitFacts
 from agents.diagnosis.timeline import ErrorLine, Marker
 
 CRASH_RESULTS = ("exit-code", "signal", "core-dump", "start-limit-hit", "watchdog", "timeout")
@@ -35,6 +35,11 @@ def analyze_runtime(view: EvidenceView) -> list[Signal]:
             out.append(Signal(category="service_crashloop", weight=0.8, evidence_id=e.id, reason=f"{unit.unit} failed"))
         elif unit.active == "active" and unit.sub == "running":
             out.append(Signal(category="service_crashloop", weight=-0.6, evidence_id=e.id, reason=f"{unit.unit} is running"))
+    for e, clock in view.facts(ClockFacts):  # a clock left to drift: what judges tokens and signatures by time fails
+        if clock.synchronized is False:
+            out.append(Signal(category="config_error", weight=2.5 if clock.ntp_service in ("inactive", "n/a") else 1.8, evidence_id=e.id,
+                              reason=f"the clock on {e.host or 'the host'} is not synchronized" + (f" (NTP service {clock.ntp_service})" if clock.ntp_service else ""),
+                              finding="clock_unsynchronized"))
     for e, kernel in view.facts(KernelFacts):
         if kernel.segfaults:
             out.append(Signal(category="service_crashloop", weight=1.5, evidence_id=e.id,

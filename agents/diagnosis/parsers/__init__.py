@@ -33,7 +33,7 @@ from agents.diagnosis.parsers.database import (
     parse_mysql_processlist,
     parse_pg_activity,
 )
-from agents.diagnosis.parsers.disk import DiskFacts, IostatFacts, parse_df, parse_iostat
+from agents.diagnosis.parsers.disk import DeletedFilesFacts, DiskFacts, IostatFacts, parse_df, parse_iostat, parse_lsof_deleted
 from agents.diagnosis.parsers.kernel import KernelFacts, parse_dmesg
 from agents.diagnosis.parsers.kube_config import ConfigKeysFacts, parse_kube_keys
 from agents.diagnosis.parsers.kube_objects import KubeObjectsFacts, parse_kube_objects
@@ -47,7 +47,7 @@ from agents.diagnosis.parsers.kubernetes import (
     parse_kube_nodes,
     parse_kube_pods,
 )
-from agents.diagnosis.parsers.memory import MemoryFacts, VmstatFacts, parse_free, parse_vmstat
+from agents.diagnosis.parsers.memory import MemoryFacts, RedisInfoFacts, VmstatFacts, parse_free, parse_redis_info, parse_vmstat
 from agents.diagnosis.parsers.network import (
     DnsFacts,
     HttpCheckFacts,
@@ -64,7 +64,7 @@ from agents.diagnosis.parsers.network import (
 )
 from agents.diagnosis.parsers.processes import ProcessFacts, parse_ps
 from agents.diagnosis.parsers.rollout import ReplicaSetsFacts, RolloutHistoryFacts, parse_kube_replicasets, parse_kube_rollout_history
-from agents.diagnosis.parsers.systemd import NginxTestFacts, UnitFacts, parse_nginx_test, parse_systemctl_status
+from agents.diagnosis.parsers.systemd import ClockFacts, NginxTestFacts, UnitFacts, parse_nginx_test, parse_systemctl_status, parse_timedatectl
 from agents.diagnosis.parsers.terraform import TerraformFacts, parse_terraform
 from agents.diagnosis.parsers.tls import TlsFacts, parse_tls
 from agents.diagnosis.parsers.usage import (
@@ -99,7 +99,7 @@ PARSERS: dict[str, Parser] = {
     "aws_rds": parse_aws_rds, "aws_security_groups": parse_aws_security_groups, "aws_network_acls": parse_aws_network_acls,
     "du": parse_du, "systemd_units": parse_unit_list, "kube_top": parse_kube_top, "aws_enis": parse_aws_enis,
     "ls": parse_ls, "journal_usage": parse_journal_usage, "timers": parse_timers, "binlogs": parse_binlogs,
-    "kube_objects": parse_kube_objects,
+    "kube_objects": parse_kube_objects, "timedatectl": parse_timedatectl, "redis_info": parse_redis_info, "lsof_deleted": parse_lsof_deleted,
 }
 
 # The `parser` field a result carries -> its model (df -i yields df_inodes, db clients may yield db_error).
@@ -108,6 +108,7 @@ FACT_MODELS: dict[str, type[Facts]] = {
     "ps": ProcessFacts, "df": DiskFacts, "df_inodes": DiskFacts, "iostat": IostatFacts, "ss_summary": SocketSummaryFacts,
     "ss": SocketFacts, "dns": DnsFacts, "resolv_conf": ResolvConfFacts, "curl": HttpCheckFacts, "ping": PingFacts,
     "systemctl_status": UnitFacts, "nginx_test": NginxTestFacts, "journal": LogFacts, "log": LogFacts, "dmesg": KernelFacts,
+    "timedatectl": ClockFacts, "redis_info": RedisInfoFacts, "lsof_deleted": DeletedFilesFacts,
     "mysql_processlist": ProcesslistFacts, "db_settings": DbSettingsFacts, "pg_activity": PgActivityFacts, "db_error": DbErrorFacts,
     "kube_pods": KubePodsFacts, "kube_describe": KubeDescribeFacts, "kube_events": KubeEventsFacts, "kube_nodes": KubeNodesFacts,
     "tls": TlsFacts, "terraform": TerraformFacts, "metric": MetricFacts, "code": CodeFacts,
@@ -141,9 +142,11 @@ def parser_for_command(command: str) -> str | None:
     sql = " ".join(args).lower()
     simple = {"free": "free", "vmstat": "vmstat", "uptime": "uptime", "top": "top", "nproc": "cpu_count", "lscpu": "cpu_count",
               "ps": "ps", "df": "df", "iostat": "iostat", "dig": "dns", "nslookup": "dns", "host": "dns", "curl": "curl",
-              "ping": "ping", "dmesg": "dmesg", "certbot": "tls", "openssl": "tls"}
+              "ping": "ping", "dmesg": "dmesg", "certbot": "tls", "openssl": "tls", "timedatectl": "timedatectl"}
     if program in simple:
         return simple[program]
+    if program == "redis-cli":
+        return "redis_info" if words[:1] and words[0].lower() == "info" else None
     if program == "ss":
         return "ss_summary" if ("-s" in args or "--summary" in args) else "ss"
     if program == "netstat":

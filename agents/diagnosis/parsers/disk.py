@@ -191,3 +191,47 @@ def parse_iostat(text: str, *, command: str = "", stderr: str = "") -> IostatFac
         reports=len(reports), cpu_count=cpu_count, user=cpu.get("user"), system=cpu.get("system"), iowait=cpu.get("iowait"),
         steal=cpu.get("steal"), idle=cpu.get("idle"), devices=devices,
     )
+
+
+class DeletedFile(BaseModel):
+    command: str
+    pid: int
+    fd: str
+    size_mb: float
+    name: str
+
+
+class DeletedFilesFacts(Facts):
+    """`lsof +L1`: files unlinked but still held open. df counts their blocks, du cannot see them."""
+
+    parser: str = "lsof_deleted"
+    files: list[DeletedFile] = []
+
+    @property
+    def total_mb(self) -> float:
+        return sum(f.size_mb for f in self.files)
+
+    def largest(self) -> DeletedFile | None:
+        return max(self.files, key=lambda f: f.size_mb, default=None)
+
+    def summary(self) -> str:
+        top = self.largest()
+        if top is None:
+            return "no deleted file held open"
+        return (f"{len(self.files)} deleted file(s) held open, {self.total_mb / 1024:.1f} GiB in all; largest {top.name} "
+                f"({top.size_mb / 1024:.1f} GiB) held by {top.command} pid {top.pid} fd {top.fd}")
+
+
+def parse_lsof_deleted(text: str, *, command: str = "", stderr: str = "") -> DeletedFilesFacts:
+    lines = nonblank_lines(text)
+    if not lines or not lines[0].startswith("COMMAND"):
+        if not lines:
+            return DeletedFilesFacts()
+        raise ParserError("not `lsof` output")
+    files = []
+    for line in lines[1:]:
+        # COMMAND PID USER FD TYPE DEVICE SIZE/OFF NLINK NODE NAME
+        m = re.match(r"^(\S+)\s+(\d+)\s+\S+\s+(\S+)\s+REG\s+\S+\s+(\d+)\s+0\s+\d+\s+(.+?)(?:\s+\(deleted\))?$", line)
+        if m:
+            files.append(DeletedFile(command=m.group(1), pid=int(m.group(2)), fd=m.group(3), size_mb=int(m.group(4)) / 2**20, name=m.group(5)))
+    return DeletedFilesFacts(files=sorted(files, key=lambda f: -f.size_mb)[:20])

@@ -1,4 +1,4 @@
-"""free and vmstat: how much memory is in use, how much swap, whether the host swaps."""
+"""free and vmstat: how much memory is in use, how much swap, whether the host swaps; Redis INFO: a server at its maxmemory."""
 
 from __future__ import annotations
 
@@ -159,3 +159,44 @@ def parse_vmstat(text: str, *, command: str = "", stderr: str = "") -> VmstatFac
     )
 
 
+
+
+class RedisInfoFacts(Facts):
+    """`redis-cli INFO [memory|stats|errorstats]`: the fields that say whether Redis is full and what it does about it."""
+
+    parser: str = "redis_info"
+    used_memory: int | None = None
+    maxmemory: int | None = None
+    policy: str = ""  # maxmemory_policy: noeviction refuses writes at the limit, the others evict
+    evicted_keys: int | None = None
+    oom_errors: int | None = None  # errorstat_OOM:count=N
+
+    @property
+    def full(self) -> bool:
+        return bool(self.maxmemory and self.used_memory is not None and self.used_memory >= 0.95 * self.maxmemory)
+
+    def summary(self) -> str:
+        parts = []
+        if self.used_memory is not None:
+            parts.append(f"used_memory {self.used_memory / 2**30:.2f} GiB" + (f" of maxmemory {self.maxmemory / 2**30:.2f} GiB" if self.maxmemory else " (no maxmemory)"))
+        if self.policy:
+            parts.append(f"policy {self.policy}")
+        if self.evicted_keys is not None:
+            parts.append(f"evicted_keys {self.evicted_keys}")
+        if self.oom_errors:
+            parts.append(f"{self.oom_errors} OOM errors")
+        return "redis: " + (", ".join(parts) or "no memory fields")
+
+
+def parse_redis_info(text: str, *, command: str = "", stderr: str = "") -> RedisInfoFacts:
+    fields = dict(m.groups() for m in re.finditer(r"^([a-z_]+):(\S+)\s*$", text or "", re.M))
+    oom = re.search(r"^errorstat_OOM:count=(\d+)", text or "", re.M)
+    if not fields and not oom:
+        raise ParserError("not `redis-cli INFO` output")
+
+    def number(key: str) -> int | None:
+        value = fields.get(key)
+        return int(value) if value is not None and value.isdigit() else None
+
+    return RedisInfoFacts(used_memory=number("used_memory"), maxmemory=number("maxmemory"), policy=fields.get("maxmemory_policy", ""),
+                          evicted_keys=number("evicted_keys"), oom_errors=int(oom.group(1)) if oom else None)

@@ -101,3 +101,26 @@ def parse_nginx_test(text: str, *, command: str = "", stderr: str = "") -> Nginx
     if errors or "test failed" in body:
         return NginxTestFacts(config_ok=False, errors=[e[:300] for e in errors][:5])
     raise ParserError("not `nginx -t` output")
+
+
+class ClockFacts(Facts):
+    """`timedatectl`: whether the clock is kept in step. An unsynchronised clock drifts; tokens, certificates and
+    signed requests (JWT iat/nbf, AWS SigV4, Kerberos) are judged against it."""
+
+    parser: str = "timedatectl"
+    synchronized: bool | None = None
+    ntp_service: str = ""  # active | inactive | n/a
+    universal_time: str = ""
+
+    def summary(self) -> str:
+        state = {True: "synchronized", False: "NOT synchronized", None: "sync unknown"}[self.synchronized]
+        return f"clock {state}" + (f", NTP service {self.ntp_service}" if self.ntp_service else "") + (f" ({self.universal_time})" if self.universal_time else "")
+
+
+def parse_timedatectl(text: str, *, command: str = "", stderr: str = "") -> ClockFacts:
+    fields = dict(m.groups() for m in re.finditer(r"^\s*([A-Za-z][A-Za-z ]+?):\s*(.*?)\s*$", text or "", re.M))
+    synced = fields.get("System clock synchronized") or fields.get("NTP synchronized")
+    if synced is None and "NTP service" not in fields:
+        raise ParserError("not `timedatectl` output")
+    return ClockFacts(synchronized=None if synced is None else synced.lower() == "yes", ntp_service=fields.get("NTP service", "").lower(),
+                      universal_time=fields.get("Universal time", ""))
