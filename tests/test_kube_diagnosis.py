@@ -338,6 +338,7 @@ async def test_a_vague_complaint_in_an_environment_with_a_cluster_sweeps_it_and_
     assert any("get pods --all-namespaces" in c for _, c in world.calls)
     d = update["diagnosis"]
     assert d.root_cause == "permission_denied" and "Read-only file system" in d.summary, d.summary
+    assert d.fix_kind == "command" and "emptyDir" in d.target["remedy"]  # a manifest change, not an IAM grant
 
 
 async def test_an_init_container_that_keeps_exiting_is_read_by_name_and_its_log_names_the_database(tmp_path):

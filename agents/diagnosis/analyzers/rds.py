@@ -71,7 +71,8 @@ def analyze_rds(view: EvidenceView) -> list[Signal]:
             if status in DOWN or status in DISRUPTIVE:
                 if failures:
                     weight = 3.0 if status in DOWN else (2.6 if not instance.multi_az else 1.8)
-                    out.append(Signal(category="db_unreachable", weight=weight, evidence_id=e.id, reason=f"{what} while clients fail to connect ({failures[0]})"))
+                    out.append(Signal(category="db_unreachable", weight=weight, evidence_id=e.id, reason=f"{what} while clients fail to connect ({failures[0]})",
+                                      finding="db_instance_stopped" if status in ("stopped", "stopping") else ""))
                     out.append(Signal(category="network_unreachable", weight=-0.8, evidence_id=e.id,
                                       reason=f"the database itself is {status}: the timeouts need no broken path"))
                 else:
