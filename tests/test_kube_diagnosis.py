@@ -426,3 +426,24 @@ async def test_an_autoscaler_blind_to_its_metrics_leads_to_the_metrics_server_an
     d = update["diagnosis"]
     assert d.root_cause in ("dependency_failure", "memory_pressure") and "metrics-server" in d.summary, d.summary
     assert [c.category for c in d.runners_up][:1] == ["memory_pressure" if d.root_cause == "dependency_failure" else "dependency_failure"]
+
+
+async def test_a_namespace_named_bare_is_the_focus_and_its_hottest_pod_is_described_for_its_limit(tmp_path):
+    """"the shop is slow": shop is a namespace, nothing is sick; the pod using the most CPU is at its limit (throttled)."""
+    from graphs.state import Request
+    from tests.test_diagnostician import run_exact
+
+    pods = ("NAMESPACE   NAME                           READY   STATUS             RESTARTS     AGE\n"
+            "shop        product-api-84d6c9f7b5-fn8xk   1/1     Running            0            3d\n"
+            "shop        review-api-5c7b8d9f6-2lq4x     1/1     Running            0            3d\n"
+            "sandbox     kafka-ui-6d9f8c7b5-mn2kq       0/1     CrashLoopBackOff   1307         9d\n")
+    top = ("NAME                           CPU(cores)   MEMORY(bytes)\nproduct-api-84d6c9f7b5-fn8xk   500m         598Mi\n"
+           "review-api-5c7b8d9f6-2lq4x     36m          288Mi\n")
+    described = ("Name:         product-api-84d6c9f7b5-fn8xk\nNamespace:    shop\nStatus:       Running\nContainers:\n  product-api:\n"
+                 "    Image:          product-api:3.1.0\n    State:          Running\n    Ready:          True\n    Restart Count:  0\n"
+                 "    Limits:\n      cpu:     500m\n      memory:  1Gi\n    Requests:\n      cpu:        250m\n      memory:     512Mi\n")
+    request = Request(text="the shop is slow. product pages take 3+ seconds since the promo went out", environment="prod")
+    update, world = await run_exact(request, {"bastion": {"kubectl get pods -A": pods, "kubectl top pods -n shop": top,
+                                                          "kubectl describe pod product-api-84d6c9f7b5-fn8xk -n shop": described}}, tmp_path)
+    d = update["diagnosis"]
+    assert d.root_cause == "cpu_saturation" and "500m of its 500m CPU limit" in d.summary, d.summary

@@ -72,6 +72,11 @@ def learn_kube_values(view: EvidenceView, values: dict[str, str]) -> dict[str, s
         used = [(u[0].memory_mb if usage == "memory" else u[0].cpu_millicores, p) for u, p in used if u is not None]
         if used:
             pick = max(used, key=lambda up: up[0] or 0)[1]
+    if pick is None and pool:  # nothing sick: the hottest pod of the namespace (its limits say whether it is throttled)
+        used = [(u[0].cpu_millicores, p) for p in pool if (u := state.usage.get((p.namespace, p.name)) or state.usage.get(("", p.name)))
+                and u[0].cpu_millicores]
+        if used:
+            pick = max(used, key=lambda up: (up[0], up[1].name))[1]
     jobs = [s.obj for (ns, _), s in state.jobs.items() if (s.obj.failed_for is not None or s.obj.status == "Failed")
             and (focus.named(s.obj.name) or (s.obj.owner is not None and focus.named(s.obj.owner.name)) or (not focus.names and ns == namespace))]
     if jobs:
@@ -95,6 +100,8 @@ def learn_kube_values(view: EvidenceView, values: dict[str, str]) -> dict[str, s
             out.setdefault("job", pick.owner.name)
     if guessed is not None:
         out.setdefault("namespace", guessed)
+    if namespace:  # a namespace the words named by its bare name ("the shop is slow"), found in the cluster
+        out.setdefault("namespace", namespace)
     rules_unknown = [s.obj for (ns, _), s in state.policies.items() if not s.obj.policy_types and ns in (namespace, "")]
     if rules_unknown:  # a table named a policy near the workload; its description says what it allows
         out["networkpolicy"] = rules_unknown[0].name

@@ -245,6 +245,11 @@ class Focus:
             self.loose = True
             self.matched = self._matches(state)
             self.loose = self.matched
+        if not self.matched and not self.namespace:  # "the shop is slow" where shop is a namespace and names no workload
+            spaces = self.names & {s.obj.namespace for s in state.pods.values() if s.obj.namespace}
+            if len(spaces) == 1:
+                self.namespace = spaces.pop()
+                self.names.discard(self.namespace)
 
     def _matches(self, state: ClusterState) -> bool:
         return bool(self.names) and (
