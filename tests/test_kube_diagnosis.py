@@ -447,3 +447,27 @@ async def test_a_namespace_named_bare_is_the_focus_and_its_hottest_pod_is_descri
                                                           "kubectl describe pod product-api-84d6c9f7b5-fn8xk -n shop": described}}, tmp_path)
     d = update["diagnosis"]
     assert d.root_cause == "cpu_saturation" and "500m of its 500m CPU limit" in d.summary, d.summary
+
+
+async def test_a_node_gone_notready_after_system_oom_kills_is_memory_not_its_crashing_neighbours(tmp_path):
+    from graphs.state import Alert, Request
+    from tests.test_diagnostician import run_exact
+
+    node = "ip-10-50-12-201.ap-northeast-2.compute.internal"
+    nodes = (f"NAME                                              STATUS     ROLES    AGE   VERSION\n{node}   NotReady   <none>   41d   v1.30.2\n"
+             "ip-10-50-11-88.ap-northeast-2.compute.internal    Ready      <none>   41d   v1.30.2\n")
+    pods = ("NAMESPACE   NAME                                        READY   STATUS             RESTARTS   AGE\n"
+            "tools       grafana-image-renderer-5c7d8b9f4-xk2pv      0/1     CrashLoopBackOff   1022       90d\n")
+    described = (f"Name:               {node}\nConditions:\n"
+                 "  Type             Status    LastHeartbeatTime                 LastTransitionTime                Reason              Message\n"
+                 "  ----             ------    -----------------                 ------------------                ------              -------\n"
+                 "  Ready            Unknown   Wed, 22 Jul 2026 02:37:52 +0900   Wed, 22 Jul 2026 02:42:34 +0900   NodeStatusUnknown   Kubelet stopped posting node status.\n"
+                 "Events:\n  Type     Reason           Age                 From     Message\n  ----     ------           ----                ----     -------\n"
+                 "  Warning  SystemOOM        37m (x23 over 58m)  kubelet  System OOM encountered, victim process: python, pid: 3402275\n"
+                 f"  Normal   NodeNotReady     35m                 kubelet  Node {node} status is now: NodeNotReady\n")
+    request = Request(alert=Alert(name="KubeNodeNotReady", summary=f"{node} has been unready for more than 15 minutes.",
+                                  labels={"node": node, "condition": "Ready"}), environment="prod")
+    update, _ = await run_exact(request, {"bastion": {"kubectl get nodes": nodes, "kubectl get pods -A": pods,
+                                                      f"kubectl describe node {node}": described}}, tmp_path)
+    d = update["diagnosis"]
+    assert d.root_cause == "memory_pressure" and "23 system OOM kill(s)" in d.summary, d.summary

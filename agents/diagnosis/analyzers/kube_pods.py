@@ -375,6 +375,21 @@ def _evicted(state: ClusterState, seen: Seen[Pod], events: list[tuple[KubeEvent,
                    reason=f"{_who(pod)} evicted" + (f": {message[:140]}" if message else ""))]
 
 
+def _node_ran_out_of_memory(state: ClusterState, name: str, seen: Seen, weight: float) -> list[Signal]:
+    """The kubelet's own events: the system OOM killer at work and memory reclaimed on this node (pods without limits
+    take it all). On a node gone NotReady that is why it went; elsewhere it is the node's memory running out."""
+    said = [(ev, eid) for ev, eid in state.events_for("node", name, "") if ev.reason in ("SystemOOM", "NodeHasInsufficientMemory")
+            or (ev.reason == "EvictionThresholdMet" and "memory" in ev.message.lower())]
+    if not said:
+        return []
+    kills = sum(ev.count or 1 for ev, _ in said if ev.reason == "SystemOOM")
+    victim = next((m.group(1) for ev, _ in said if (m := re.search(r"victim process: (\S+?),", ev.message))), "")
+    down = seen.obj.ready is not True
+    return [Signal(category="memory_pressure", weight=(2.6 if down else 1.8) * weight, evidence_id=said[0][1], finding="node_memory_exhausted",
+                   reason=f"node {name} ran out of memory: {kills} system OOM kill(s)" + (f" (victim {victim})" if victim else "")
+                          + (", then it went NotReady" if down else ""))]
+
+
 def _nodes(state: ClusterState, focus: Focus) -> list[Signal]:
     out: list[Signal] = []
     hosting = {s.obj.node for s in state.pods.values() if s.obj.node and focus.pod(s.obj)}
@@ -390,6 +405,7 @@ def _nodes(state: ClusterState, focus: Focus) -> list[Signal]:
             out.append(Signal(category="capacity_exhausted", weight=0.8 * weight, evidence_id=seen.eid, reason=f"node {name} under PID pressure"))
         if node.ready is False and name in hosting:
             out.append(Signal(category="capacity_exhausted", weight=1.5, evidence_id=seen.eid, reason=f"node {name}, which runs the workload, is NotReady"))
+        out += _node_ran_out_of_memory(state, name, seen, weight)
     listed = [s for s in state.nodes.values()]
     down = [s for s in listed if s.obj.ready is False]
     if listed and down and len(down) >= max(1, len(listed) // 3):
