@@ -471,3 +471,18 @@ async def test_a_node_gone_notready_after_system_oom_kills_is_memory_not_its_cra
                                                       f"kubectl describe node {node}": described}}, tmp_path)
     d = update["diagnosis"]
     assert d.root_cause == "memory_pressure" and "23 system OOM kill(s)" in d.summary, d.summary
+
+
+async def test_a_pod_pending_on_a_volume_node_affinity_conflict_is_a_zone_problem_fixed_in_the_node_group(tmp_path):
+    from graphs.state import Request
+    from tests.test_diagnostician import run_exact
+
+    pods = ("NAME         READY   STATUS    RESTARTS   AGE\nrabbitmq-0   1/1     Running   0          40d\nrabbitmq-2   0/1     Pending   0          3h\n")
+    events = ("LAST SEEN   TYPE      REASON             OBJECT           MESSAGE\n"
+              "2m          Warning   FailedScheduling   pod/rabbitmq-2   0/6 nodes are available: 2 node(s) had volume node affinity conflict, "
+              "4 node(s) didn't match Pod's node affinity/selector. preemption: 0/6 nodes are available: 6 Preemption is not helpful for scheduling.\n")
+    request = Request(text="rabbitmq in messaging namespace is down to 2 of 3 since the node group change", environment="prod")
+    update, _ = await run_exact(request, {"eks-prod": {"kubectl get pods -n messaging": pods, "kubectl get events -n messaging": events}}, tmp_path)
+    d = update["diagnosis"]
+    assert d.root_cause == "config_error" and "volume node affinity conflict" in d.summary, d.summary
+    assert d.fix_kind == "terraform"

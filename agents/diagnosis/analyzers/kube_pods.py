@@ -317,7 +317,12 @@ def _scheduling(state: ClusterState, seen: Seen[Pod], events: list[tuple[KubeEve
     insufficient = re.findall(r"Insufficient ([\w./-]+)|Too many pods", text)
     selector = re.search(r"didn't match (?:Pod's )?node (?:affinity|selector)|didn't match node selector|node\(s\) didn't satisfy", text)
     taint = re.search(r"untolerated taint[s]? ?\{([^}]*)\}|had taint \{([^}]*)\}", text)
-    claims = re.search(r"unbound (?:immediate )?PersistentVolumeClaims|persistentvolumeclaim \"[^\"]+\" not found|volume node affinity conflict", text)
+    claims = re.search(r"unbound (?:immediate )?PersistentVolumeClaims|persistentvolumeclaim \"[^\"]+\" not found", text)
+    # A zonal volume (EBS) no schedulable node can reach: the pod pinned to another zone is the pod's configuration;
+    # unpinned, the nodes are missing from the volume's zone (the node group's subnets)
+    zone = re.search(r"volume node affinity conflict", text) if not any("zone" in k for k in pod.node_selector) else None
+    if zone:
+        selector = None
     max_size = re.search(r"max node group size reached|max(?:imum)? (?:cluster|node group) size", text)
     who = _who(pod)
     out: list[Signal] = []
@@ -346,6 +351,9 @@ def _scheduling(state: ClusterState, seen: Seen[Pod], events: list[tuple[KubeEve
     if claims:
         out.append(Signal(category="config_error", weight=1.0 * weight, evidence_id=eid, finding="claim_unbound",
                           reason=f"{who} Pending: {claims.group(0)}"))
+    if zone:
+        out.append(Signal(category="config_error", weight=2.4 * weight, evidence_id=eid, finding="volume_zone_conflict",
+                          reason=f"{who} Pending: volume node affinity conflict: its volume lives in a zone where no node it may use runs"))
     if max_size:
         out.append(Signal(category="capacity_exhausted", weight=1.0 * weight, evidence_id=eid, reason=f"the cluster autoscaler cannot add a node: {max_size.group(0)}"))
     if not out and pod.node in ("", "<none>"):
