@@ -486,3 +486,33 @@ async def test_a_pod_pending_on_a_volume_node_affinity_conflict_is_a_zone_proble
     d = update["diagnosis"]
     assert d.root_cause == "config_error" and "volume node affinity conflict" in d.summary, d.summary
     assert d.fix_kind == "terraform"
+
+
+async def test_a_korean_complaint_about_payments_focuses_the_payments_workloads_not_a_noisy_sandbox(tmp_path):
+    from graphs.state import Request
+    from tests.test_diagnostician import run_exact
+
+    pods = ("NAMESPACE   NAME                                  READY   STATUS             RESTARTS   AGE\n"
+            "payments    payments-api-7d9c6b5f8-l4hvn          1/1     Running            0          25m\n"
+            "sandbox     pricing-experiment-6c7d8f9b4-zw4lp    0/1     ImagePullBackOff   0          2d\n")
+    logs = ('2026-11-17T04:47:31Z ERROR HikariPool-1 - Exception during pool initialization: org.postgresql.util.PSQLException: '
+            'FATAL: password authentication failed for user "payments_app"\n') * 4
+    request = Request(text="결제가 가끔 실패해요. 오후부터 고객 문의가 계속 들어와요", environment="prod")
+    update, _ = await run_exact(request, {"bastion": {"kubectl get pods -A": pods,
+                                                      "kubectl logs payments-api-7d9c6b5f8-l4hvn -n payments": logs}}, tmp_path)
+    d = update["diagnosis"]
+    assert d.root_cause == "permission_denied" and "payments/payments-api" in d.summary and "password authentic" in d.summary, d.summary
+
+
+async def test_a_crash_looping_daemonset_whose_sibling_shows_oomkilled_is_memory(tmp_path):
+    from graphs.state import Alert, Request
+    from tests.test_diagnostician import run_exact
+
+    pods = ("NAME               READY   STATUS             RESTARTS      AGE\n"
+            "fluent-bit-7xk2q   0/1     CrashLoopBackOff   9 (2m ago)    31m\n"
+            "fluent-bit-c4m8w   0/1     OOMKilled          9 (1m ago)    31m\n"
+            "fluent-bit-hq9rt   0/1     CrashLoopBackOff   8 (3m ago)    30m\n")
+    request = Request(alert=Alert(name="KubePodCrashLooping", summary="logging/fluent-bit-7xk2q is restarting",
+                                  labels={"namespace": "logging", "pod": "fluent-bit-7xk2q", "daemonset": "fluent-bit"}), environment="prod")
+    update, _ = await run_exact(request, {"bastion": {"kubectl get pods -n logging": pods}}, tmp_path)
+    assert update["diagnosis"].root_cause == "memory_pressure", update["diagnosis"].summary

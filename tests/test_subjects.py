@@ -69,3 +69,10 @@ def test_a_blackbox_probe_names_the_url_it_probed_and_the_name_to_resolve():
                                                                      "admin.shop.internal")
     plain = placeholder_values(Request(alert=Alert(name="UpstreamDown", summary="s", labels={"target": "payments.shop.internal"})))
     assert plain["target"] == "payments.shop.internal" and "url" not in plain  # a bare name stays a name
+
+
+def test_a_korean_service_word_names_the_usual_workload_names_only_when_nothing_else_is_named():
+    from agents.diagnosis.subjects import subjects_from_words
+
+    assert {"payment", "payments"} <= set(subjects_from_words("결제가 가끔 실패해요. 고객 문의가 계속 와요").others)
+    assert subjects_from_words("payments-worker 결제 처리가 계속 실패해요").others == []  # a name given wins

@@ -12,7 +12,9 @@ never taken. Labels an alert carries always win over words.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
+import yaml
 from pydantic import BaseModel
 
 _NAME = r"[`'\"]?([a-z0-9][a-z0-9.-]{0,62}[a-z0-9]|[a-z0-9])[`'\"]?"
@@ -150,7 +152,18 @@ def subjects_from_words(text: str) -> Subjects:
         found.workload = _workload_of_pod(found.pod) or next((v for v in (_valid(name) for _, name in sorted(asked)) if v and v != found.namespace), None)
     if found.namespace is None and weak and weak not in found.names() and weak not in WEAK_NAMESPACE_STOPWORDS and found.names():
         found.namespace = weak
+    if not found.names():  # "결제가 가끔 실패해요": the names services of that kind are usually given, matched loosely
+        found.others = [name for word, names in _service_words().items() if word in text for name in names]
     return found
+
+
+@lru_cache(maxsize=1)
+def _service_words() -> dict[str, list[str]]:
+    from config.settings import CONFIG_DIR
+
+    path = CONFIG_DIR / "glossary.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    return {str(k): [str(n) for n in v] for k, v in ((data or {}).get("service_words") or {}).items()}
 
 
 # Words that follow "in" without being a namespace ("in production", "in the morning").

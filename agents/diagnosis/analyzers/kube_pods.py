@@ -141,7 +141,7 @@ def _memory(state: ClusterState, seen: Seen[Pod], weight: float) -> list[Signal]
     killed = [c for c in pod.all_containers if _oom(c)]
     if not killed:
         if pod.status == "OOMKilled":
-            return [Signal(category="memory_pressure", weight=1.2 * weight, evidence_id=seen.eid, reason=f"{_who(pod)} OOMKilled"),
+            return [Signal(category="memory_pressure", weight=1.8 * weight, evidence_id=seen.eid, reason=f"{_who(pod)} OOMKilled"),
                     Signal(category="memory_leak", weight=0.8 * weight, evidence_id=seen.eid, reason=f"{_who(pod)} OOMKilled")]
         return []
     c = killed[0]
