@@ -155,3 +155,30 @@ node       5150    app   21w   REG  259,1 32212254720     0 524001 /var/log/orde
     assert d.root_cause == "disk_full", d.summary
     assert "pid 5150" in d.summary and "/var/log/orders/out.log.1" in d.summary
     assert cites(update, "lsof")
+
+
+async def test_a_unit_whose_environment_file_was_removed_is_a_config_error(tmp_path):
+    journal = "\n".join([
+        "Apr 06 06:30:02 worker3 systemd[1]: invoice-worker.service: Failed to load environment files: No such file or directory",
+        "Apr 06 06:30:02 worker3 systemd[1]: invoice-worker.service: Failed to run 'start' task: No such file or directory",
+        "Apr 06 06:30:02 worker3 systemd[1]: invoice-worker.service: Failed with result 'resources'.",
+    ])
+    request = Request(text="오늘 아침부터 인보이스 메일이 하나도 안 나가요. worker3 쪽인 것 같아요", environment="prod")
+    update = await run_with_logs(request, {"worker3": {"journalctl -u invoice-worker": journal, "free -m": FREE_IDLE}},
+                                 {"journald:invoice-worker.service": journal.splitlines()}, tmp_path)
+    d = update["diagnosis"]
+    assert d.root_cause == "config_error" and "Failed to load environment files" in d.summary, d.summary
+
+
+async def test_a_filesystem_the_kernel_remounted_read_only_is_a_disk_fault_not_a_permission(tmp_path):
+    dmesg = "\n".join([
+        "[Thu Apr  9 23:41:18 2026] blk_update_request: I/O error, dev nvme1n1, sector 812201472 op 0x1:(WRITE) flags 0x800 phys_seg 1 prio class 0",
+        "[Thu Apr  9 23:41:19 2026] EXT4-fs error (device nvme1n1): ext4_journal_check_start:83: comm fluentd: Detected aborted journal",
+        "[Thu Apr  9 23:41:19 2026] EXT4-fs (nvme1n1): Remounting filesystem read-only",
+    ])
+    journal = "Apr 09 23:41:20 log1 fluentd[811]: [error]: failed to write data into buffer by buffer overflow: Read-only file system @ rb_sysopen - /data/buffer/x.log (Errno::EROFS)\n" * 3
+    request = Request(text="log1 stopped accepting logs around midnight, the shippers keep retrying", environment="prod")
+    update = await run_with_logs(request, {"log1": {"dmesg -T": dmesg, "journalctl -u fluentd": journal, "free -m": FREE_IDLE}},
+                                 {"journald:fluentd.service": journal.splitlines()}, tmp_path)
+    d = update["diagnosis"]
+    assert d.root_cause == "disk_io_bottleneck" and "remounted read-only" in d.summary, d.summary

@@ -22,6 +22,8 @@ from graphs.routing import classify_text
     ("half the users get kicked out right after they log in since 9, can somebody look?", "diagnostician"),
     ("이미지 올리면 썸네일이 한참 뒤에 생기거나 아예 안 생긴다는 문의가 계속 와요", "diagnostician"),
     ("can you take a look at the rds size and bump it one class up", "planner"),
+    ("어젯밤 정산 배치가 안 돌았어요. batch2 확인 부탁드려요", "diagnostician"),
+    ("payments are flaky since this morning, some customers can't pay", "diagnostician"),
 ])
 def test_classify_text(text, agent):
     assert classify_text(text) == agent

@@ -187,6 +187,12 @@ def analyze_io(view: EvidenceView) -> list[Signal]:
         if kernel.io_errors:
             out.append(Signal(category="disk_io_bottleneck", weight=1.0, evidence_id=e.id,
                               reason=f"{kernel.io_errors} I/O error(s) on {', '.join(kernel.io_devices) or 'a device'}"))
+        if kernel.remounted_read_only:  # a storage fault: every write after it fails with EROFS, which is no permission problem
+            out.append(Signal(category="disk_io_bottleneck", weight=3.0, evidence_id=e.id, finding="filesystem_read_only",
+                              reason=f"the filesystem on {', '.join(kernel.remounted_read_only)} was remounted read-only after "
+                                     f"{kernel.io_errors or 'its'} I/O error(s): writes there fail (EROFS)"))
+            out.append(Signal(category="permission_denied", weight=-2.0, evidence_id=e.id,
+                              reason="the read-only filesystem is the kernel's reaction to a disk fault, not a permission"))
     for e, metric in view.facts(MetricFacts):
         name = metric.name.lower()
         if "burst" in name and metric.last <= 10:

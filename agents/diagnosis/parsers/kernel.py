@@ -27,6 +27,7 @@ class KernelFacts(Facts):
     io_errors: int = 0
     io_devices: list[str] = []
     conntrack_full: int = 0
+    remounted_read_only: list[str] = []  # devices a filesystem error made the kernel remount read-only
     log: LogFacts | None = None
 
     def summary(self) -> str:
@@ -42,6 +43,8 @@ class KernelFacts(Facts):
             parts.append(f"{self.io_errors} I/O error(s) on {', '.join(self.io_devices) or 'a device'}")
         if self.conntrack_full:
             parts.append("conntrack table full")
+        if self.remounted_read_only:
+            parts.append(f"filesystem on {', '.join(self.remounted_read_only)} remounted read-only after errors")
         return "dmesg: " + ("; ".join(parts) if parts else f"{self.lines} lines, nothing notable")
 
 
@@ -55,7 +58,7 @@ def parse_dmesg(text: str, *, command: str = "", stderr: str = "") -> KernelFact
     if lines and not any(_KERNEL_SHAPE.search(line) for line in lines[:50]) and not any("oom" in line.lower() for line in lines):
         raise ParserError("no line looks like a kernel message ([timestamp] ...)")
     kills: dict[tuple, OomKill] = {}
-    invokers, segfaults, hung, io_devices = [], [], [], []
+    invokers, segfaults, hung, io_devices, remounted = [], [], [], [], []
     io_errors = conntrack = 0
     for line in lines:
         m = _KILLED.search(line)
@@ -89,8 +92,11 @@ def parse_dmesg(text: str, *, command: str = "", stderr: str = "") -> KernelFact
                 io_devices.append(dev)
         if "nf_conntrack: table full" in line:
             conntrack += 1
+        m = re.search(r"(?:EXT4-fs|XFS|BTRFS)[^(]*\((\w+)\):? (?:Remounting filesystem read-only|.*shut(?:ting)? down filesystem)", line, re.I)
+        if m and m.group(1) not in remounted:
+            remounted.append(m.group(1))
     return KernelFacts(
         lines=len(lines), oom_kills=list(kills.values()), oom_invokers=invokers[:10], segfaults=segfaults[:10],
-        hung_tasks=hung[:10], io_errors=io_errors, io_devices=io_devices[:5], conntrack_full=conntrack,
+        hung_tasks=hung[:10], io_errors=io_errors, io_devices=io_devices[:5], conntrack_full=conntrack, remounted_read_only=remounted[:5],
         log=scan_lines(lines) if lines else None,
     )
