@@ -516,3 +516,25 @@ async def test_a_crash_looping_daemonset_whose_sibling_shows_oomkilled_is_memory
                                   labels={"namespace": "logging", "pod": "fluent-bit-7xk2q", "daemonset": "fluent-bit"}), environment="prod")
     update, _ = await run_exact(request, {"bastion": {"kubectl get pods -n logging": pods}}, tmp_path)
     assert update["diagnosis"].root_cause == "memory_pressure", update["diagnosis"].summary
+
+
+async def test_a_rollout_past_its_deadline_whose_new_pods_never_get_ready_is_a_bad_deploy(tmp_path):
+    """"the catalog deploy" is catalog-api; its new ReplicaSet's pod fails readiness while the old ones serve."""
+    from graphs.state import Request
+    from tests.test_diagnostician import run_exact
+
+    pods = ("NAME                           READY   STATUS    RESTARTS   AGE\n"
+            "catalog-api-6c8b7d9f5-4dxkq    1/1     Running   0          9d\n"
+            "catalog-api-6c8b7d9f5-9wzhm    1/1     Running   0          9d\n"
+            "catalog-api-84f6c5b7d9-qx7kp   0/1     Running   0          26m\n")
+    described = ("Name:                   catalog-api\nNamespace:              catalog\nSelector:               app=catalog-api\n"
+                 "Replicas:               2 desired | 1 updated | 3 total | 2 available | 1 unavailable\nStrategyType:           RollingUpdate\n"
+                 "Conditions:\n  Type           Status  Reason\n  ----           ------  ------\n"
+                 "  Available      True    MinimumReplicasAvailable\n  Progressing    False   ProgressDeadlineExceeded\n"
+                 "OldReplicaSets:  catalog-api-6c8b7d9f5 (2/2 replicas created)\nNewReplicaSet:   catalog-api-84f6c5b7d9 (1/1 replicas created)\n")
+    request = Request(text="the catalog deploy has been hanging in the pipeline for 25 min, argo shows Degraded. can someone check?", environment="prod")
+    update, world = await run_exact(request, {"bastion": {"kubectl get pods -n catalog": pods, "kubectl describe deploy catalog-api -n catalog": described}},
+                                    tmp_path)
+    assert any(c == "kubectl describe deployments catalog-api --namespace=catalog" for _, c in world.calls)
+    d = update["diagnosis"]
+    assert d.root_cause == "bad_deploy" and "never become ready" in d.summary, d.summary

@@ -113,7 +113,9 @@ def learn_kube_values(view: EvidenceView, values: dict[str, str]) -> dict[str, s
     out.update(_refused_destination(view, state, focus))
     out.update(_edge(view, state, focus, namespace))
     out.update(_metrics_server(state))
-    return {k: v for k, v in out.items() if k not in values and _KUBE_NAME.match(v)}
+    # "the catalog deploy" is catalog-api in the cluster: the workload found replaces the words' short name
+    renamed = {k for k in ("deployment",) if values.get(k) and out.get(k, "").startswith(f"{values[k]}-")}
+    return {k: v for k, v in out.items() if (k not in values or k in renamed) and _KUBE_NAME.match(v)}
 
 
 def _refused_destination(view: EvidenceView, state, focus) -> dict[str, str]:

@@ -53,8 +53,10 @@ def analyze_kube_workloads(view: EvidenceView) -> list[Signal]:
         weight = focus.object_weight(ns, name) if kind != "ReplicaSet" else focus.weight(ns, any(focus.named(n) for n in (name, *_rs_parent(name))))
         progressing = w.conditions.get("Progressing")
         if progressing is not None and progressing.reason == "ProgressDeadlineExceeded":
-            out.append(Signal(category="bad_deploy", weight=1.0 * weight, evidence_id=seen.eid,
-                              reason=f"{kind.lower()} {ns}/{name}: the rollout exceeded its progress deadline ({progressing.message[:120]})"))
+            stuck = _new_release_never_ready(state, ns, name)
+            out.append(Signal(category="bad_deploy", weight=(2.2 if stuck else 1.0) * weight, evidence_id=seen.eid,
+                              reason=f"{kind.lower()} {ns}/{name}: the rollout exceeded its progress deadline"
+                                     + (f" ({progressing.message[:120]})" if progressing.message else "") + (f"; {stuck}" if stuck else "")))
         failure = w.conditions.get("ReplicaFailure")
         events = state.events_for(kind.lower(), name, ns)
         texts = ([failure.message] if failure is not None and failure.status == "True" else []) + [ev.message for ev, _ in events if ev.reason == "FailedCreate"]
@@ -163,6 +165,20 @@ def _autoscalers(view: EvidenceView) -> list[Signal]:
                 or any("<unknown>" in m for m in hpa.metrics):
             out += _metrics_pipeline(state, ns, name, weight, seen.eid)
     return out
+
+
+def _new_release_never_ready(state, ns: str, deployment: str) -> str:
+    """A rollout stuck because the new ReplicaSet's pods never become ready while the previous one's still serve."""
+    by_release: dict[str, list] = {}
+    for s in state.pods.values():
+        m = re.match(rf"^{re.escape(deployment)}-([a-z0-9]{{6,10}})-[a-z0-9]{{5}}$", s.obj.name)
+        if s.obj.namespace == ns and m:
+            by_release.setdefault(m.group(1), []).append(s.obj)
+    ready = {h for h, pods in by_release.items() if all(p.healthy for p in pods)}
+    unready = [h for h, pods in by_release.items() if not any(p.healthy for p in pods)]
+    if ready and unready:
+        return f"the new release's pods ({by_release[unready[0]][0].name}) never become ready while the previous release's serve"
+    return ""
 
 
 def _metrics_pipeline(state, ns: str, name: str, weight: float, eid: str | None) -> list[Signal]:
