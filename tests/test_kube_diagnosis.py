@@ -538,3 +538,23 @@ async def test_a_rollout_past_its_deadline_whose_new_pods_never_get_ready_is_a_b
     assert any(c == "kubectl describe deployments catalog-api --namespace=catalog" for _, c in world.calls)
     d = update["diagnosis"]
     assert d.root_cause == "bad_deploy" and "never become ready" in d.summary, d.summary
+
+
+async def test_a_drain_stuck_on_a_cordoned_node_is_the_budget_that_allows_no_disruption(tmp_path):
+    from graphs.state import Request
+    from tests.test_diagnostician import run_exact
+
+    node = "ip-10-20-42-95.ap-northeast-2.compute.internal"
+    nodes = ("NAME                                              STATUS                     ROLES    AGE   VERSION\n"
+             f"{node}    Ready,SchedulingDisabled   <none>   24d   v1.30.4\n"
+             "ip-10-20-41-17.ap-northeast-2.compute.internal    Ready                      <none>   24d   v1.30.4\n")
+    pods = ("NAMESPACE   NAME                         READY   STATUS    RESTARTS   AGE   IP            NODE\n"
+            f"ledger      pgbouncer-7c9d5f6b8-wq4zt    1/1     Running   0          58d   10.20.42.11   {node}\n"
+            "ledger      pgbouncer-7c9d5f6b8-x2kzp    1/1     Running   0          58d   10.20.41.12   ip-10-20-41-17.ap-northeast-2.compute.internal\n")
+    budgets = ("NAMESPACE   NAME        MIN AVAILABLE   MAX UNAVAILABLE   ALLOWED DISRUPTIONS   AGE\n"
+               "ledger      pgbouncer   2               N/A               0                     58d\n"
+               "shop        cart-api    N/A             1                 1                     201d\n")
+    request = Request(text="노드 그룹 업그레이드가 한 시간째 안 끝나요. 노드 하나가 SchedulingDisabled로 멈춰 있어요. 뭐가 막고 있는지 봐주세요", environment="prod")
+    update, _ = await run_exact(request, {"bastion": {"kubectl get nodes": nodes, "kubectl get pods -A -o wide": pods, "kubectl get pdb -A": budgets}}, tmp_path)
+    d = update["diagnosis"]
+    assert d.root_cause == "config_error" and "PodDisruptionBudget ledger/pgbouncer" in d.summary and "allows 0 disruptions" in d.summary, d.summary

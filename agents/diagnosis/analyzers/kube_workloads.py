@@ -68,6 +68,7 @@ def analyze_kube_workloads(view: EvidenceView) -> list[Signal]:
             listed.add((ev.kind, ev.namespace, ev.name))
             out += _refused_pods(ev.kind, ev.namespace, ev.name, ev.message, _object_weight(view, ev.kind, ev.name, ev.namespace), eid)
     out += _claims(view)
+    out += _budgets_blocking_drains(state)
     out += _autoscalers(view)
     out += _events(view)
     return out
@@ -164,6 +165,29 @@ def _autoscalers(view: EvidenceView) -> list[Signal]:
         elif re.search(r"unable to (?:get|fetch) metrics|FailedGetResourceMetric|no metrics returned|metrics\.k8s\.io|currently unable to handle the request", said, re.I) \
                 or any("<unknown>" in m for m in hpa.metrics):
             out += _metrics_pipeline(state, ns, name, weight, seen.eid)
+    return out
+
+
+def _budgets_blocking_drains(state) -> list[Signal]:
+    """A node cordoned for a drain (an upgrade, a scale-in) that cannot empty: a PodDisruptionBudget that allows no
+    disruption refuses every eviction of its pods (minAvailable equal to the replicas, or pods already unready)."""
+    cordoned = sorted(name for name, s in state.nodes.items() if s.obj.unschedulable)
+    if not cordoned:
+        return []
+    out: list[Signal] = []
+    for (ns, name), seen in sorted(state.budgets.items()):
+        budget = seen.obj
+        if budget.allowed != 0:
+            continue
+        covered = [p.obj for p in (state.pods_of_selector(ns, budget.selector) if budget.selector else [])
+                   or [p for p in state.pods.values() if p.obj.namespace == ns and p.obj.name.startswith(f"{name}-")]]
+        on_node = [p for p in covered if p.node in cordoned]
+        if covered and not on_node and all(p.node for p in covered):
+            continue  # its pods run elsewhere: not what blocks this drain
+        limit = f"min available {budget.min_available}" if budget.min_available else f"max unavailable {budget.max_unavailable}"
+        out.append(Signal(category="config_error", weight=2.4 if on_node else 1.8, evidence_id=seen.eid, finding="pdb_blocks_drain",
+                          reason=f"node {cordoned[0]} is cordoned for a drain, and PodDisruptionBudget {ns}/{name} ({limit}) allows 0 disruptions"
+                                 + (f": the eviction of {on_node[0].name} on it is refused" if on_node else ": evictions of its pods are refused")))
     return out
 
 
