@@ -558,3 +558,19 @@ async def test_a_drain_stuck_on_a_cordoned_node_is_the_budget_that_allows_no_dis
     update, _ = await run_exact(request, {"bastion": {"kubectl get nodes": nodes, "kubectl get pods -A -o wide": pods, "kubectl get pdb -A": budgets}}, tmp_path)
     d = update["diagnosis"]
     assert d.root_cause == "config_error" and "PodDisruptionBudget ledger/pgbouncer" in d.summary and "allows 0 disruptions" in d.summary, d.summary
+
+
+async def test_a_report_that_stopped_arriving_is_the_cronjob_left_suspended(tmp_path):
+    from graphs.state import Request
+    from tests.test_diagnostician import run_exact
+
+    crons = ("NAMESPACE   NAME                SCHEDULE       TIMEZONE     SUSPEND   ACTIVE   LAST SCHEDULE   AGE\n"
+             "finance     invoice-sync        */15 * * * *   Asia/Seoul   False     0        10m             402d\n"
+             "finance     settlement-report   0 6 * * *      Asia/Seoul   True      0        3d3h            402d\n"
+             "ml          feature-backfill    0 * * * *      Asia/Seoul   True      0        20d             90d\n")
+    pods = ("NAMESPACE   NAME                          READY   STATUS    RESTARTS   AGE\n"
+            "finance     invoice-sync-29397960-x9wrd   0/1     Completed 0          10m\n")
+    request = Request(text="매일 아침 오는 정산 리포트 메일이 토요일부터 안 와요. 확인 부탁드려요", environment="prod")
+    update, _ = await run_exact(request, {"bastion": {"kubectl get cronjobs -A": crons, "kubectl get pods -A": pods}}, tmp_path)
+    d = update["diagnosis"]
+    assert d.root_cause == "config_error" and "finance/settlement-report is suspended" in d.summary, d.summary

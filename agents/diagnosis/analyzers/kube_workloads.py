@@ -69,6 +69,7 @@ def analyze_kube_workloads(view: EvidenceView) -> list[Signal]:
             out += _refused_pods(ev.kind, ev.namespace, ev.name, ev.message, _object_weight(view, ev.kind, ev.name, ev.namespace), eid)
     out += _claims(view)
     out += _budgets_blocking_drains(state)
+    out += _suspended_schedules(state, focus)
     out += _autoscalers(view)
     out += _events(view)
     return out
@@ -165,6 +166,20 @@ def _autoscalers(view: EvidenceView) -> list[Signal]:
         elif re.search(r"unable to (?:get|fetch) metrics|FailedGetResourceMetric|no metrics returned|metrics\.k8s\.io|currently unable to handle the request", said, re.I) \
                 or any("<unknown>" in m for m in hpa.metrics):
             out += _metrics_pipeline(state, ns, name, weight, seen.eid)
+    return out
+
+
+def _suspended_schedules(state, focus) -> list[Signal]:
+    """A CronJob left suspended (after maintenance, a migration) creates no Jobs: the report that "did not run"."""
+    out: list[Signal] = []
+    for (ns, name), seen in sorted(state.cronjobs.items()):
+        cron = seen.obj
+        if not cron.suspend:
+            continue
+        about = focus.named(name) or focus.object_weight(ns, name) == 1.0
+        out.append(Signal(category="config_error", weight=2.4 if about else 0.5, evidence_id=seen.eid, finding="cronjob_suspended",
+                          reason=f"cronjob {ns}/{name} is suspended" + (f" (last scheduled {cron.last_schedule} ago)" if cron.last_schedule else "")
+                                 + f": it creates no jobs on its schedule {cron.schedule}".rstrip()))
     return out
 
 
