@@ -574,3 +574,25 @@ async def test_a_report_that_stopped_arriving_is_the_cronjob_left_suspended(tmp_
     update, _ = await run_exact(request, {"bastion": {"kubectl get cronjobs -A": crons, "kubectl get pods -A": pods}}, tmp_path)
     d = update["diagnosis"]
     assert d.root_cause == "config_error" and "finance/settlement-report is suspended" in d.summary, d.summary
+
+
+async def test_a_client_refused_at_a_service_whose_only_pod_cannot_be_scheduled_is_capacity(tmp_path):
+    from graphs.state import Alert, Request
+    from tests.test_diagnostician import run_exact
+
+    pods = ("NAME                        READY   STATUS    RESTARTS   AGE\n"
+            "cart-api-58c7b9d6f4-7mzxq   1/1     Running   0          4d\n"
+            "cart-redis-0                0/1     Pending   0          47m\n")
+    services = ("NAME         TYPE        CLUSTER-IP     EXTERNAL-IP   PORT(S)    AGE\n"
+                "cart-api     ClusterIP   10.100.61.17   <none>        80/TCP     402d\n"
+                "cart-redis   ClusterIP   10.100.88.41   <none>        6379/TCP   188d\n")
+    events = ("LAST SEEN   TYPE      REASON             OBJECT             MESSAGE\n"
+              "2m          Warning   FailedScheduling   pod/cart-redis-0   0/4 nodes are available: 4 Insufficient memory. "
+              "preemption: 0/4 nodes are available: 4 No preemption victims found for incoming pod.\n")
+    logs = "2026-11-24T00:19:41.118Z ERROR [ioredis] Unhandled error event: Error: connect ECONNREFUSED 10.100.88.41:6379\n" * 2
+    request = Request(alert=Alert(name="CartApiHighErrorRate", summary="cart-api 5xx ratio 62% over 5m",
+                                  labels={"namespace": "shop", "service": "cart-api"}), environment="prod")
+    update, _ = await run_exact(request, {"bastion": {"kubectl get pods -n shop": pods, "kubectl get svc -n shop": services,
+                                                      "kubectl get events -n shop": events, "kubectl logs deploy/cart-api -n shop": logs}}, tmp_path)
+    d = update["diagnosis"]
+    assert d.root_cause == "capacity_exhausted" and "cart-redis-0 Pending: insufficient memory on every node" in d.summary, d.summary

@@ -116,3 +116,21 @@ def test_a_read_kept_through_a_filter_answers_that_read_and_a_rewriting_stage_do
     record = {"sudo dmesg -T 2>/dev/null | tail -5": oom, "ps aux | awk '{print $11}'": "COMMAND\njava\n"}
     assert ask(record, "dmesg", "--ctime").stdout == oom
     assert ask(record, "ps", "aux").exit_status == NOT_RECORDED_STATUS
+
+
+def test_each_kind_of_a_recorded_multi_kind_get_answers_the_one_kind_read_only():
+    multi = ("NAME                          READY   AGE\nstatefulset.apps/cart-redis   0/1     188d\n\n"
+             "NAME                 TYPE        CLUSTER-IP     EXTERNAL-IP   PORT(S)    AGE\n"
+             "service/cart-redis   ClusterIP   10.100.88.41   <none>        6379/TCP   188d\n")
+    record = {"kubectl get sts,svc -n shop": multi}
+    services = ask(record, "kubectl", "get", "services", "--namespace=shop")
+    assert services.exit_status == 0 and "service/cart-redis" in services.stdout and "statefulset" not in services.stdout
+    assert ask(record, "kubectl", "get", "endpoints", "--namespace=shop").exit_status == NOT_RECORDED_STATUS
+
+
+def test_a_recorded_workload_log_answers_a_log_read_of_one_of_its_pods():
+    lines = "2026-11-24T00:19:41.118Z ERROR [ioredis] connect ECONNREFUSED 10.100.88.41:6379\n"
+    record = {"kubectl logs deploy/cart-api -n shop --tail=20": lines}
+    assert ask(record, "kubectl", "logs", "cart-api-58c7b9d6f4-7mzxq", "--namespace=shop", "--tail=200").stdout == lines
+    assert ask(record, "kubectl", "logs", "orders-api-5c9d7f6b8-kq4zt", "--namespace=shop").exit_status == NOT_RECORDED_STATUS
+    assert ask(record, "kubectl", "logs", "cart-api-58c7b9d6f4-7mzxq", "--namespace=shop", "--previous").exit_status == NOT_RECORDED_STATUS

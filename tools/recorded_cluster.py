@@ -90,3 +90,35 @@ def described_object(text: str, name: str) -> str | None:
     """One object's block of a `kubectl describe KIND -n NS` output that described them all; None when no block has
     that name."""
     return next((block.rstrip() + "\n" for found, block in described_blocks(text) if found == name), None)
+
+
+_MULTI_GET = re.compile(r"^(kubectl\s+(?:.*\s)?get\s+)([a-z.]+(?:,[a-z.]+)+)(\s.*)?$")
+
+
+def split_kinds(command: str, output: str) -> list[tuple[str, str]]:
+    """`kubectl get sts,svc,endpoints -n shop` prints one table per kind, names prefixed `service/cart-redis`: each
+    kind's table, keyed as the one-kind read it answers (`kubectl get services -n shop`); nothing for another command."""
+    m = _MULTI_GET.match(command.strip())
+    if m is None:
+        return []
+    aliases, choices = _kind_words()
+    blocks = [b for b in re.split(r"\n\s*\n", output) if b.strip()]
+    out = []
+    for word in m.group(2).split(","):
+        kind = word if word in choices else aliases.get(word) or aliases.get(word.split(".")[0])
+        if kind is None:
+            continue
+        for block in blocks:
+            rows = [line.split()[0] for line in block.strip().splitlines()[1:] if line.split()]
+            prefix = rows[0].split("/")[0].split(".")[0] if rows and "/" in rows[0] else ""
+            if prefix and (aliases.get(prefix) or prefix) == kind:
+                out.append((f"{m.group(1)}{kind}{m.group(3) or ''}", block.strip() + "\n"))
+                break
+    return out
+
+
+def _kind_words() -> tuple[dict[str, str], set[str]]:
+    from tools.catalogue import default_catalogue
+
+    spec = default_catalogue().get("kubernetes.get").params["kind"]
+    return dict(spec.aliases or {}), set(spec.choices or [])

@@ -15,7 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from tools.recorded_cluster import described_object, join_namespaces
+from tools.recorded_cluster import described_object, join_namespaces, split_kinds
 from tools.recorded_metrics import recorded_series
 
 NOT_RECORDED_STATUS = 127
@@ -211,6 +211,8 @@ def identify_recorded(command: str) -> CommandIdentity | None:
     identity = identify_command(command)
     if identity is None and recorded_read(command) != command:
         identity = identify_command(recorded_read(command))
+    if identity is None:
+        identity = _workload_logs(recorded_read(command))
     if identity is None and _BARE_SQL.match(command):
         for client in (["mysql", "-e"], ["psql", "-c"]):
             identity = identify_command([*client, command.strip()])
@@ -218,6 +220,25 @@ def identify_recorded(command: str) -> CommandIdentity | None:
                 return identity
         return None
     return identity
+
+
+_WORKLOAD_LOGS = re.compile(r"(?<=\s)(?:deploy|deployment|deployments|sts|statefulset|statefulsets|ds|daemonset|daemonsets|job|jobs)/([a-z0-9][a-z0-9.-]*)(?=\s|$)")
+WORKLOAD_LOGS_TOOL = "kubernetes.logs@workload"
+
+
+def _workload_logs(command: str) -> CommandIdentity | None:
+    """`kubectl logs deploy/cart-api -n shop`: kubectl reads one pod of the workload. Recorded so, it answers a logs
+    read of a pod of that workload (RecordedWorld._one_pods_logs); its identity says so under its own tool name."""
+    words = command.split()
+    if words[:1] != ["kubectl"] or "logs" not in words:
+        return None
+    m = _WORKLOAD_LOGS.search(command)
+    if m is None:
+        return None
+    identity = identify_command(command[:m.start()] + m.group(1) + command[m.end():])
+    if identity is None or identity.tool != "kubernetes.logs":
+        return None
+    return identity.model_copy(update={"tool": WORKLOAD_LOGS_TOOL})
 
 
 class _Recording(BaseModel):
@@ -257,6 +278,12 @@ class RecordedWorld:
                 _Recording(host=host, command=cmd, normalized=normalize_command(cmd), identity=identify_recorded(cmd), output=out, after=later)
                 for later, hosts in ((False, self.record.hosts), (True, after)) for host, commands in hosts.items() for cmd, out in commands.items()
             ]
+            self._index += [  # each kind of a recorded `kubectl get a,b,c` answers the one-kind read, after every recorded read
+                _Recording(host=r.host, command=one, normalized=normalize_command(one), identity=identify_recorded(one),
+                           output=r.output.model_copy(update={"stdout": block}), after=r.after)
+                for r in list(self._index) if r.identity is None and r.output.exit_status == 0
+                for one, block in split_kinds(r.command, r.output.stdout)
+            ]
         return self._index
 
     async def run_command(self, host: str, argv: list[str], timeout: float) -> CommandResult:
@@ -277,6 +304,8 @@ class RecordedWorld:
                     and r.identity.identifying == identity.identifying]
             found = next((r for r in same if r.identity.shown == identity.shown), same[0] if same else None)  # type: ignore[union-attr]
         if found is None and identity is not None:
+            found = self._one_pods_logs(identity, ordered)
+        if found is None and identity is not None:
             block = self._one_described(identity, ordered)
             if block is not None:
                 self.answered.append((host, command, "(its block of a recorded describe of every object of its kind)"))
@@ -292,6 +321,24 @@ class RecordedWorld:
         if identity is not None and identity.kind == "action":
             self._acted.add("*" if anywhere else host)
         return self._result(host, found.command, found.output)  # the output is the recorded command's: parse it as such
+
+    @staticmethod
+    def _one_pods_logs(identity: CommandIdentity, ordered: list[_Recording]) -> _Recording | None:
+        """A pod's logs from a recorded `kubectl logs deploy/NAME` (one pod of that workload, as kubectl picks it)."""
+        if identity.tool != "kubernetes.logs":
+            return None
+        asked = dict(identity.identifying)
+        pod = json.loads(asked.pop("pod", "null") or "null")
+        if not pod:
+            return None
+        for r in ordered:
+            if r.identity is None or r.identity.tool != WORKLOAD_LOGS_TOOL:
+                continue
+            recorded = dict(r.identity.identifying)
+            workload = json.loads(recorded.pop("pod", "null") or "null")
+            if workload and recorded == asked and pod.startswith(f"{workload}-"):
+                return r
+        return None
 
     @staticmethod
     def _one_described(identity: CommandIdentity, ordered: list[_Recording]) -> str | None:

@@ -57,8 +57,9 @@ def _messages(events: list[tuple[KubeEvent, str]]) -> list[str]:
 def analyze_kube_pods(view: EvidenceView) -> list[Signal]:
     state, focus = kube_view(view)
     grouped: dict[tuple, list[Signal]] = {}
+    behind = _pods_behind_refused_services(view, state, focus)
     for seen in state.pods.values():
-        weight = focus.pod_weight(seen.obj)
+        weight = 1.0 if seen.obj.name in behind else focus.pod_weight(seen.obj)
         events = state.events_for("pod", seen.obj.name, seen.obj.namespace)
         found = (_pulls(seen, events, weight) + _config(seen, events, weight) + _memory(state, seen, weight) + _crashes(seen, events, weight)
                  + _probes(seen, events, weight) + _usage(state, seen, weight) + _scheduling(state, seen, events, weight) + _evicted(state, seen, events, weight))
@@ -69,6 +70,18 @@ def analyze_kube_pods(view: EvidenceView) -> list[Signal]:
             grouped.setdefault((workload, signal.category, signal.finding), []).append(signal)
     out = [s for key, signals in grouped.items() for s in _one_per_workload(signals, key[0][1])]
     return out + _nodes(state, focus)
+
+
+def _pods_behind_refused_services(view: EvidenceView, state: ClusterState, focus: Focus) -> set[str]:
+    """The pods of the Services the request's own pods are refused at: why those do not serve is why it fails."""
+    from agents.diagnosis.analyzers.kube_network import refused_services
+
+    out: set[str] = set()
+    for ns, name in refused_services(view, state, focus):
+        svc = state.services[(ns, name)].obj
+        selected = state.pods_of_selector(ns, svc.selector) if svc.selector else []
+        out |= {p.obj.name for p in selected} or {p.obj.name for p in state.pods.values() if p.obj.namespace == ns and p.obj.name.startswith(f"{name}-")}
+    return out
 
 
 CORROBORATION = 0.25  # what another piece of evidence saying the same about the same workload adds
@@ -327,7 +340,7 @@ def _scheduling(state: ClusterState, seen: Seen[Pod], events: list[tuple[KubeEve
     who = _who(pod)
     out: list[Signal] = []
     if insufficient and not selector:
-        what = ", ".join(sorted({i or "pods" for i in insufficient}))
+        what = ", ".join(sorted({(i or "pods").rstrip(".,") for i in insufficient}))
         out.append(Signal(category="capacity_exhausted", weight=2.5 * weight, evidence_id=eid, reason=f"{who} Pending: insufficient {what} on every node"))
     elif selector and not insufficient:
         out.append(Signal(category="config_error", weight=2.5 * weight, evidence_id=eid, finding="node_selector_mismatch",
