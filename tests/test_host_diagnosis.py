@@ -182,3 +182,15 @@ async def test_a_filesystem_the_kernel_remounted_read_only_is_a_disk_fault_not_a
                                  {"journald:fluentd.service": journal.splitlines()}, tmp_path)
     d = update["diagnosis"]
     assert d.root_cause == "disk_io_bottleneck" and "remounted read-only" in d.summary, d.summary
+
+
+async def test_a_provider_rejecting_an_expired_api_key_is_a_credential_to_rotate(tmp_path):
+    journal = "\n".join(
+        f"Apr 01 09:2{i}:04 pay1 java[3311]: 2026-04-01 09:2{i}:04.440 WARN  [exec-14] PayGateClient : POST /v1/payments/confirm mid=shopkr01 "
+        f'-> 401 {{"code":"UNAUTHORIZED_KEY","message":"API key expired"}} (41 ms)' for i in range(4))
+    request = Request(alert=Alert(name="PaymentConfirmFailures", summary="payment confirm failures 35% on pay1",
+                                  labels={"host": "pay1", "unit": "payment-api"}), environment="prod")
+    update = await run_with_logs(request, {"pay1": {"journalctl -u payment-api -n 200 --no-pager": journal, "free -m": FREE_IDLE}}, {}, tmp_path)
+    d = update["diagnosis"]
+    assert d.root_cause == "config_error" and "expired or revoked" in d.summary and "PayGateClient" in d.summary, d.summary
+    assert d.fix_kind == "command" and "new key" in d.target["remedy"]
