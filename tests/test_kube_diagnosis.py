@@ -596,3 +596,19 @@ async def test_a_client_refused_at_a_service_whose_only_pod_cannot_be_scheduled_
                                                       "kubectl get events -n shop": events, "kubectl logs deploy/cart-api -n shop": logs}}, tmp_path)
     d = update["diagnosis"]
     assert d.root_cause == "capacity_exhausted" and "cart-redis-0 Pending: insufficient memory on every node" in d.summary, d.summary
+
+
+async def test_a_service_word_finds_the_workload_it_begins_even_without_a_hyphen(tmp_path):
+    """썸네일 names thumbnail(s): thumbnailer is the workload, not only image-upload-api that 이미지 also names."""
+    from graphs.state import Request
+    from tests.test_diagnostician import run_exact
+
+    pods = ("NAMESPACE   NAME                                READY   STATUS             RESTARTS      AGE\n"
+            "media       thumbnailer-79d5b6c8f7-2mq9z        0/1     CrashLoopBackOff   12 (2m ago)   41m\n"
+            "media       image-upload-api-6c9f8d7b5-4tkxp    1/1     Running            0             9d\n"
+            "sandbox     kafka-ui-6d9f8c7b5-mn2kq            0/1     ImagePullBackOff   0             9d\n")
+    previous = "OSError: [Errno 30] Read-only file system: '/tmp/wgunicorn-x1'\n[ERROR] Worker (pid:7) exited with code 3\n"
+    request = Request(text="상품 이미지 업로드는 되는데 썸네일이 아예 안 생긴다는 문의가 계속 들어와요", environment="prod")
+    update, _ = await run_exact(request, {"bastion": {"kubectl get pods -A": pods,
+                                                      "kubectl logs thumbnailer-79d5b6c8f7-2mq9z -n media --previous": previous}}, tmp_path)
+    assert update["diagnosis"].root_cause == "permission_denied", update["diagnosis"].summary

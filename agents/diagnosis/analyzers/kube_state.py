@@ -258,7 +258,8 @@ class Focus:
 
     def named(self, name: str) -> bool:
         low = (name or "").lower()
-        return bool(low) and (low in self.names or (self.loose and any(low.startswith(f"{n}-") for n in self.names)))
+        return bool(low) and (low in self.names or (self.loose and any(low.startswith(f"{n}-") or (len(n) >= 5 and low.startswith(n))
+                                                                         for n in self.names)))  # "thumbnail" finds thumbnailer
 
     def pod(self, pod: Pod) -> bool:
         """Is this pod one the request names (the pod, its workload, its app label, its container)?"""
