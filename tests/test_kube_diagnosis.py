@@ -22,7 +22,8 @@ from agents.diagnosis.analyzers import analyze
 from agents.diagnosis.signals import match_rules
 from agents.diagnosis.situation import situation_of
 from evals.scenario import load_scenario
-from tests.test_diagnostician import cites, run
+from graphs.state import Alert, Request
+from tests.test_diagnostician import cites, run, run_exact
 
 INCIDENTS = Path(__file__).resolve().parents[1] / "evals" / "scenarios" / "incidents"
 
@@ -151,8 +152,6 @@ def _evictions(resource: str) -> str:
 
 @pytest.mark.parametrize("resource,category", [("ephemeral-storage", "disk_full"), ("memory", "memory_pressure")])
 async def test_an_eviction_is_the_resource_the_kubelet_reclaimed_not_always_memory(resource, category, tmp_path):
-    from graphs.state import Request
-    from tests.test_diagnostician import run_exact
 
     request = Request(text="batch 네임스페이스 파드들이 30분째 계속 Evicted 돼요. 원인 좀 봐주세요", environment="prod")
     update, _ = await run_exact(request, {"eks-prod": {"kubectl get pods -n batch": _BATCH_PODS,
@@ -163,8 +162,6 @@ async def test_an_eviction_is_the_resource_the_kubelet_reclaimed_not_always_memo
 
 async def test_a_short_name_finds_its_namespace_in_the_cluster_wide_list_and_the_reads_follow_it(tmp_path):
     """"payments" names no pod exactly; every payments-* workload lives in namespace payments, so its Services are read."""
-    from graphs.state import Request
-    from tests.test_diagnostician import run_exact
 
     pods = ("NAME                            READY   STATUS    RESTARTS   AGE\n"
             "payments-api-84c6d9f7b5-5kx2m   1/1     Running   0          5d3h\n"
@@ -222,8 +219,6 @@ _SHOP_POLICIES_DESCRIBED = (
 
 async def test_a_deny_all_beside_the_allow_rule_is_found_in_the_describe_of_every_policy(tmp_path):
     """The listing shows two policies; the namespace's describe holds both, and the new deny-all is what blocks."""
-    from graphs.state import Request
-    from tests.test_diagnostician import run_exact
 
     request = Request(text="storefront in the shop namespace cannot reach the catalog service since 10:35, pages time out", environment="prod")
     update, world = await run_exact(request, {"eks-prod": {"kubectl get pods -n shop": _SHOP_PODS,
@@ -236,8 +231,6 @@ async def test_a_deny_all_beside_the_allow_rule_is_found_in_the_describe_of_ever
 
 async def test_a_replicaset_over_quota_seen_only_in_events_is_why_the_named_service_does_not_scale(tmp_path):
     """"the orders service" names orders-api loosely; its ReplicaSet's FailedCreate beats a neighbour's image pull."""
-    from graphs.state import Request
-    from tests.test_diagnostician import run_exact
 
     pods = ("NAME                           READY   STATUS             RESTARTS   AGE\n"
             "orders-api-6c9f8d7b5-4tkxp     1/1     Running            0          2d\n"
@@ -253,8 +246,6 @@ async def test_a_replicaset_over_quota_seen_only_in_events_is_why_the_named_serv
 
 async def test_a_service_without_endpoints_is_described_and_its_selector_held_against_the_pods_labels(tmp_path):
     """The listing says only "no endpoints"; the Service's description and `--show-labels` say which label is wrong."""
-    from graphs.state import Request
-    from tests.test_diagnostician import run_exact
 
     pods = ("NAME                         READY   STATUS    RESTARTS   AGE\n"
             "billing-api-84c6d9f7b5-5kx2m   1/1     Running   0          5d3h\n")
@@ -276,8 +267,6 @@ async def test_a_service_without_endpoints_is_described_and_its_selector_held_ag
 
 async def test_an_autoscaler_at_its_ceiling_is_described_and_its_pods_usage_cited(tmp_path):
     """The listing shows the HPA at max; its description (metrics, ScalingLimited) and `kubectl top` back the finding."""
-    from graphs.state import Request
-    from tests.test_diagnostician import run_exact
 
     pods = "".join(f"web-7b8c9d6f5-{s}   1/1     Running   0          3d\n" for s in ("2lqzr", "4jv8k", "5xwq9", "8dnm2"))
     hpa = ("NAME   REFERENCE        TARGETS        MINPODS   MAXPODS   REPLICAS   AGE\n"
@@ -299,8 +288,6 @@ async def test_an_autoscaler_at_its_ceiling_is_described_and_its_pods_usage_cite
 
 
 async def test_the_node_pods_were_evicted_from_is_described(tmp_path):
-    from graphs.state import Request
-    from tests.test_diagnostician import run_exact
 
     node = "ip-10-30-13-117.ap-northeast-2.compute.internal"
     wide = ("NAME                            READY   STATUS    RESTARTS   AGE    IP       NODE\n"
@@ -323,8 +310,6 @@ async def test_the_node_pods_were_evicted_from_is_described(tmp_path):
 async def test_a_vague_complaint_in_an_environment_with_a_cluster_sweeps_it_and_the_crashing_pods_log_says_why(tmp_path):
     """No host, no workload named: the spec gives prod a cluster, so its unhealthy pods are found; the crash-looping
     container's previous log (a read-only filesystem) is the cause, the crash loop its symptom."""
-    from graphs.state import Request
-    from tests.test_diagnostician import run_exact
 
     pods = ("NAMESPACE   NAME                           READY   STATUS             RESTARTS       AGE\n"
             "media       thumbs-79d5b6c8f7-2mq9z        0/1     CrashLoopBackOff   12 (2m ago)    41m\n"
@@ -342,8 +327,6 @@ async def test_a_vague_complaint_in_an_environment_with_a_cluster_sweeps_it_and_
 
 
 async def test_an_init_container_that_keeps_exiting_is_read_by_name_and_its_log_names_the_database(tmp_path):
-    from graphs.state import Request
-    from tests.test_diagnostician import run_exact
 
     pods = ("NAME                         READY   STATUS                  RESTARTS      AGE\n"
             "orders-api-7b9c6d5f8-x2kqp   0/1     Init:CrashLoopBackOff   9 (2m ago)    31m\n")
@@ -364,8 +347,6 @@ async def test_an_init_container_that_keeps_exiting_is_read_by_name_and_its_log_
 
 
 async def test_a_service_the_client_is_refused_at_is_described_and_its_target_port_held_against_its_pods(tmp_path):
-    from graphs.state import Request
-    from tests.test_diagnostician import run_exact
 
     pods = ("NAME                            READY   STATUS    RESTARTS   AGE\n"
             "cart-69c8d7b5f4-gx2mk           1/1     Running   0          2h\n"
@@ -387,8 +368,6 @@ async def test_a_service_the_client_is_refused_at_is_described_and_its_target_po
 
 
 async def test_a_503_at_the_edge_with_healthy_pods_finds_the_ingress_routing_to_a_service_that_is_gone(tmp_path):
-    from graphs.state import Request
-    from tests.test_diagnostician import run_exact
 
     pods = ("NAMESPACE    NAME                               READY   STATUS    RESTARTS   AGE\n"
             "storefront   storefront-web-6c9f7d8b5-4vtkp     1/1     Running   0          3h\n"
@@ -406,8 +385,6 @@ async def test_a_503_at_the_edge_with_healthy_pods_finds_the_ingress_routing_to_
 
 
 async def test_an_autoscaler_blind_to_its_metrics_leads_to_the_metrics_server_and_why_it_is_down(tmp_path):
-    from graphs.state import Request
-    from tests.test_diagnostician import run_exact
 
     hpa = ("NAME          REFERENCE                TARGETS              MINPODS   MAXPODS   REPLICAS   AGE\n"
            "catalog-api   Deployment/catalog-api   cpu: <unknown>/70%   3         20        3          200d\n")
@@ -430,8 +407,6 @@ async def test_an_autoscaler_blind_to_its_metrics_leads_to_the_metrics_server_an
 
 async def test_a_namespace_named_bare_is_the_focus_and_its_hottest_pod_is_described_for_its_limit(tmp_path):
     """"the shop is slow": shop is a namespace, nothing is sick; the pod using the most CPU is at its limit (throttled)."""
-    from graphs.state import Request
-    from tests.test_diagnostician import run_exact
 
     pods = ("NAMESPACE   NAME                           READY   STATUS             RESTARTS     AGE\n"
             "shop        product-api-84d6c9f7b5-fn8xk   1/1     Running            0            3d\n"
@@ -450,8 +425,6 @@ async def test_a_namespace_named_bare_is_the_focus_and_its_hottest_pod_is_descri
 
 
 async def test_a_node_gone_notready_after_system_oom_kills_is_memory_not_its_crashing_neighbours(tmp_path):
-    from graphs.state import Alert, Request
-    from tests.test_diagnostician import run_exact
 
     node = "ip-10-50-12-201.ap-northeast-2.compute.internal"
     nodes = (f"NAME                                              STATUS     ROLES    AGE   VERSION\n{node}   NotReady   <none>   41d   v1.30.2\n"
@@ -474,8 +447,6 @@ async def test_a_node_gone_notready_after_system_oom_kills_is_memory_not_its_cra
 
 
 async def test_a_pod_pending_on_a_volume_node_affinity_conflict_is_a_zone_problem_fixed_in_the_node_group(tmp_path):
-    from graphs.state import Request
-    from tests.test_diagnostician import run_exact
 
     pods = ("NAME         READY   STATUS    RESTARTS   AGE\nrabbitmq-0   1/1     Running   0          40d\nrabbitmq-2   0/1     Pending   0          3h\n")
     events = ("LAST SEEN   TYPE      REASON             OBJECT           MESSAGE\n"
@@ -489,8 +460,6 @@ async def test_a_pod_pending_on_a_volume_node_affinity_conflict_is_a_zone_proble
 
 
 async def test_a_korean_complaint_about_payments_focuses_the_payments_workloads_not_a_noisy_sandbox(tmp_path):
-    from graphs.state import Request
-    from tests.test_diagnostician import run_exact
 
     pods = ("NAMESPACE   NAME                                  READY   STATUS             RESTARTS   AGE\n"
             "payments    payments-api-7d9c6b5f8-l4hvn          1/1     Running            0          25m\n"
@@ -505,8 +474,6 @@ async def test_a_korean_complaint_about_payments_focuses_the_payments_workloads_
 
 
 async def test_a_crash_looping_daemonset_whose_sibling_shows_oomkilled_is_memory(tmp_path):
-    from graphs.state import Alert, Request
-    from tests.test_diagnostician import run_exact
 
     pods = ("NAME               READY   STATUS             RESTARTS      AGE\n"
             "fluent-bit-7xk2q   0/1     CrashLoopBackOff   9 (2m ago)    31m\n"
@@ -520,8 +487,6 @@ async def test_a_crash_looping_daemonset_whose_sibling_shows_oomkilled_is_memory
 
 async def test_a_rollout_past_its_deadline_whose_new_pods_never_get_ready_is_a_bad_deploy(tmp_path):
     """"the catalog deploy" is catalog-api; its new ReplicaSet's pod fails readiness while the old ones serve."""
-    from graphs.state import Request
-    from tests.test_diagnostician import run_exact
 
     pods = ("NAME                           READY   STATUS    RESTARTS   AGE\n"
             "catalog-api-6c8b7d9f5-4dxkq    1/1     Running   0          9d\n"
@@ -541,8 +506,6 @@ async def test_a_rollout_past_its_deadline_whose_new_pods_never_get_ready_is_a_b
 
 
 async def test_a_drain_stuck_on_a_cordoned_node_is_the_budget_that_allows_no_disruption(tmp_path):
-    from graphs.state import Request
-    from tests.test_diagnostician import run_exact
 
     node = "ip-10-20-42-95.ap-northeast-2.compute.internal"
     nodes = ("NAME                                              STATUS                     ROLES    AGE   VERSION\n"
@@ -561,8 +524,6 @@ async def test_a_drain_stuck_on_a_cordoned_node_is_the_budget_that_allows_no_dis
 
 
 async def test_a_report_that_stopped_arriving_is_the_cronjob_left_suspended(tmp_path):
-    from graphs.state import Request
-    from tests.test_diagnostician import run_exact
 
     crons = ("NAMESPACE   NAME                SCHEDULE       TIMEZONE     SUSPEND   ACTIVE   LAST SCHEDULE   AGE\n"
              "finance     invoice-sync        */15 * * * *   Asia/Seoul   False     0        10m             402d\n"
@@ -577,8 +538,6 @@ async def test_a_report_that_stopped_arriving_is_the_cronjob_left_suspended(tmp_
 
 
 async def test_a_client_refused_at_a_service_whose_only_pod_cannot_be_scheduled_is_capacity(tmp_path):
-    from graphs.state import Alert, Request
-    from tests.test_diagnostician import run_exact
 
     pods = ("NAME                        READY   STATUS    RESTARTS   AGE\n"
             "cart-api-58c7b9d6f4-7mzxq   1/1     Running   0          4d\n"
@@ -600,8 +559,6 @@ async def test_a_client_refused_at_a_service_whose_only_pod_cannot_be_scheduled_
 
 async def test_a_service_word_finds_the_workload_it_begins_even_without_a_hyphen(tmp_path):
     """썸네일 names thumbnail(s): thumbnailer is the workload, not only image-upload-api that 이미지 also names."""
-    from graphs.state import Request
-    from tests.test_diagnostician import run_exact
 
     pods = ("NAMESPACE   NAME                                READY   STATUS             RESTARTS      AGE\n"
             "media       thumbnailer-79d5b6c8f7-2mq9z        0/1     CrashLoopBackOff   12 (2m ago)   41m\n"
