@@ -9,7 +9,7 @@ PIP    := $(PY) -m pip
 CD     := $(VENV)/bin/cloud-doctor
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test eval bench checkov browser healer-tools guard-programs nginx demo postgres clean llm-sessions
+.PHONY: install run test eval eval-spent bench checkov browser healer-tools guard-programs nginx demo postgres clean llm-sessions
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ run: install
 
 eval: install
 	$(CD) eval evals/scenarios --out out/eval
+
+# The sets written blind and then tuned on (evals/spent/README.md): regression figures, one line per set.
+eval-spent: install
+	@for set in evals/spent/*/; do printf '%s ' "$$(basename $$set)"; $(CD) eval $$set --out out/spent/$$(basename $$set) --json \
+	  | $(PY) -m evals.figures; done
 
 browser:
 	-bash scripts/install_browser.sh
