@@ -194,3 +194,21 @@ async def test_a_provider_rejecting_an_expired_api_key_is_a_credential_to_rotate
     d = update["diagnosis"]
     assert d.root_cause == "config_error" and "expired or revoked" in d.summary and "PayGateClient" in d.summary, d.summary
     assert d.fix_kind == "command" and "new key" in d.target["remedy"]
+
+
+async def test_a_peer_host_named_in_failing_lines_is_read_too_and_its_fault_found(tmp_path):
+    """The alert fires on the sender; its journal says the receiver (log1) does not answer: the run reads log1 as well."""
+    shipper = "Apr 09 23:41:30 web1 fluent-bit[1022]: [error] [output:forward:forward.0] no ACK response from log1.internal:24224\n" * 3
+    dmesg = "\n".join([
+        "[Thu Apr  9 23:41:18 2026] I/O error, dev nvme1n1, sector 812201472 op 0x1:(WRITE) flags 0x800 phys_seg 32 prio class 2",
+        "[Thu Apr  9 23:41:19 2026] EXT4-fs error (device nvme1n1): ext4_journal_check_start:83: comm fluentd: Detected aborted journal",
+        "[Thu Apr  9 23:41:19 2026] EXT4-fs (nvme1n1): Remounting filesystem read-only",
+    ])
+    request = Request(alert=Alert(name="FluentBitOutputRetriesHigh", summary="fluent-bit output forward.0 retrying on web1",
+                                  labels={"host": "web1", "service": "fluent-bit"}), environment="prod")
+    update = await run_with_logs(request, {"web1": {"journalctl -u fluent-bit -n 200 --no-pager": shipper, "free -m": FREE_IDLE},
+                                           "log1": {"dmesg -T": dmesg}, "web2": {"dmesg -T": dmesg}}, {}, tmp_path)
+    d = update["diagnosis"]
+    assert d.root_cause == "disk_io_bottleneck" and "remounted read-only" in d.summary, d.summary
+    assert cites(update, "dmesg") and any("log1" in (e.source or "") for e in update["evidence"] if e.id in d.citations)
+    assert not any(e.host == "web2" for e in update["evidence"])  # only the host the failing lines name

@@ -21,10 +21,13 @@ from agents.diagnosis.code_smells import find_code_smells
 from agents.diagnosis.learn import follow_up_playbooks, learn_values
 from agents.diagnosis.commands import (
     EXCERPT_CHARS,
+    MAX_HOSTS,
     EvidenceBook,
     choose_hosts,
     command_evidence,
+    known_hosts,
     note,
+    peer_hosts,
     plan_commands,
     run_all,
 )
@@ -262,11 +265,16 @@ async def collect_evidence(ctx: AgentContext, request: Request) -> Collected:
             break
         learned = learn_values(book.items, values, situation)
         called = [p for p in every if p.name in follow_up_playbooks(book.items, situation) and p not in playbooks]
-        if not learned and not called:
+        peers = peer_hosts(book.items, known_hosts(ctx), hosts)[:max(0, MAX_HOSTS - len(hosts))]
+        if not learned and not called and not peers:
             break
         values = {**values, **learned}
         planned = plan_commands(ctx, playbooks, hosts, values, notes, request.environment, learned=set(learned), earlier=done)
         planned += plan_commands(ctx, called, hosts, values, notes, request.environment, earlier=done + planned)
+        if peers:  # the failing peer a host's lines name: the same reads there
+            planned += plan_commands(ctx, playbooks + called, peers, values, notes, request.environment, earlier=done + planned)
+            notes.append(note(f"{', '.join(peers)} named in failing lines of {', '.join(hosts)}: read there too", "info"))
+            hosts = hosts + peers
         playbooks = playbooks + called
         if planned:
             why = []

@@ -65,7 +65,7 @@ class PlannedCommand:
 def choose_hosts(ctx: AgentContext, request: Request, values: dict[str, str], playbooks: list[Playbook], notes: list[AgentNote]) -> list[str]:
     """The alert's host, else its group's hosts, else the world's hosts (the inventory; a recording's hosts), bounded."""
     labels = dict(request.alert.labels) if request.alert else {}
-    known = _known_hosts(ctx)
+    known = known_hosts(ctx)
     hosts: list[str] = []
     if values.get("host"):
         hosts = [values["host"]]
@@ -84,7 +84,29 @@ def choose_hosts(ctx: AgentContext, request: Request, values: dict[str, str], pl
     return hosts[:MAX_HOSTS]
 
 
-def _known_hosts(ctx: AgentContext) -> list[str]:
+_FAILING = re.compile(r"error|fail|refused|timed? ?out|unreachable|no ACK|no response|cannot connect|could not connect|retry|reset by peer", re.I)
+
+
+def peer_hosts(evidence: list, known: list[str], current: list[str]) -> list[str]:
+    """Known hosts the evidence of the current ones names in failing lines ("no ACK response from log1.internal:24224",
+    "connect() to db2:5432 failed"): the run follows the failure to the host it points at, as an engineer would."""
+    others = [h for h in known if h not in current]
+    if not others:
+        return []
+    found: list[str] = []
+    for e in evidence:
+        if e.kind not in ("command", "log") or not e.ok or not e.excerpt:
+            continue
+        for line in e.excerpt.splitlines():
+            if not _FAILING.search(line):
+                continue
+            for host in others:
+                if host not in found and re.search(rf"(?<![\w.-]){re.escape(host)}(?:\.[a-z0-9-]+)*(?::\d+)?(?![\w-])", line, re.I):
+                    found.append(host)
+    return found
+
+
+def known_hosts(ctx: AgentContext) -> list[str]:
     try:
         return list(ctx.world.hosts_in(None))
     except Exception:
