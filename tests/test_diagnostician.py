@@ -337,7 +337,7 @@ def test_every_playbook_step_is_a_catalogue_read_the_guard_allows():
               "full_mount": "/var/lib/mysql", "big_dir": "/var/lib/mysql/binlog", "inode_mount": "/srv", "full_dir": "/srv/api/tmp",
               "config_path": "/etc/nginx/conf.d/api.conf", "config_dir": "/etc/nginx/conf.d",
               "job": "nightly-report-29148000", "networkpolicy": "default-deny-ingress", "release": "catalog-api", "unserved_service": "api", "crashing_container": "migrate", "refused_service": "cart", "ingress": "storefront", "ingress_namespace": "storefront",
-              "dependency_pod": "metrics-server-7c9d8f6b54-qm4xz", "dependency_namespace": "kube-system", "backend_pod": "cart-69c8d7b5f4-gx2mk",
+              "dependency_pod": "metrics-server-7c9d8f6b54-qm4xz", "stalled_replicaset": "api-7c9d8f6b54", "dependency_namespace": "kube-system", "backend_pod": "cart-69c8d7b5f4-gx2mk",
               "pending_claim": "data-api-0", "autoscaler": "api", "sick_node": "ip-10-0-1-5.ap-northeast-2.compute.internal",
               "deploy_dir": "/srv", "release_dir": "/srv/shop/releases", "app_dir": "/srv/shop"}
     catalogue = default_catalogue()

@@ -569,3 +569,21 @@ async def test_a_service_word_finds_the_workload_it_begins_even_without_a_hyphen
     update, _ = await run_exact(request, {"bastion": {"kubectl get pods -A": pods,
                                                       "kubectl logs thumbnailer-79d5b6c8f7-2mq9z -n media --previous": previous}}, tmp_path)
     assert update["diagnosis"].root_cause == "permission_denied", update["diagnosis"].summary
+
+
+async def test_a_replicaset_short_of_pods_is_described_and_an_admission_webhook_that_times_out_is_the_path(tmp_path):
+    pods = ("NAME                             READY   STATUS    RESTARTS   AGE\n"
+            "search-gateway-7c6d9f8b5-9kx2m   1/1     Running   0          16d\n")
+    replicasets = "NAME                       DESIRED   CURRENT   READY   AGE\nsearch-gateway-7c6d9f8b5   4         1         1       16d\n"
+    described = ("Name:           search-gateway-7c6d9f8b5\nNamespace:      search\nReplicas:       1 current / 4 desired\nConditions:\n"
+                 "  Type             Status  Reason\n  ----             ------  ------\n  ReplicaFailure   True    FailedCreate\n"
+                 "Events:\n  Type     Reason        Age                From                   Message\n  ----     ------        ----               ----                   -------\n"
+                 '  Warning  FailedCreate  2m (x19 over 31m)  replicaset-controller  Error creating: Internal error occurred: failed calling webhook '
+                 '"validate.kyverno.svc-fail": failed to call webhook: Post "https://kyverno-svc.kyverno.svc:443/validate/fail?timeout=10s": context deadline exceeded\n')
+    request = Request(alert=Alert(name="KubeDeploymentReplicasMismatch", summary="Deployment search/search-gateway has not matched the expected number of replicas",
+                                  labels={"namespace": "search", "deployment": "search-gateway"}), environment="prod")
+    update, world = await run_exact(request, {"bastion": {"kubectl get pods -n search": pods, "kubectl get rs -n search": replicasets,
+                                                          "kubectl describe rs search-gateway-7c6d9f8b5 -n search": described}}, tmp_path)
+    assert any(c == "kubectl describe replicasets search-gateway-7c6d9f8b5 --namespace=search" for _, c in world.calls)
+    d = update["diagnosis"]
+    assert d.root_cause == "network_unreachable" and "admission webhook validate.kyverno.svc-fail" in d.summary, d.summary

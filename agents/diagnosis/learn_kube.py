@@ -17,7 +17,7 @@ from agents.diagnosis.analyzers.base import EvidenceView
 from agents.diagnosis.analyzers.kube_pods import kube_view
 from agents.diagnosis.analyzers.kube_state import workload_chain
 from agents.diagnosis.parsers.kube_model import Pod
-from agents.diagnosis.parsers.rollout import age_seconds
+from agents.diagnosis.parsers.rollout import ReplicaSetsFacts, age_seconds
 
 _KUBE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 SEVERITY = ("CrashLoopBackOff", "OOMKilled", "ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError", "CreateContainerError",
@@ -109,7 +109,7 @@ def learn_kube_values(view: EvidenceView, values: dict[str, str]) -> dict[str, s
                 and not ep.obj.not_ready and not (state.services.get((ns, name)) and state.services[(ns, name)].obj.selector_known)]
     if unserved:  # a Service without endpoints whose selector no read has shown yet: its description and the pods' labels say why
         out["unserved_service"] = unserved[0]
-    out.update(_troubled_objects(state, namespace, pick))
+    out.update(_troubled_objects(view, state, namespace, pick))
     out.update(_refused_destination(view, state, focus))
     out.update(_edge(view, state, focus, namespace))
     out.update(_metrics_server(state))
@@ -158,9 +158,10 @@ def _metrics_server(state) -> dict[str, str]:
     return {"dependency_pod": down[0].name, "dependency_namespace": down[0].namespace} if down and down[0].namespace else {}
 
 
-def _troubled_objects(state, namespace: str | None, pick: Pod | None) -> dict[str, str]:
+def _troubled_objects(view: EvidenceView, state, namespace: str | None, pick: Pod | None) -> dict[str, str]:
     """Objects a listing shows in trouble whose description (its events) says why: a claim still Pending, an
-    autoscaler at its ceiling or without its metrics, a node not Ready or under pressure (the picked pod's first)."""
+    autoscaler at its ceiling or without its metrics, a ReplicaSet short of the pods it wants, a node not Ready or
+    under pressure (the picked pod's first)."""
     out: dict[str, str] = {}
     pending = _first_troubled(state.claims, namespace, lambda c: c.phase == "Pending")
     if pending:
@@ -169,6 +170,11 @@ def _troubled_objects(state, namespace: str | None, pick: Pod | None) -> dict[st
                              or any("unknown" in m for m in a.metrics))
     if troubled:
         out["autoscaler"] = troubled
+    described = {name for (kind, _, name), w in state.workloads.items() if kind == "ReplicaSet" and w.detail == "describe"}
+    stalled = sorted(rs.name for _, listing in view.facts(ReplicaSetsFacts) for rs in listing.replicasets
+                     if rs.namespace in (namespace, "") and rs.current < rs.desired and rs.name not in described)
+    if stalled:  # pods the ReplicaSet cannot create: its events say why (quota, admission, a webhook that does not answer)
+        out["stalled_replicaset"] = stalled[0]
     sick = [seen.obj for seen in state.nodes.values() if seen.detail != "describe" and (seen.obj.ready is False or any(
         name.endswith("Pressure") and cond.status == "True" for name, cond in seen.obj.conditions.items()))]
     if sick:

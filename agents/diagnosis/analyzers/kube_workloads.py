@@ -59,7 +59,8 @@ def analyze_kube_workloads(view: EvidenceView) -> list[Signal]:
                                      + (f" ({progressing.message[:120]})" if progressing.message else "") + (f"; {stuck}" if stuck else "")))
         failure = w.conditions.get("ReplicaFailure")
         events = state.events_for(kind.lower(), name, ns)
-        texts = ([failure.message] if failure is not None and failure.status == "True" else []) + [ev.message for ev, _ in events if ev.reason == "FailedCreate"]
+        texts = ([failure.message] if failure is not None and failure.status == "True" and failure.message else []) + [
+            ev.message for ev, _ in events if ev.reason == "FailedCreate"]
         for text in texts[:1]:
             out += _refused_pods(kind.lower(), ns, name, text, weight, seen.eid)
     listed = {(kind.lower(), ns, name) for kind, ns, name in state.workloads}
@@ -80,6 +81,14 @@ def _refused_pods(kind: str, ns: str, name: str, text: str, weight: float, eid: 
     if re.search(r"exceeded quota|forbidden: exceeded|insufficient quota", text, re.I):
         return [Signal(category="capacity_exhausted", weight=2.5 * weight, evidence_id=eid, finding="namespace_quota",
                        reason=f"{kind} {ns}/{name} cannot create pods: {text[:160]}")]
+    webhook = re.search(r'failed calling webhook "?([^":\s]+)', text, re.I)
+    if webhook and re.search(r"deadline exceeded|timed? ?out|i/o timeout|no route to host", text, re.I):
+        return [Signal(category="network_unreachable", weight=2.5 * weight, evidence_id=eid, finding="webhook_unreachable",
+                       reason=f"{kind} {ns}/{name} cannot create pods: the API server gets no answer from admission webhook "
+                              f"{webhook.group(1)} in time (a network path to its pods, such as a node security group rule, is closed): {text[:140]}")]
+    if webhook and re.search(r"no endpoints available|connection refused|service \S+ not found", text, re.I):
+        return [Signal(category="dependency_failure", weight=2.5 * weight, evidence_id=eid, finding="webhook_down",
+                       reason=f"{kind} {ns}/{name} cannot create pods: admission webhook {webhook.group(1)} has no server to answer: {text[:140]}")]
     if re.search(r"serviceaccount|service account|not found|admission webhook|denied the request|violates PodSecurity", text, re.I):
         return [Signal(category="config_error", weight=2.5 * weight, evidence_id=eid, finding="pods_refused",
                        reason=f"{kind} {ns}/{name} cannot create pods: {text[:160]}")]
