@@ -78,11 +78,16 @@ async def test_a_good_version_is_promoted_and_a_faulty_one_rolled_back(stage, tm
     assert stored["v3"].analysis and stored["v3"].analysis[-1].phase == "failed"
 
 
+# A slow candidate holds the load generator's workers: on a starved machine one round can see too few of its
+# requests to judge. A round too thin to judge is allowed (then the next decides); the verdict itself is the point.
+PATIENT = POLICY.model_copy(update={"analysis": POLICY.analysis.model_copy(update={"count": 3, "inconclusive_limit": 3})})
+
+
 async def test_a_slow_version_is_rolled_back_on_response_time(stage):
-    record, _, _, _ = await deliver(stage, "v2", latency_ms=600)
-    assert record.status == "rolled_back" and record.verified
-    judged = {m.metric: m for m in record.analysis[0].measurements}
-    assert judged["response_time"].phase == "failed" and "> 500 ms" in judged["response_time"].detail
+    record, _, _, _ = await deliver(stage, "v2", latency_ms=600, policy=PATIENT)
+    assert record.status == "rolled_back" and record.verified, record.outcome_detail
+    failed = [m for run in record.analysis for m in run.measurements if m.metric == "response_time" and m.phase == "failed"]
+    assert failed and "> 500 ms" in failed[0].detail
     assert versions_answering(stage) == {"v1"}
 
 
