@@ -209,10 +209,11 @@ def identify_recorded(command: str) -> CommandIdentity | None:
     the database's host): that is the query a mysql or psql read runs, so it answers that read (and nothing else).
     A read kept through a filter (`dmesg -T | tail -20`, recorded_read) is that read, seen in part."""
     identity = identify_command(command)
-    if identity is None and recorded_read(command) != command:
-        identity = identify_command(recorded_read(command))
+    read = recorded_read(command)
+    if identity is None and read != command:
+        identity = identify_command(read)
     if identity is None:
-        identity = _workload_logs(recorded_read(command))
+        identity = _workload_logs(read)
     if identity is None and _BARE_SQL.match(command):
         for client in (["mysql", "-e"], ["psql", "-c"]):
             identity = identify_command([*client, command.strip()])
@@ -300,8 +301,7 @@ class RecordedWorld:
         ordered = [r for r in recordings if r.host == host] + ([r for r in recordings if r.host != host] if anywhere else [])
         found = next((r for r in ordered if r.normalized == wanted), None)
         if found is None and identity is not None:  # the same read in another spelling; the same view of it first
-            same = [r for r in ordered if r.identity is not None and r.identity.tool == identity.tool
-                    and r.identity.identifying == identity.identifying]
+            same = [r for r in ordered if r.identity == identity]  # CommandIdentity's equality ignores `shown`
             found = next((r for r in same if r.identity.shown == identity.shown), same[0] if same else None)  # type: ignore[union-attr]
         if found is None and identity is not None:
             found = self._one_pods_logs(identity, ordered)

@@ -98,10 +98,7 @@ def _wrong_service_port(view: EvidenceView, state: ClusterState, focus: Focus) -
     for eid, sample in focus_lines(view, state, focus, REFUSED_RULES):
         for m in DESTINATION.finditer(sample):
             host, port = m.group(1).lower(), m.group(2)
-            by_ip = next((s for s in state.services.values() if s.obj.cluster_ip == host), None)
-            parts = host.split(".")
-            seen = by_ip or next((s for (ns, name), s in state.services.items()
-                                  if name == parts[0] and (len(parts) < 2 or parts[1] in (ns, "svc"))), None)
+            seen = service_at(state, host)
             if seen is None or not seen.obj.ports:
                 continue
             exposed = {p.split(":")[0].split("/")[0] for p in seen.obj.ports}
@@ -134,14 +131,19 @@ def _ingresses(state: ClusterState, focus: Focus) -> list[Signal]:
     return out
 
 
+def service_at(state: ClusterState, host: str) -> Seen | None:
+    """The Service a client's destination names: its ClusterIP, or its name (`cart`, `cart.shop`, `cart.shop.svc…`)."""
+    parts = host.split(".")
+    return next((s for s in state.services.values() if s.obj.cluster_ip == host), None) or next(
+        (s for (ns, name), s in state.services.items() if name == parts[0] and (len(parts) < 2 or parts[1] in (ns, "svc"))), None)
+
+
 def refused_services(view: EvidenceView, state: ClusterState, focus: Focus) -> set[tuple[str, str]]:
     """(namespace, name) of the Services the request's pods are refused at, by name or ClusterIP in their log lines."""
     out: set[tuple[str, str]] = set()
     for _, sample in focus_lines(view, state, focus, REFUSED_RULES):
         for m in DESTINATION.finditer(sample):
-            host = m.group(1).lower()
-            seen = next((s for s in state.services.values() if s.obj.cluster_ip == host), None) or next(
-                (s for (_, name), s in state.services.items() if name == host.split(".")[0]), None)
+            seen = service_at(state, m.group(1).lower())
             if seen is not None:
                 out.add((seen.obj.namespace, seen.obj.name))
     return out
